@@ -1,0 +1,3 @@
+module github.com/plba/plba
+
+go 1.26
