@@ -1,0 +1,69 @@
+package contracts
+
+import "context"
+
+// Publisher accepts the tasks a source produces. A queue's Publish method
+// satisfies it; the Lambda poller passes a batching SQS publisher.
+type Publisher interface {
+	Publish(ctx context.Context, task Task) error
+}
+
+// PublisherFunc adapts a function to [Publisher].
+type PublisherFunc func(ctx context.Context, task Task) error
+
+// Publish calls f(ctx, task).
+func (f PublisherFunc) Publish(ctx context.Context, task Task) error { return f(ctx, task) }
+
+// TaskSource turns outside events into tasks. Poll does one cycle: it fetches
+// what is available now, publishes a task for each item and returns how many
+// it published. A source must not publish an item again while its task is
+// still in flight, and must not lose an item whose Publish failed: it stays
+// available for the next cycle.
+//
+// Poll is what the Lambda poller calls once per invocation and what the
+// local source worker calls on an interval.
+type TaskSource interface {
+	Name() string
+	Poll(ctx context.Context, pub Publisher) (int, error)
+}
+
+// PushSource is a source that can also wait for events and push them as they
+// arrive (e.g. IMAP IDLE). Run blocks until ctx is done or the source fails;
+// it must catch up on anything that arrived while it was not listening. The
+// local runner prefers Run when the source is configured for push; Lambda
+// always uses Poll.
+type PushSource interface {
+	TaskSource
+	Run(ctx context.Context, pub Publisher) error
+}
+
+// Outcome is the final result of a task, reported to the source that made it.
+type Outcome int
+
+// Outcomes a [Settler] hears about.
+const (
+	// OutcomeSucceeded: the routine returned nil.
+	OutcomeSucceeded Outcome = iota + 1
+	// OutcomeDeadLettered: the task was dead-lettered ([Permanent] or too
+	// many attempts) and will not be retried automatically.
+	OutcomeDeadLettered
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeSucceeded:
+		return "succeeded"
+	case OutcomeDeadLettered:
+		return "dead-lettered"
+	default:
+		return "unknown"
+	}
+}
+
+// Settler is implemented by sources that act on a task's final outcome, e.g.
+// an IMAP source that marks a message \Seen only after it was processed.
+// Settle runs before the delivery is acknowledged; if it fails, the task is
+// retried (routines are idempotent), so nothing is marked done that was not.
+type Settler interface {
+	Settle(ctx context.Context, task Task, outcome Outcome, cause error) error
+}
