@@ -1,0 +1,126 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Resolver resolves the reference part of a secret reference: "NAME" in
+// ${env:NAME}, "/path" in ${ssm:/path}.
+type Resolver interface {
+	Resolve(ctx context.Context, ref string) (string, error)
+}
+
+// ResolverFunc adapts a function to [Resolver].
+type ResolverFunc func(ctx context.Context, ref string) (string, error)
+
+// Resolve calls f.
+func (f ResolverFunc) Resolve(ctx context.Context, ref string) (string, error) { return f(ctx, ref) }
+
+// ErrNotFound is returned (wrapped) by resolvers when a referenced secret
+// does not exist.
+var ErrNotFound = errors.New("secret not found")
+
+// EnvResolver resolves ${env:NAME} from environ ("NAME=value" entries), or
+// from the process environment at every call when environ is nil. An
+// unset variable is an error; a set but empty one resolves to "".
+func EnvResolver(environ []string) Resolver {
+	return ResolverFunc(func(_ context.Context, name string) (string, error) {
+		if environ == nil {
+			if v, ok := os.LookupEnv(name); ok {
+				return v, nil
+			}
+			return "", fmt.Errorf("env %s: %w", name, ErrNotFound)
+		}
+		for i := len(environ) - 1; i >= 0; i-- {
+			if k, v, ok := strings.Cut(environ[i], "="); ok && k == name {
+				return v, nil
+			}
+		}
+		return "", fmt.Errorf("env %s: %w", name, ErrNotFound)
+	})
+}
+
+// refPattern matches ${scheme:ref}.
+var refPattern = regexp.MustCompile(`\$\{([a-z][a-z0-9_]*):([^}]*)\}`)
+
+// knownSchemes are treated as references (and fail loudly without a
+// resolver); an unknown scheme is left as literal text.
+var knownSchemes = map[string]bool{"env": true, "ssm": true, "secretsmanager": true}
+
+// resolve replaces every reference in s. isRef reports whether s held one
+// (then the whole value is secret, resolved or not).
+func (m *Manager) resolve(ctx context.Context, s string) (out string, isRef bool, err error) {
+	out = refPattern.ReplaceAllStringFunc(s, func(match string) string {
+		sub := refPattern.FindStringSubmatch(match)
+		scheme, ref := sub[1], sub[2]
+		r, ok := m.opts.Resolvers[scheme]
+		if !ok {
+			if knownSchemes[scheme] {
+				isRef = true
+				if err == nil {
+					err = fmt.Errorf("cannot resolve ${%s:%s}: no resolver for %q configured", scheme, ref, scheme)
+				}
+			}
+			return match
+		}
+		isRef = true
+		if err != nil {
+			return match
+		}
+		v, rerr := r.Resolve(ctx, ref)
+		if rerr != nil {
+			err = fmt.Errorf("cannot resolve ${%s:%s}: %w", scheme, ref, rerr)
+			return match
+		}
+		return v
+	})
+	return out, isRef, err
+}
+
+// Cache wraps a resolver so that each reference is fetched at most once
+// per maxAge; failures are not cached. The AWS resolvers use it so that a
+// reload does not call the service for every secret.
+func Cache(r Resolver, maxAge time.Duration, now func() time.Time) Resolver {
+	if now == nil {
+		now = time.Now
+	}
+	c := &cache{r: r, maxAge: maxAge, now: now, m: map[string]cached{}}
+	return c
+}
+
+type cached struct {
+	val string
+	at  time.Time
+}
+
+type cache struct {
+	r      Resolver
+	maxAge time.Duration
+	now    func() time.Time
+	mu     sync.Mutex
+	m      map[string]cached
+}
+
+func (c *cache) Resolve(ctx context.Context, ref string) (string, error) {
+	c.mu.Lock()
+	e, ok := c.m[ref]
+	c.mu.Unlock()
+	if ok && c.now().Sub(e.at) < c.maxAge {
+		return e.val, nil
+	}
+	v, err := c.r.Resolve(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	c.m[ref] = cached{val: v, at: c.now()}
+	c.mu.Unlock()
+	return v, nil
+}
