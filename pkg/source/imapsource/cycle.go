@@ -1,0 +1,333 @@
+package imapsource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/plba/plba/pkg/contracts"
+)
+
+// generations is how many generation keywords mark when a message was put
+// in flight. Four keep the set of keywords per mailbox small (Dovecot's
+// maildir stores at most 26) while leaving room to tell "fresh" (current or
+// previous generation) from "stale".
+const generations = 4
+
+// generation returns the in-flight generation at t.
+func (s *Source) generation(t time.Time) int {
+	return int((t.UnixNano() / int64(s.cfg.StaleAfter)) % generations)
+}
+
+func (s *Source) genKeyword(g int) imap.Flag {
+	return imap.Flag(s.cfg.InFlightKeyword + "G" + strconv.Itoa((g+generations)%generations))
+}
+
+// inFlightFlags are the in-flight keyword and every generation keyword.
+func (s *Source) inFlightFlags() []imap.Flag {
+	f := []imap.Flag{imap.Flag(s.cfg.InFlightKeyword)}
+	for g := range generations {
+		f = append(f, s.genKeyword(g))
+	}
+	return f
+}
+
+// keywordFlags are every keyword the source stores; all must be permanent
+// for the keyword mode.
+func (s *Source) keywordFlags() []imap.Flag {
+	return append(s.inFlightFlags(), imap.Flag(s.cfg.DeadLetterKeyword))
+}
+
+// criteria selects messages to publish: unseen, not dead-lettered, and not
+// in flight, where "in flight" means $Queued with the current or the
+// previous generation keyword. A $Queued message with an older generation is
+// stale and selected again.
+func (s *Source) criteria(keywords bool, g int) *imap.SearchCriteria {
+	c := &imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}}
+	if !keywords {
+		if s.cfg.moveFolder() == "" {
+			// Dead letters are only \Flagged in this mode.
+			c.NotFlag = append(c.NotFlag, imap.FlagFlagged)
+		}
+		return c
+	}
+	c.NotFlag = append(c.NotFlag, imap.Flag(s.cfg.DeadLetterKeyword))
+	c.Or = [][2]imap.SearchCriteria{{
+		{NotFlag: []imap.Flag{imap.Flag(s.cfg.InFlightKeyword)}},
+		{NotFlag: []imap.Flag{s.genKeyword(g), s.genKeyword(g - 1)}},
+	}}
+	return c
+}
+
+// cycleResult is what one cycle did. imapErr means the connection is
+// suspect; pubErr means the queue refused tasks (the messages stay
+// available for the next cycle).
+type cycleResult struct {
+	published int
+	more      bool
+	pubErr    error
+}
+
+// cycle is one poll cycle on cn. Round trips: SELECT, UID SEARCH, UID FETCH
+// (only if something matched), one pipelined pair of UID STORE (mark in
+// flight), and only on publish failures one more UID STORE (unmark). None
+// of them grows with the number of messages.
+func (s *Source) cycle(ctx context.Context, cn *conn, pub contracts.Publisher) (int, bool, error) {
+	r, err := s.cycleResult(ctx, cn, pub)
+	if err != nil {
+		return r.published, r.more, err
+	}
+	return r.published, r.more, r.pubErr
+}
+
+func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publisher) (cycleResult, error) {
+	var res cycleResult
+	mailbox := s.cfg.Mailbox
+	prev := cn.uidValidity
+	s.mu.Lock()
+	if prev == 0 {
+		prev = s.health.uidValidity
+	}
+	s.mu.Unlock()
+	if _, err := cn.selectMailbox(ctx, mailbox, s.keywordFlags()); err != nil {
+		return res, err
+	}
+	uv := cn.uidValidity
+	if prev != 0 && prev != uv {
+		// Every UID we knew is void. Tasks already queued keep their old
+		// UIDVALIDITY; Settle finds their messages by Message-ID.
+		s.log.Warn("imap: UIDVALIDITY changed; messages are published again under new UIDs",
+			"err", ErrUIDValidityChanged, "old", prev, "new", uv)
+		s.forgetInflight(mailbox, prev)
+	}
+
+	now := s.now()
+	g := s.generation(now)
+	var uids []imap.UID
+	if err := cn.do(ctx, "search unseen", func() error {
+		data, err := cn.c.UIDSearch(s.criteria(cn.keywords, g), nil).Wait()
+		if err == nil {
+			uids = data.AllUIDs()
+		}
+		return err
+	}); err != nil {
+		return res, err
+	}
+	slices.Sort(uids)
+	if !cn.keywords {
+		uids = s.filterInflight(mailbox, uv, uids, now)
+	}
+	batch := uids
+	if len(batch) > s.cfg.BatchSize {
+		batch = batch[:s.cfg.BatchSize]
+		res.more = true
+	}
+	if len(batch) == 0 {
+		s.recordCycle(0, 0, uv, cn.keywords)
+		return res, nil
+	}
+
+	set := imap.UIDSetNum(batch...)
+	body := &imap.FetchItemBodySection{Peek: true}
+	var msgs []*imapclient.FetchMessageBuffer
+	if err := cn.do(ctx, "fetch", func() error {
+		var err error
+		msgs, err = cn.c.Fetch(set, &imap.FetchOptions{
+			UID: true, Envelope: true, BodySection: []*imap.FetchItemBodySection{body},
+		}).Collect()
+		return err
+	}); err != nil {
+		return res, err
+	}
+	// Messages expunged between SEARCH and FETCH are simply absent.
+	slices.SortFunc(msgs, func(a, b *imapclient.FetchMessageBuffer) int { return int(a.UID) - int(b.UID) })
+	fetched := make([]imap.UID, 0, len(msgs))
+	for _, m := range msgs {
+		fetched = append(fetched, m.UID)
+	}
+	if len(fetched) == 0 {
+		s.recordCycle(len(uids)-len(batch), 0, uv, cn.keywords)
+		return res, nil
+	}
+
+	// Mark before publishing: once a task is in the queue a consumer may
+	// settle it at any moment, and a mark stored after that would undo the
+	// settlement's unmark.
+	if err := s.markInflight(ctx, cn, mailbox, uv, fetched, g, now); err != nil {
+		return res, err
+	}
+
+	var failed, tooLarge []imap.UID
+	var pubErrs []error
+	for i, m := range msgs {
+		if ctx.Err() != nil {
+			for _, r := range msgs[i:] {
+				failed = append(failed, r.UID)
+			}
+			pubErrs = append(pubErrs, ctx.Err())
+			break
+		}
+		task := s.task(mailbox, uv, m, body)
+		if err := pub.Publish(ctx, task); err != nil {
+			if errors.Is(err, contracts.ErrTooLarge) {
+				s.log.Error("imap: message too large for the queue; dead-lettering it",
+					"uid", m.UID, "size", len(task.Payload), "err", err)
+				tooLarge = append(tooLarge, m.UID)
+				continue
+			}
+			failed = append(failed, m.UID)
+			pubErrs = append(pubErrs, fmt.Errorf("uid %d: %w", m.UID, err))
+			continue
+		}
+		res.published++
+	}
+
+	// The unmark and dead-letter must happen even when ctx ended the loop.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CommandTimeout)
+	defer cancel()
+	var imapErr error
+	if len(failed) > 0 {
+		if err := s.unmarkInflight(uctx, cn, mailbox, uv, failed); err != nil {
+			// Stale recovery republishes them after StaleAfter at most.
+			imapErr = err
+		}
+	}
+	if len(tooLarge) > 0 && imapErr == nil {
+		if err := s.deadLetterUIDs(uctx, cn, tooLarge); err != nil {
+			imapErr = err
+		}
+	}
+	if len(pubErrs) > 0 {
+		res.pubErr = fmt.Errorf("imap: publish %d of %d messages: %w", len(failed), len(msgs), errors.Join(pubErrs...))
+		s.recordErr(res.pubErr)
+	}
+	if imapErr != nil {
+		return res, imapErr
+	}
+	s.recordCycle(len(uids)-res.published-len(tooLarge), res.published, uv, cn.keywords)
+	if res.pubErr != nil {
+		s.mu.Lock()
+		s.health.failures = 1 // recordCycle reset it; a refused publish is a failure
+		s.health.lastErr = res.pubErr
+		s.mu.Unlock()
+	}
+	return res, nil
+}
+
+// markInflight records that the messages are being queued: on the server
+// ($Queued plus the current generation keyword, other generation keywords
+// removed) or, without keyword support, in process.
+func (s *Source) markInflight(ctx context.Context, cn *conn, mailbox string, uv uint32, uids []imap.UID, g int, now time.Time) error {
+	if !cn.keywords {
+		s.mu.Lock()
+		for _, u := range uids {
+			s.inflight[msgKey{mailbox, uv, uint32(u)}] = now
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	var old []imap.Flag
+	for i := range generations {
+		if i != g {
+			old = append(old, s.genKeyword(i))
+		}
+	}
+	set := imap.UIDSetNum(uids...)
+	return cn.do(ctx, "store in-flight mark", func() error {
+		// Pipelined: both are on the wire before we wait.
+		del := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: old}, nil)
+		add := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true,
+			Flags: []imap.Flag{imap.Flag(s.cfg.InFlightKeyword), s.genKeyword(g)}}, nil)
+		return errors.Join(del.Close(), add.Close())
+	})
+}
+
+func (s *Source) unmarkInflight(ctx context.Context, cn *conn, mailbox string, uv uint32, uids []imap.UID) error {
+	if !cn.keywords {
+		s.mu.Lock()
+		for _, u := range uids {
+			delete(s.inflight, msgKey{mailbox, uv, uint32(u)})
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	set := imap.UIDSetNum(uids...)
+	return cn.do(ctx, "clear in-flight mark", func() error {
+		return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: s.inFlightFlags()}, nil).Close()
+	})
+}
+
+// filterInflight drops messages the fallback record says are in flight and
+// not stale; stale entries are forgotten so the message is published anew.
+func (s *Source) filterInflight(mailbox string, uv uint32, uids []imap.UID, now time.Time) []imap.UID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := uids[:0]
+	for _, u := range uids {
+		k := msgKey{mailbox, uv, uint32(u)}
+		if at, ok := s.inflight[k]; ok {
+			if now.Sub(at) < s.cfg.StaleAfter {
+				continue
+			}
+			delete(s.inflight, k)
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+func (s *Source) forgetInflight(mailbox string, uv uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.inflight {
+		if k.mailbox == mailbox && k.uidValidity == uv {
+			delete(s.inflight, k)
+		}
+	}
+}
+
+// task builds the task for one fetched message.
+func (s *Source) task(mailbox string, uv uint32, m *imapclient.FetchMessageBuffer, body *imap.FetchItemBodySection) contracts.Task {
+	var msgID string
+	if m.Envelope != nil {
+		msgID = m.Envelope.MessageID
+	}
+	uid := uint32(m.UID)
+	return contracts.Task{
+		ID:      TaskID(s.name, mailbox, uv, uid),
+		Kind:    s.kind,
+		Payload: m.FindBodySection(body),
+		Attributes: map[string]string{
+			contracts.AttrSource:    s.name,
+			contracts.AttrSourceRef: s.ref(mailbox, uv, uid),
+			AttrMailbox:             mailbox,
+			AttrUIDValidity:         strconv.FormatUint(uint64(uv), 10),
+			AttrUID:                 strconv.FormatUint(uint64(uid), 10),
+			AttrMessageID:           msgID,
+		},
+	}
+}
+
+// TaskID is the ID of the task for a message: the same message (same
+// mailbox, UIDVALIDITY and UID) always yields the same ID.
+func TaskID(source, mailbox string, uidValidity, uid uint32) string {
+	return fmt.Sprintf("%s:%s:%d:%d", source, mailbox, uidValidity, uid)
+}
+
+// ref is the RFC 5092 IMAP URL of a message, without password.
+func (s *Source) ref(mailbox string, uv, uid uint32) string {
+	segs := strings.Split(mailbox, "/")
+	for i, p := range segs {
+		segs[i] = url.PathEscape(p)
+	}
+	return fmt.Sprintf("imap://%s@%s/%s;UIDVALIDITY=%d/;UID=%d",
+		url.User(s.cfg.Username).String(), s.cfg.Addr, strings.Join(segs, "/"), uv, uid)
+}

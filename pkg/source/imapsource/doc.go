@@ -1,0 +1,96 @@
+// Package imapsource is a task source that turns the unseen messages of an
+// IMAP mailbox into tasks, and marks a message \Seen only after its task
+// succeeded. It implements [contracts.TaskSource], [contracts.PushSource],
+// [contracts.Settler] and [contracts.HealthContributor] on
+// github.com/emersion/go-imap/v2.
+//
+// # Modes
+//
+// The configuration alone chooses the mode; queue and routines stay the same.
+// [Source.Poll] runs one cycle (the Lambda poller calls it once per
+// invocation, the local runner on an interval). [Source.Run] is the push
+// mode: it keeps a connection in IMAP IDLE and runs the same cycle whenever
+// the server reports new mail, after every reconnect (catch-up by search)
+// and every IdleRestart (a watchdog that also detects silently dead
+// connections). With Mode "poll", Run polls every PollInterval instead.
+//
+// # One cycle
+//
+// SELECT (which yields UIDVALIDITY and PERMANENTFLAGS), one UID SEARCH for
+// unseen messages that are neither in flight nor dead-lettered, one batched
+// UID FETCH of up to BatchSize messages with BODY.PEEK[] (never sets \Seen)
+// and ENVELOPE, one pipelined pair of UID STORE commands that mark them in
+// flight, then one task per message. Only when publishing fails does one more
+// UID STORE follow. The number of round trips never depends on the number of
+// messages.
+//
+// A task's Payload is the raw RFC 822 message. Its ID is derived from
+// mailbox, UIDVALIDITY and UID ([TaskID]), so a message published again has
+// the same ID. Its attributes: [contracts.AttrSource] (the source name),
+// [contracts.AttrSourceRef] (an RFC 5092 IMAP URL such as
+// imap://user@host:993/INBOX;UIDVALIDITY=123/;UID=45, never with a
+// password), [AttrMailbox], [AttrUIDValidity], [AttrUID] and
+// [AttrMessageID].
+//
+// # In flight, and what is guaranteed
+//
+// When PERMANENTFLAGS allows it (it lists \* or our keywords), a queued
+// message carries the keyword InFlightKeyword ($Queued) plus one of four
+// generation keywords ($QueuedG0..G3, the generation being
+// now/StaleAfter mod 4). The search skips messages whose mark is of the
+// current or the previous generation; an older mark is stale (the task was
+// lost, e.g. a crash between publish and settle, or a queue purge) and the
+// message is published again. So a mark protects a message for at least
+// StaleAfter and at most 2*StaleAfter, provided a cycle runs at least every
+// StaleAfter. The mark lives on the server, so it holds across processes
+// (Lambda poller and worker).
+//
+// Order in a cycle: mark, then publish, then unmark what failed to publish.
+// Marking first means a consumer can never settle a task before its mark is
+// stored (a later mark would resurrect it). A message whose Publish fails is
+// unmarked at once and picked up by the next cycle; if even the unmark fails
+// (connection lost), stale recovery picks it up later. Nothing is lost, and
+// no message is published twice while its mark is fresh. A message the queue
+// refuses as too large ([contracts.ErrTooLarge]) is dead-lettered at once
+// instead of being retried forever.
+//
+// When the server refuses keywords (PERMANENTFLAGS without \*), the source
+// falls back to an in-process record of what it published, with the same
+// StaleAfter expiry. That record protects against duplicates only within one
+// process; across processes, delivery is at-least-once and the routine's
+// idempotency (by Message-ID) carries the guarantee. In that mode a
+// dead-lettered message is only \Flagged, and flagged messages are not
+// polled (with OnDeadLetter "flag").
+//
+// # Settlement
+//
+// [Source.Settle] needs only the task's attributes and its own connection.
+// Success sets \Seen; a dead letter is flagged (\Flagged plus
+// DeadLetterKeyword, left unseen) or moved to a folder; both clear the
+// in-flight mark. The source never sets \Seen before a task succeeded: the
+// fetch uses PEEK, and nothing else stores \Seen.
+//
+// UIDVALIDITY: every cycle compares it with the last one seen; after a change
+// all messages are published again under their new UIDs (the routine's
+// Message-ID idempotency absorbs the repeat). Settle compares the task's
+// UIDVALIDITY with the mailbox's; if they differ it finds the message by
+// Message-ID, and reports ([ErrMessageNotFound], Health "unsettled") when it
+// cannot, rather than marking a message the old UID might now name.
+//
+// # Connections
+//
+// TLS is none, starttls or implicit, with an optional private CA (CAFile).
+// The password is a [contracts.Secret] and appears in no log, error or
+// health detail. Poll and Settle share one connection, redialled when found
+// dead; Run has its own. Every round trip is bounded by CommandTimeout
+// (go-imap's Wait takes no context, so the connection is closed to unblock
+// it). Run reconnects with jittered exponential backoff
+// (cenkalti/backoff/v5) between BackoffMin and BackoffMax, re-checks
+// UIDVALIDITY and catches up by search before it re-enters IDLE.
+//
+// # Testing
+//
+// Package imaptest starts an in-process imapmemserver for fast tests and the
+// demo; package dovecottest gives a fresh user on the project's Dovecot
+// (scripts/services/dovecot.sh).
+package imapsource
