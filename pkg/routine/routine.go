@@ -195,9 +195,9 @@ func (e *Executor) backoff(attempt int) time.Duration {
 // call runs the routine with the timeout, recovering a panic.
 func (e *Executor) call(ctx context.Context, task contracts.Task) (err error, panicked bool) {
 	if e.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.Timeout)
-		defer cancel()
+		dc := withLazyDeadline(ctx, e.Timeout)
+		defer dc.release()
+		ctx = dc
 	}
 	defer func() {
 		if v := recover(); v != nil {

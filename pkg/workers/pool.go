@@ -1,0 +1,268 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/routine"
+)
+
+// PoolOptions configure a consumer pool.
+type PoolOptions struct {
+	// Name identifies the pool; required.
+	Name  string
+	Queue contracts.TaskQueue
+	// Executors by task kind; the "" entry handles every other kind. A task
+	// of a kind with no executor is dead-lettered.
+	Executors map[string]*routine.Executor
+	// Workers is the number of consuming goroutines; default 1.
+	Workers int
+	// Lease, when the queue is a contracts.LeaseExtender, is extended every
+	// Lease/3 while a routine runs, so a long routine keeps its delivery.
+	Lease time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Pool is a queue-consumer worker: Workers goroutines each consume a task,
+// execute it and settle it on the queue.
+type Pool struct {
+	lifecycle
+	opts PoolOptions
+	log  *slog.Logger
+
+	consumeCtx  context.Context // cancelled when Stop begins: take no more
+	stopConsume context.CancelFunc
+	runCtx      context.Context // cancelled on force or drain deadline
+	abandon     context.CancelFunc
+	settleCtx   context.Context // runCtx without its cancellation
+	wg          sync.WaitGroup
+	stopOnce    sync.Once
+	stopping    atomic.Bool
+
+	inFlight, succeeded, failed, panics, dead atomic.Int64
+}
+
+var _ contracts.Worker = (*Pool)(nil)
+
+// NewPool returns a pool; Start it to begin consuming.
+func NewPool(opts PoolOptions) (*Pool, error) {
+	if opts.Name == "" {
+		return nil, errors.New("workers: pool needs a name")
+	}
+	if opts.Queue == nil {
+		return nil, fmt.Errorf("workers: pool %s: no queue", opts.Name)
+	}
+	if len(opts.Executors) == 0 {
+		return nil, fmt.Errorf("workers: pool %s: no routine", opts.Name)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 1
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	p := &Pool{opts: opts, log: opts.Logger.With("worker", opts.Name)}
+	p.init()
+	return p, nil
+}
+
+// Name returns the pool's name.
+func (p *Pool) Name() string { return p.opts.Name }
+
+// Start launches the consuming goroutines.
+func (p *Pool) Start(context.Context) error {
+	if !p.begin() {
+		return fmt.Errorf("workers: pool %s: already started", p.opts.Name)
+	}
+	p.consumeCtx, p.stopConsume = context.WithCancel(context.Background())
+	p.runCtx, p.abandon = context.WithCancel(context.Background())
+	p.settleCtx = context.WithoutCancel(p.runCtx)
+	p.wg.Add(p.opts.Workers)
+	for range p.opts.Workers {
+		go p.loop()
+	}
+	p.running()
+	go func() {
+		p.wg.Wait()
+		var err error
+		if !p.stopping.Load() {
+			err = fmt.Errorf("workers: pool %s: all consumers exited: %w", p.opts.Name, contracts.ErrQueueClosed)
+		}
+		p.stopConsume()
+		p.abandon()
+		p.finish(err)
+	}()
+	return nil
+}
+
+func (p *Pool) loop() {
+	defer p.wg.Done()
+	var backoff time.Duration
+	for {
+		d, err := p.opts.Queue.Consume(p.consumeCtx)
+		if err != nil {
+			if p.consumeCtx.Err() != nil || errors.Is(err, contracts.ErrQueueClosed) {
+				return
+			}
+			// A transient consume failure (network): back off, never spin.
+			p.recordError(err)
+			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+			p.log.Warn("consume failed", "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-p.consumeCtx.Done():
+				return
+			}
+			continue
+		}
+		backoff = 0
+		p.handle(d)
+	}
+}
+
+func (p *Pool) executor(kind string) *routine.Executor {
+	if e, ok := p.opts.Executors[kind]; ok {
+		return e
+	}
+	return p.opts.Executors[""]
+}
+
+func (p *Pool) handle(d contracts.Delivery) {
+	p.inFlight.Add(1)
+	defer p.inFlight.Add(-1)
+	// Settlement must reach the queue even when the run was abandoned.
+	settleCtx := p.settleCtx
+	exec := p.executor(d.Task.Kind)
+	if exec == nil {
+		err := fmt.Errorf("no routine for task kind %q", d.Task.Kind)
+		p.failed.Add(1)
+		p.dead.Add(1)
+		p.recordError(err)
+		if qerr := p.opts.Queue.DeadLetter(settleCtx, d, err); qerr != nil {
+			p.log.Error("dead-letter failed", "task", d.Task.ID, "err", qerr)
+		}
+		return
+	}
+	var stopBeat func()
+	if p.opts.Lease > 0 {
+		if ext, ok := p.opts.Queue.(contracts.LeaseExtender); ok {
+			stopBeat = heartbeat(p.runCtx, ext, d, p.opts.Lease, p.log)
+		}
+	}
+	r := exec.Execute(p.runCtx, d.Task)
+	if stopBeat != nil {
+		stopBeat()
+	}
+	var qerr error
+	switch r.Decision {
+	case routine.Ack:
+		p.succeeded.Add(1)
+		qerr = p.opts.Queue.Ack(settleCtx, d)
+	case routine.DeadLetter:
+		p.failed.Add(1)
+		p.dead.Add(1)
+		qerr = p.opts.Queue.DeadLetter(settleCtx, d, r.Err)
+	default:
+		p.failed.Add(1)
+		delay := r.Delay
+		if p.runCtx.Err() != nil {
+			// Abandoned by shutdown: hand the task back at once; it did
+			// not fail on its own merits.
+			delay = 0
+		}
+		qerr = p.opts.Queue.Nack(settleCtx, d, delay)
+	}
+	if r.Err != nil {
+		if r.Panicked {
+			p.panics.Add(1)
+		}
+		p.recordError(r.Err)
+		p.log.Warn("routine failed", "task", d.Task.ID, "kind", d.Task.Kind, "attempt", d.Task.Attempt,
+			"decision", r.Decision.String(), "delay", r.Delay, "err", r.Err)
+	}
+	if qerr != nil {
+		p.recordError(qerr)
+		p.log.Error("settling task on queue failed", "task", d.Task.ID, "decision", r.Decision.String(), "err", qerr)
+	}
+}
+
+// heartbeat extends d's lease every lease/3 until the returned func is called.
+func heartbeat(ctx context.Context, ext contracts.LeaseExtender, d contracts.Delivery, lease time.Duration, log *slog.Logger) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if err := ext.Extend(context.WithoutCancel(ctx), d, lease); err != nil {
+					log.Warn("lease extension failed", "task", d.Task.ID, "err", err)
+				}
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
+}
+
+// Stop stops consuming and drains in-flight tasks until ctx is done; then (or
+// at once with force) it cancels the routines still running, whose tasks are
+// nacked back to the queue without delay.
+func (p *Pool) Stop(ctx context.Context, force bool) error {
+	if p.State() == contracts.WorkerIdle {
+		p.finish(nil)
+		return nil
+	}
+	p.stopOnce.Do(func() {
+		p.stopping.Store(true)
+		p.setState(contracts.WorkerStopping)
+		p.stopConsume()
+	})
+	if force {
+		p.abandon()
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+	}
+	p.abandon()
+	// Routines honour cancellation; give them a moment to return and nack.
+	grace := time.NewTimer(5 * time.Second)
+	defer grace.Stop()
+	select {
+	case <-p.done:
+		return fmt.Errorf("workers: pool %s: drain deadline passed, in-flight tasks were abandoned and returned to the queue", p.opts.Name)
+	case <-grace.C:
+		return fmt.Errorf("workers: pool %s: %d routines ignore cancellation and are still running", p.opts.Name, p.inFlight.Load())
+	}
+}
+
+// Health reports the pool's health.
+func (p *Pool) Health() contracts.Health { return p.health() }
+
+// Status is a snapshot of the pool's counters.
+func (p *Pool) Status() contracts.WorkerStatus {
+	st := contracts.WorkerStatus{
+		Name:         p.opts.Name,
+		Kind:         "consumer-pool",
+		Concurrency:  p.opts.Workers,
+		InFlight:     p.inFlight.Load(),
+		Succeeded:    p.succeeded.Load(),
+		Failed:       p.failed.Load(),
+		Panics:       p.panics.Load(),
+		DeadLettered: p.dead.Load(),
+	}
+	p.fill(&st)
+	return st
+}
