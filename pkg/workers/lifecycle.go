@@ -25,7 +25,7 @@ func (l *lifecycle) init() {
 	l.state.Store(contracts.WorkerIdle)
 }
 
-func (l *lifecycle) State() contracts.WorkerState { return l.state.Load().(contracts.WorkerState) }
+func (l *lifecycle) State() contracts.WorkerState     { return l.state.Load().(contracts.WorkerState) }
 func (l *lifecycle) setState(s contracts.WorkerState) { l.state.Store(s) }
 
 // begin moves idle → starting; it fails when Start was already called.

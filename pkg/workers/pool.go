@@ -105,7 +105,7 @@ func (p *Pool) Start(context.Context) error {
 func (p *Pool) loop() {
 	defer p.wg.Done()
 	var backoff time.Duration
-	for {
+	for p.consumeCtx.Err() == nil {
 		d, err := p.opts.Queue.Consume(p.consumeCtx)
 		if err != nil {
 			if p.consumeCtx.Err() != nil || errors.Is(err, contracts.ErrQueueClosed) {
