@@ -24,3 +24,8 @@ require (
 	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
+
+ignore (
+	./cdk.out
+	./node_modules
+)

@@ -1,0 +1,464 @@
+package plbastack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ErrInvalidConfig is wrapped by every configuration error, including the
+// AWS rule violations reported by [Config.Validate].
+var ErrInvalidConfig = errors.New("plba infra: invalid configuration")
+
+// Duration is a time.Duration that reads from YAML as a Go duration string
+// ("30s", "4m", "96h").
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: duration: %w", n.Line, err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: duration %q: %w", n.Line, s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// String formats d like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+func (d Duration) seconds() float64 { return time.Duration(d).Seconds() }
+
+// Config is the whole deployment configuration of one stage. It is read
+// from config/default.yaml, then config/<stage>.yaml, then any extra file,
+// each later file overriding the keys it sets. See docs/deploy.md.
+type Config struct {
+	// Stage names the deployment ("dev", "prod"); it is part of the stack
+	// name, the function names and the default SSM parameter name.
+	Stage string `yaml:"-"`
+	// Account and Region pin the stack's environment. Empty means the CLI's
+	// defaults (CDK_DEFAULT_ACCOUNT/CDK_DEFAULT_REGION) and, when those are
+	// unset too, an environment-agnostic template.
+	Account string `yaml:"account"`
+	Region  string `yaml:"region"`
+	// StackName defaults to "plba-<stage>".
+	StackName string `yaml:"stack_name"`
+	// AssetDir holds <poller|worker|control>/bootstrap as built by
+	// `make lambdas`. Relative paths are relative to the working directory
+	// (infra/ when run through the CDK CLI).
+	AssetDir string            `yaml:"asset_dir"`
+	Tags     map[string]string `yaml:"tags"`
+
+	Queue   QueueConfig   `yaml:"queue"`
+	Poller  PollerConfig  `yaml:"poller"`
+	Worker  WorkerConfig  `yaml:"worker"`
+	Control ControlConfig `yaml:"control"`
+	Mailbox MailboxConfig `yaml:"mailbox"`
+	Table   TableConfig   `yaml:"table"`
+	Logs    LogsConfig    `yaml:"logs"`
+	Alarms  AlarmsConfig  `yaml:"alarms"`
+}
+
+// QueueConfig shapes the task queue and its dead-letter queue.
+type QueueConfig struct {
+	// FIFO makes both queues FIFO queues (ordered per message group).
+	FIFO bool `yaml:"fifo"`
+	// ContentBasedDeduplication applies to FIFO queues only.
+	ContentBasedDeduplication bool `yaml:"content_based_deduplication"`
+	// VisibilityTimeout must be at least 6 × Worker.Timeout.
+	VisibilityTimeout Duration `yaml:"visibility_timeout"`
+	// Retention of the task queue (60s..336h).
+	Retention Duration `yaml:"retention"`
+	// MaxReceiveCount is how often a task is received before SQS moves it
+	// to the dead-letter queue (1..1000).
+	MaxReceiveCount int `yaml:"max_receive_count"`
+	// DLQRetention of the dead-letter queue (60s..336h).
+	DLQRetention Duration `yaml:"dlq_retention"`
+}
+
+// FunctionConfig holds the settings every function has.
+type FunctionConfig struct {
+	Timeout  Duration `yaml:"timeout"`
+	MemoryMB int      `yaml:"memory_mb"`
+	// ReservedConcurrency caps the function's concurrency; 0 means none.
+	ReservedConcurrency int `yaml:"reserved_concurrency"`
+}
+
+// PollerConfig configures the scheduled poller function.
+type PollerConfig struct {
+	FunctionConfig `yaml:",inline"`
+	// Schedule is an EventBridge schedule expression: "rate(1 minute)",
+	// "rate(5 minutes)" or "cron(0/5 * * * ? *)".
+	Schedule string `yaml:"schedule"`
+}
+
+// WorkerConfig configures the worker function and its SQS event source.
+type WorkerConfig struct {
+	FunctionConfig `yaml:",inline"`
+	// BatchSize is the number of records per invocation: 1..10 on FIFO,
+	// 1..10000 on standard queues (above 10 needs a batching window).
+	BatchSize int `yaml:"batch_size"`
+	// BatchingWindow is how long Lambda gathers records (0..300s; must be
+	// 0 on FIFO queues).
+	BatchingWindow Duration `yaml:"batching_window"`
+	// MaxConcurrency caps concurrent invocations by the event source
+	// (2..1000, at most ReservedConcurrency when that is set); 0 means no cap.
+	MaxConcurrency int `yaml:"max_concurrency"`
+}
+
+// ControlConfig configures the control function.
+type ControlConfig struct {
+	FunctionConfig `yaml:",inline"`
+	// FunctionURL adds a Function URL with AWS_IAM auth.
+	FunctionURL bool `yaml:"function_url"`
+	// ReadIMAPPassword lets the control function read the IMAP password
+	// (for an IMAP health check in status). Off by default: least privilege.
+	ReadIMAPPassword bool `yaml:"read_imap_password"`
+}
+
+// MailboxConfig is the IMAP mailbox the bot reads. Only the password's
+// location is deployed, never its value.
+type MailboxConfig struct {
+	Addr     string `yaml:"addr"`
+	TLS      string `yaml:"tls"`
+	Username string `yaml:"username"`
+	Mailbox  string `yaml:"mailbox"`
+	// PasswordSSMParameter names an SSM SecureString parameter that holds
+	// the password; "{stage}" is replaced by the stage name.
+	PasswordSSMParameter string `yaml:"password_ssm_parameter"`
+	// PasswordSecret names a Secrets Manager secret instead; when set it
+	// replaces PasswordSSMParameter.
+	PasswordSecret string `yaml:"password_secret"`
+	// PasswordKMSKeyARN is the customer managed KMS key that encrypts the
+	// parameter or secret, when it is not the AWS managed key.
+	PasswordKMSKeyARN string `yaml:"password_kms_key_arn"`
+}
+
+// TableConfig configures the orders table (partition key "pk", string).
+type TableConfig struct {
+	// Retain keeps the table (and its data) when the stack is destroyed.
+	Retain bool `yaml:"retain"`
+	// DeletionProtection blocks deleting the table by any means.
+	DeletionProtection bool `yaml:"deletion_protection"`
+}
+
+// LogsConfig configures the functions' log groups.
+type LogsConfig struct {
+	// RetentionDays must be a value CloudWatch Logs accepts (1, 3, 5, 7,
+	// 14, 30, 60, 90, ...); 0 means never expire.
+	RetentionDays int `yaml:"retention_days"`
+}
+
+// AlarmsConfig configures where alarms notify.
+type AlarmsConfig struct {
+	// TopicARN, when set, receives alarm and OK notifications.
+	TopicARN string `yaml:"topic_arn"`
+}
+
+// DefaultStage is used when no stage is given.
+const DefaultStage = "dev"
+
+// DefaultConfig returns the built-in defaults; config files override them.
+func DefaultConfig() Config {
+	return Config{
+		Stage:    DefaultStage,
+		AssetDir: "../bin/lambda",
+		Queue: QueueConfig{
+			VisibilityTimeout: Duration(180 * time.Second),
+			Retention:         Duration(96 * time.Hour),
+			MaxReceiveCount:   5,
+			DLQRetention:      Duration(336 * time.Hour),
+		},
+		Poller: PollerConfig{
+			FunctionConfig: FunctionConfig{Timeout: Duration(60 * time.Second), MemoryMB: 256},
+			Schedule:       "rate(1 minute)",
+		},
+		Worker: WorkerConfig{
+			FunctionConfig: FunctionConfig{Timeout: Duration(30 * time.Second), MemoryMB: 256},
+			BatchSize:      10,
+			MaxConcurrency: 10,
+		},
+		Control: ControlConfig{
+			FunctionConfig: FunctionConfig{Timeout: Duration(30 * time.Second), MemoryMB: 256},
+			FunctionURL:    true,
+		},
+		Mailbox: MailboxConfig{
+			TLS:                  "implicit",
+			Mailbox:              "INBOX",
+			PasswordSSMParameter: "/plba/{stage}/imap-password",
+		},
+		Table: TableConfig{Retain: true},
+		Logs:  LogsConfig{RetentionDays: 30},
+	}
+}
+
+// LoadConfig returns the configuration of stage: [DefaultConfig], overlaid
+// by dir/default.yaml and dir/<stage>.yaml (each optional) and then by the
+// extra files (required), in that order. Unknown keys are errors.
+func LoadConfig(dir, stage string, extra ...string) (Config, error) {
+	if stage == "" {
+		stage = DefaultStage
+	}
+	cfg := DefaultConfig()
+	cfg.Stage = stage
+	files := []struct {
+		path     string
+		optional bool
+	}{{filepath.Join(dir, "default.yaml"), true}, {filepath.Join(dir, stage+".yaml"), true}}
+	for _, f := range extra {
+		files = append(files, struct {
+			path     string
+			optional bool
+		}{f, false})
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f.path)
+		if errors.Is(err, os.ErrNotExist) && f.optional {
+			continue
+		}
+		if err != nil {
+			return Config{}, fmt.Errorf("%w: read %s: %w", ErrInvalidConfig, f.path, err)
+		}
+		if err := decodeInto(&cfg, b); err != nil {
+			return Config{}, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, f.path, err)
+		}
+	}
+	cfg.Stage = stage
+	return cfg, nil
+}
+
+// decodeInto overlays the YAML document b onto cfg: keys the document sets
+// replace the current values, the rest stay.
+func decodeInto(cfg *Config, b []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// ResolvedStackName is StackName or "plba-<stage>".
+func (c Config) ResolvedStackName() string {
+	if c.StackName != "" {
+		return c.StackName
+	}
+	return "plba-" + c.Stage
+}
+
+// PasswordSSMParameterName is the SSM parameter name with "{stage}"
+// replaced, or "" when a Secrets Manager secret is used instead.
+func (c Config) PasswordSSMParameterName() string {
+	if c.Mailbox.PasswordSecret != "" {
+		return ""
+	}
+	return strings.ReplaceAll(c.Mailbox.PasswordSSMParameter, "{stage}", c.Stage)
+}
+
+// PasswordSecretName is the Secrets Manager secret name with "{stage}"
+// replaced, or "".
+func (c Config) PasswordSecretName() string {
+	return strings.ReplaceAll(c.Mailbox.PasswordSecret, "{stage}", c.Stage)
+}
+
+// PasswordReference is the secret reference the functions get in
+// PLBA_APPS__MAILORDERBOT__IMAP__PASSWORD: "${ssm:NAME}" or
+// "${secretsmanager:NAME}". The configuration manager resolves it at start.
+func (c Config) PasswordReference() string {
+	if s := c.PasswordSecretName(); s != "" {
+		return "${secretsmanager:" + s + "}"
+	}
+	return "${ssm:" + c.PasswordSSMParameterName() + "}"
+}
+
+// ValidationError lists every problem found by [Config.Validate].
+type ValidationError struct {
+	Stage    string
+	Problems []string
+}
+
+// Error lists the problems, one per line.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("plba infra: invalid configuration for stage %q:\n  - %s",
+		e.Stage, strings.Join(e.Problems, "\n  - "))
+}
+
+// Unwrap makes errors.Is(err, ErrInvalidConfig) true.
+func (e *ValidationError) Unwrap() error { return ErrInvalidConfig }
+
+var (
+	stageRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	rateRE     = regexp.MustCompile(`^rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)$`)
+	cronRE     = regexp.MustCompile(`^cron\(\S+( \S+){5}\)$`)
+	addrRE     = regexp.MustCompile(`^[^\s:]+:[0-9]{1,5}$`)
+	logDaysSet = map[int]bool{0: true, 1: true, 3: true, 5: true, 7: true, 14: true, 30: true, 60: true,
+		90: true, 120: true, 150: true, 180: true, 365: true, 400: true, 545: true, 731: true,
+		1096: true, 1827: true, 2192: true, 2557: true, 2922: true, 3288: true, 3653: true}
+)
+
+// Messages of the AWS rules, documented in docs/deploy.md. Tests match them.
+const (
+	msgVisibility6x = "queue.visibility_timeout (%s) must be at least 6 × worker.timeout (%s) = %s " +
+		"(AWS: a message must not become visible again while a worker invocation may still run or retry)"
+	msgFIFOWindow      = "worker.batching_window (%s) must be 0 on a FIFO queue (Lambda has no batching window for FIFO event sources)"
+	msgMaxConcRange    = "worker.max_concurrency (%d) must be between 2 and 1000 (0 = no limit)"
+	msgMaxConcReserved = "worker.max_concurrency (%d) must not exceed worker.reserved_concurrency (%d)"
+	msgBatchFIFO       = "worker.batch_size (%d) must be between 1 and 10 on a FIFO queue"
+	msgBatchStd        = "worker.batch_size (%d) must be between 1 and 10000"
+	msgBatchWindow     = "worker.batch_size (%d) above 10 requires worker.batching_window of at least 1s (is %s)"
+)
+
+// Validate checks the configuration, including the AWS rules that would
+// otherwise only fail at deploy time or silently misbehave:
+//
+//   - queue.visibility_timeout ≥ 6 × worker.timeout;
+//   - no batching window on a FIFO queue;
+//   - worker.max_concurrency in 2..1000 and ≤ worker.reserved_concurrency;
+//   - worker.batch_size 1..10 on FIFO, 1..10000 on standard queues, and a
+//     batching window of at least 1s above 10.
+//
+// It reports every problem at once in a [*ValidationError].
+func (c Config) Validate() error {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+
+	if !stageRE.MatchString(c.Stage) {
+		add("stage %q must be 1-20 characters of a-z, 0-9 and '-', starting with a letter", c.Stage)
+	}
+	if c.AssetDir == "" {
+		add("asset_dir must be set (the directory `make lambdas` writes, normally ../bin/lambda)")
+	}
+
+	// Queues.
+	q := c.Queue
+	if q.VisibilityTimeout < 0 || time.Duration(q.VisibilityTimeout) > 12*time.Hour {
+		add("queue.visibility_timeout (%s) must be between 0s and 12h", q.VisibilityTimeout)
+	}
+	if min := 6 * c.Worker.Timeout; q.VisibilityTimeout < min {
+		add(msgVisibility6x, q.VisibilityTimeout, c.Worker.Timeout, min)
+	}
+	for _, r := range []struct {
+		key string
+		v   Duration
+	}{{"queue.retention", q.Retention}, {"queue.dlq_retention", q.DLQRetention}} {
+		if time.Duration(r.v) < time.Minute || time.Duration(r.v) > 14*24*time.Hour {
+			add("%s (%s) must be between 1m and 336h (14 days)", r.key, r.v)
+		}
+	}
+	if q.DLQRetention < q.Retention {
+		add("queue.dlq_retention (%s) must not be shorter than queue.retention (%s): SQS keeps a message's original enqueue time when it is dead-lettered", q.DLQRetention, q.Retention)
+	}
+	if q.MaxReceiveCount < 1 || q.MaxReceiveCount > 1000 {
+		add("queue.max_receive_count (%d) must be between 1 and 1000", q.MaxReceiveCount)
+	}
+	if q.ContentBasedDeduplication && !q.FIFO {
+		add("queue.content_based_deduplication needs queue.fifo: true")
+	}
+
+	// Functions.
+	for _, f := range []struct {
+		name string
+		fc   FunctionConfig
+	}{{"poller", c.Poller.FunctionConfig}, {"worker", c.Worker.FunctionConfig}, {"control", c.Control.FunctionConfig}} {
+		if f.fc.Timeout < Duration(time.Second) || f.fc.Timeout > Duration(900*time.Second) ||
+			time.Duration(f.fc.Timeout)%time.Second != 0 {
+			add("%s.timeout (%s) must be whole seconds between 1s and 15m", f.name, f.fc.Timeout)
+		}
+		if f.fc.MemoryMB < 128 || f.fc.MemoryMB > 10240 {
+			add("%s.memory_mb (%d) must be between 128 and 10240", f.name, f.fc.MemoryMB)
+		}
+		if f.fc.ReservedConcurrency < 0 {
+			add("%s.reserved_concurrency (%d) must not be negative (0 = none)", f.name, f.fc.ReservedConcurrency)
+		}
+	}
+	if m := rateRE.FindStringSubmatch(c.Poller.Schedule); m != nil {
+		if m[1] == "0" || (m[1] == "1") != !strings.HasSuffix(m[2], "s") {
+			add("poller.schedule %q: use a positive rate, singular unit for 1 (\"rate(1 minute)\") and plural otherwise (\"rate(5 minutes)\")", c.Poller.Schedule)
+		}
+	} else if !cronRE.MatchString(c.Poller.Schedule) {
+		add("poller.schedule %q must be an EventBridge expression like \"rate(1 minute)\" or \"cron(0/5 * * * ? *)\"", c.Poller.Schedule)
+	}
+
+	// Worker event source.
+	w := c.Worker
+	if q.FIFO {
+		if w.BatchingWindow != 0 {
+			add(msgFIFOWindow, w.BatchingWindow)
+		}
+		if w.BatchSize < 1 || w.BatchSize > 10 {
+			add(msgBatchFIFO, w.BatchSize)
+		}
+	} else {
+		if w.BatchSize < 1 || w.BatchSize > 10000 {
+			add(msgBatchStd, w.BatchSize)
+		} else if w.BatchSize > 10 && w.BatchingWindow < Duration(time.Second) {
+			add(msgBatchWindow, w.BatchSize, w.BatchingWindow)
+		}
+	}
+	if w.BatchingWindow < 0 || w.BatchingWindow > Duration(300*time.Second) ||
+		time.Duration(w.BatchingWindow)%time.Second != 0 {
+		add("worker.batching_window (%s) must be whole seconds between 0s and 5m", w.BatchingWindow)
+	}
+	if w.MaxConcurrency != 0 {
+		if w.MaxConcurrency < 2 || w.MaxConcurrency > 1000 {
+			add(msgMaxConcRange, w.MaxConcurrency)
+		}
+		if w.ReservedConcurrency > 0 && w.MaxConcurrency > w.ReservedConcurrency {
+			add(msgMaxConcReserved, w.MaxConcurrency, w.ReservedConcurrency)
+		}
+	}
+
+	// Mailbox.
+	m := c.Mailbox
+	if !addrRE.MatchString(m.Addr) {
+		add("mailbox.addr %q must be host:port", m.Addr)
+	}
+	switch m.TLS {
+	case "none", "starttls", "implicit":
+	default:
+		add("mailbox.tls %q must be none, starttls or implicit", m.TLS)
+	}
+	if m.Username == "" {
+		add("mailbox.username must be set")
+	}
+	if m.Mailbox == "" {
+		add("mailbox.mailbox must be set")
+	}
+	if m.PasswordSecret == "" {
+		if n := c.PasswordSSMParameterName(); !strings.HasPrefix(n, "/") || strings.ContainsAny(n, " {}") {
+			add("mailbox.password_ssm_parameter %q must be an absolute SSM parameter name like /plba/{stage}/imap-password", m.PasswordSSMParameter)
+		}
+	} else if strings.ContainsAny(m.PasswordSecret, " {}") && !strings.Contains(m.PasswordSecret, "{stage}") {
+		add("mailbox.password_secret %q is not a valid secret name", m.PasswordSecret)
+	}
+	if m.PasswordKMSKeyARN != "" && !strings.HasPrefix(m.PasswordKMSKeyARN, "arn:") {
+		add("mailbox.password_kms_key_arn %q must be a key ARN", m.PasswordKMSKeyARN)
+	}
+
+	if !logDaysSet[c.Logs.RetentionDays] {
+		add("logs.retention_days (%d) must be one of 0 (never expire), 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653", c.Logs.RetentionDays)
+	}
+	if c.Alarms.TopicARN != "" && !strings.HasPrefix(c.Alarms.TopicARN, "arn:") {
+		add("alarms.topic_arn %q must be an SNS topic ARN", c.Alarms.TopicARN)
+	}
+
+	if len(p) > 0 {
+		return &ValidationError{Stage: c.Stage, Problems: p}
+	}
+	return nil
+}

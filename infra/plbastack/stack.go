@@ -1,0 +1,455 @@
+package plbastack
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// ErrAssetsMissing is returned by [New] when a function's bootstrap binary
+// is not where the configuration says; `make lambdas` builds them.
+var ErrAssetsMissing = errors.New("plba infra: Lambda bootstrap binaries missing")
+
+// Function names used for asset directories, construct ids and outputs.
+const (
+	Poller  = "poller"
+	Worker  = "worker"
+	Control = "control"
+)
+
+// Environment variables the stack sets on the functions (the contract with
+// the Lambda mains; see docs/deploy.md).
+const (
+	EnvStage      = "PLBA_STAGE"
+	EnvQueueURL   = "PLBA_QUEUE_URL"
+	EnvDLQURL     = "PLBA_DLQ_URL"
+	EnvQueueFIFO  = "PLBA_QUEUE_FIFO"
+	EnvStoreTable = "PLBA_STORE_TABLE"
+
+	EnvIMAPAddr     = "PLBA_APPS__MAILORDERBOT__IMAP__ADDR"
+	EnvIMAPTLS      = "PLBA_APPS__MAILORDERBOT__IMAP__TLS"
+	EnvIMAPUsername = "PLBA_APPS__MAILORDERBOT__IMAP__USERNAME"
+	EnvIMAPMailbox  = "PLBA_APPS__MAILORDERBOT__IMAP__MAILBOX"
+	EnvIMAPPassword = "PLBA_APPS__MAILORDERBOT__IMAP__PASSWORD"
+	EnvIMAPMode     = "PLBA_APPS__MAILORDERBOT__IMAP__MODE"
+	EnvStoreDriver  = "PLBA_APPS__MAILORDERBOT__STORE__DRIVER"
+	EnvStoreTableV  = "PLBA_APPS__MAILORDERBOT__STORE__TABLE"
+)
+
+// TablePartitionKey is the orders table's only key attribute (type S).
+const TablePartitionKey = "pk"
+
+// Stack is the deployed application: queues, table, three functions, the
+// schedule, alarms and outputs.
+type Stack struct {
+	awscdk.Stack
+	Config Config
+
+	Queue, DeadLetterQueue awssqs.Queue
+	Table                  awsdynamodb.Table
+	Poller, Worker         awslambda.Function
+	Control                awslambda.Function
+	// ControlURL is nil when control.function_url is off.
+	ControlURL awslambda.FunctionUrl
+	Schedule   awsevents.Rule
+	Alarms     []awscloudwatch.Alarm
+}
+
+// New validates cfg, checks that the bootstrap binaries exist and adds the
+// stack to scope (normally an awscdk.App). It returns a [*ValidationError]
+// (wrapping [ErrInvalidConfig]) or an error wrapping [ErrAssetsMissing]
+// instead of constructing anything half-way.
+func New(scope constructs.Construct, cfg Config) (*Stack, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := CheckAssets(cfg.AssetDir); err != nil {
+		return nil, err
+	}
+
+	name := cfg.ResolvedStackName()
+	st := awscdk.NewStack(scope, jsii.String(name), &awscdk.StackProps{
+		StackName:   jsii.String(name),
+		Env:         environment(cfg),
+		Description: jsii.String("PLBA mail order bot, split deployment (stage " + cfg.Stage + ")"),
+	})
+	awscdk.Tags_Of(st).Add(jsii.String("plba:stage"), jsii.String(cfg.Stage), nil)
+	for k, v := range cfg.Tags {
+		awscdk.Tags_Of(st).Add(jsii.String(k), jsii.String(v), nil)
+	}
+	s := &Stack{Stack: st, Config: cfg}
+	s.addQueues()
+	s.addTable()
+	s.addFunctions()
+	s.addAlarms()
+	s.addOutputs()
+	return s, nil
+}
+
+// CheckAssets reports which of dir/<poller|worker|control>/bootstrap are
+// missing, with the command that builds them.
+func CheckAssets(dir string) error {
+	var missing []string
+	for _, fn := range []string{Poller, Worker, Control} {
+		p := filepath.Join(dir, fn, "bootstrap")
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %v not found; run `make lambdas` at the repository root first "+
+			"(or point -c assetDir=DIR at a directory holding poller/, worker/ and control/ with a bootstrap each)",
+			ErrAssetsMissing, missing)
+	}
+	return nil
+}
+
+func environment(cfg Config) *awscdk.Environment {
+	account, region := cfg.Account, cfg.Region
+	if account == "" {
+		account = os.Getenv("CDK_DEFAULT_ACCOUNT")
+	}
+	if region == "" {
+		region = os.Getenv("CDK_DEFAULT_REGION")
+	}
+	if account == "" && region == "" {
+		return nil // environment-agnostic: synth works without credentials
+	}
+	env := &awscdk.Environment{}
+	if account != "" {
+		env.Account = jsii.String(account)
+	}
+	if region != "" {
+		env.Region = jsii.String(region)
+	}
+	return env
+}
+
+func dur(d Duration) awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(d.seconds()))
+}
+
+func (s *Stack) addQueues() {
+	q := s.Config.Queue
+	fifo := (*bool)(nil)
+	if q.FIFO {
+		fifo = jsii.Bool(true)
+	}
+	s.DeadLetterQueue = awssqs.NewQueue(s.Stack, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
+		Fifo:            fifo,
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: dur(q.DLQRetention),
+	})
+	props := &awssqs.QueueProps{
+		Fifo:              fifo,
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		VisibilityTimeout: dur(q.VisibilityTimeout),
+		RetentionPeriod:   dur(q.Retention),
+		DeadLetterQueue: &awssqs.DeadLetterQueue{
+			Queue:           s.DeadLetterQueue,
+			MaxReceiveCount: jsii.Number(float64(q.MaxReceiveCount)),
+		},
+	}
+	if q.FIFO {
+		props.ContentBasedDeduplication = jsii.Bool(q.ContentBasedDeduplication)
+	}
+	s.Queue = awssqs.NewQueue(s.Stack, jsii.String("TaskQueue"), props)
+}
+
+func (s *Stack) addTable() {
+	removal := awscdk.RemovalPolicy_DESTROY
+	if s.Config.Table.Retain {
+		removal = awscdk.RemovalPolicy_RETAIN
+	}
+	s.Table = awsdynamodb.NewTable(s.Stack, jsii.String("Orders"), &awsdynamodb.TableProps{
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(TablePartitionKey), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		Encryption:         awsdynamodb.TableEncryption_AWS_MANAGED,
+		DeletionProtection: jsii.Bool(s.Config.Table.DeletionProtection),
+		RemovalPolicy:      removal,
+	})
+}
+
+// function creates one Lambda function with its own role and log group.
+// The role starts empty: the function may write to its log group and
+// nothing else until the caller grants more.
+func (s *Stack) function(fn string, fc FunctionConfig, env map[string]string) (awslambda.Function, awsiam.Role) {
+	id := map[string]string{Poller: "Poller", Worker: "Worker", Control: "Control"}[fn]
+	fnName := s.Config.ResolvedStackName() + "-" + fn
+	role := awsiam.NewRole(s.Stack, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("PLBA " + fn + " function (" + s.Config.Stage + ")"),
+	})
+	logs := awslogs.NewLogGroup(s.Stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/lambda/" + fnName),
+		Retention:     retention(s.Config.Logs.RetentionDays),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	logs.GrantWrite(role)
+
+	vars := map[string]*string{EnvStage: jsii.String(s.Config.Stage)}
+	for k, v := range env {
+		vars[k] = jsii.String(v)
+	}
+	props := &awslambda.FunctionProps{
+		FunctionName: jsii.String(fnName),
+		Description:  jsii.String("PLBA " + fn + " (" + s.Config.Stage + ")"),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(s.Config.AssetDir, fn)), nil),
+		Timeout:      dur(fc.Timeout),
+		MemorySize:   jsii.Number(float64(fc.MemoryMB)),
+		Role:         role,
+		LogGroup:     logs,
+		Environment:  &vars,
+	}
+	if fc.ReservedConcurrency > 0 {
+		props.ReservedConcurrentExecutions = jsii.Number(float64(fc.ReservedConcurrency))
+	}
+	f := awslambda.NewFunction(s.Stack, jsii.String(id), props)
+	return f, role
+}
+
+func (s *Stack) mailboxEnv(withPassword bool) map[string]string {
+	m := s.Config.Mailbox
+	env := map[string]string{
+		EnvIMAPAddr:     m.Addr,
+		EnvIMAPTLS:      m.TLS,
+		EnvIMAPUsername: m.Username,
+		EnvIMAPMailbox:  m.Mailbox,
+		EnvIMAPMode:     "poll", // IMAP IDLE cannot outlive a Lambda invocation
+	}
+	if withPassword {
+		env[EnvIMAPPassword] = s.Config.PasswordReference()
+	}
+	return env
+}
+
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (s *Stack) addFunctions() {
+	cfg := s.Config
+	queueEnv := map[string]string{
+		EnvQueueURL:  *s.Queue.QueueUrl(),
+		EnvQueueFIFO: strconv.FormatBool(cfg.Queue.FIFO),
+	}
+	dlqEnv := map[string]string{EnvDLQURL: *s.DeadLetterQueue.QueueUrl()}
+	tableEnv := map[string]string{
+		EnvStoreTable:  *s.Table.TableName(),
+		EnvStoreTableV: *s.Table.TableName(),
+		EnvStoreDriver: "dynamodb",
+	}
+
+	// Poller: reads the mailbox, publishes to the task queue.
+	var pollerRole, workerRole, controlRole awsiam.Role
+	s.Poller, pollerRole = s.function(Poller, cfg.Poller.FunctionConfig,
+		merge(queueEnv, s.mailboxEnv(true)))
+	s.allow(pollerRole, "PublishTasks", []string{"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
+		*s.Queue.QueueArn())
+	s.allowPassword(pollerRole)
+
+	// Worker: consumes the task queue, dead-letters permanent failures,
+	// stores orders, marks mails read.
+	s.Worker, workerRole = s.function(Worker, cfg.Worker.FunctionConfig,
+		merge(queueEnv, dlqEnv, tableEnv, s.mailboxEnv(true)))
+	src := &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(float64(cfg.Worker.BatchSize)),
+		ReportBatchItemFailures: jsii.Bool(true),
+	}
+	if cfg.Worker.BatchingWindow > 0 {
+		src.MaxBatchingWindow = dur(cfg.Worker.BatchingWindow)
+	}
+	if cfg.Worker.MaxConcurrency > 0 {
+		src.MaxConcurrency = jsii.Number(float64(cfg.Worker.MaxConcurrency))
+	}
+	// The event source grants the worker role sqs:ReceiveMessage,
+	// ChangeMessageVisibility, GetQueueUrl, DeleteMessage and
+	// GetQueueAttributes on the task queue only.
+	s.Worker.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.Queue, src))
+	s.allow(workerRole, "DeadLetterPermanentFailures", []string{"sqs:SendMessage", "sqs:GetQueueAttributes"},
+		*s.DeadLetterQueue.QueueArn())
+	s.allow(workerRole, "StoreOrders", []string{
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+		"dynamodb:ConditionCheckItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+		"dynamodb:DescribeTable",
+	}, *s.Table.TableArn())
+	s.allowPassword(workerRole)
+
+	// Control: status (queue depths, orders) and admin actions (redrive).
+	ctlEnv := merge(queueEnv, dlqEnv, tableEnv, s.mailboxEnv(cfg.Control.ReadIMAPPassword))
+	s.Control, controlRole = s.function(Control, cfg.Control.FunctionConfig, ctlEnv)
+	s.allow(controlRole, "InspectAndRedriveTaskQueue", []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
+		*s.Queue.QueueArn())
+	s.allow(controlRole, "InspectAndRedriveDeadLetters", []string{
+		"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+		"sqs:ChangeMessageVisibility", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks",
+		"sqs:CancelMessageMoveTask",
+	}, *s.DeadLetterQueue.QueueArn())
+	s.allow(controlRole, "ReadOrders", []string{
+		"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:DescribeTable",
+	}, *s.Table.TableArn())
+	if cfg.Control.ReadIMAPPassword {
+		s.allowPassword(controlRole)
+	}
+	if cfg.Control.FunctionURL {
+		s.ControlURL = s.Control.AddFunctionUrl(&awslambda.FunctionUrlOptions{
+			AuthType: awslambda.FunctionUrlAuthType_AWS_IAM,
+		})
+	}
+
+	// Schedule: one poll per tick; a failed poll is not retried by
+	// EventBridge, the next tick polls again.
+	s.Schedule = awsevents.NewRule(s.Stack, jsii.String("PollerSchedule"), &awsevents.RuleProps{
+		Description: jsii.String("PLBA poller (" + cfg.Stage + ")"),
+		Schedule:    awsevents.Schedule_Expression(jsii.String(cfg.Poller.Schedule)),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(s.Poller, &awseventstargets.LambdaFunctionProps{
+			RetryAttempts: jsii.Number(0),
+			MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(time.Duration(cfg.Poller.Timeout).Seconds() + 60)),
+			Event:         awsevents.RuleTargetInput_FromObject(map[string]any{"source": "plba.schedule", "stage": cfg.Stage}),
+		})},
+	})
+}
+
+// allow adds one statement with explicit actions on explicit resources.
+func (s *Stack) allow(role awsiam.Role, sid string, actions []string, resources ...string) {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String(sid),
+		Effect:    awsiam.Effect_ALLOW,
+		Actions:   jsii.Strings(actions...),
+		Resources: jsii.Strings(resources...),
+	}))
+}
+
+// allowPassword lets role read the IMAP password: ssm:GetParameter on the
+// one parameter, or secretsmanager:GetSecretValue on the one secret. With
+// the AWS managed key (aws/ssm, aws/secretsmanager) no KMS statement is
+// needed: those keys' policies allow use through the service by any
+// principal of the account that may call it. A customer managed key gets
+// kms:Decrypt restricted to use through that service.
+func (s *Stack) allowPassword(role awsiam.Role) {
+	cfg := s.Config
+	service := "ssm"
+	if name := cfg.PasswordSecretName(); name != "" {
+		service = "secretsmanager"
+		// Secrets Manager appends "-" and six random characters to a
+		// secret's ARN; the name is fixed, the suffix is not.
+		arn := s.Stack.FormatArn(&awscdk.ArnComponents{
+			Service:      jsii.String("secretsmanager"),
+			Resource:     jsii.String("secret"),
+			ResourceName: jsii.String(name + "-??????"),
+			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		})
+		s.allow(role, "ReadIMAPPassword", []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, *arn)
+	} else {
+		name := cfg.PasswordSSMParameterName()
+		arn := s.Stack.FormatArn(&awscdk.ArnComponents{
+			Service:      jsii.String("ssm"),
+			Resource:     jsii.String("parameter"),
+			ResourceName: jsii.String(name[1:]), // ARN is ...:parameter/plba/dev/x for name /plba/dev/x
+			ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		})
+		s.allow(role, "ReadIMAPPassword", []string{"ssm:GetParameter", "ssm:GetParameters"}, *arn)
+	}
+	if cfg.Mailbox.PasswordKMSKeyARN != "" {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("DecryptIMAPPassword"),
+			Effect:    awsiam.Effect_ALLOW,
+			Actions:   jsii.Strings("kms:Decrypt"),
+			Resources: jsii.Strings(cfg.Mailbox.PasswordKMSKeyARN),
+			Conditions: &map[string]any{"StringEquals": map[string]any{
+				"kms:ViaService": service + "." + *awscdk.Aws_REGION() + ".amazonaws.com",
+			}},
+		}))
+	}
+}
+
+func (s *Stack) addAlarms() {
+	var action awscloudwatch.IAlarmAction
+	if arn := s.Config.Alarms.TopicARN; arn != "" {
+		action = awscloudwatchactions.NewSnsAction(awssns.Topic_FromTopicArn(s.Stack, jsii.String("AlarmTopic"), jsii.String(arn)))
+	}
+	add := func(id, desc string, m awscloudwatch.IMetric) {
+		a := awscloudwatch.NewAlarm(s.Stack, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String(desc),
+			Metric:             m,
+			Threshold:          jsii.Number(0),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(1),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		if action != nil {
+			a.AddAlarmAction(action)
+			a.AddOkAction(action)
+		}
+		s.Alarms = append(s.Alarms, a)
+	}
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	add("DeadLetterQueueNotEmpty", "Tasks are in the PLBA dead-letter queue ("+s.Config.Stage+"): inspect them, then redrive with the control function.",
+		s.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period: minute, Statistic: jsii.String("Maximum"),
+		}))
+	add("WorkerErrors", "The PLBA worker function failed invocations ("+s.Config.Stage+"); record-level failures are retried by SQS and do not count here.",
+		s.Worker.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}))
+	add("PollerErrors", "The PLBA poller function failed invocations ("+s.Config.Stage+").",
+		s.Poller.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}))
+}
+
+func (s *Stack) addOutputs() {
+	out := func(id, desc string, v *string) {
+		awscdk.NewCfnOutput(s.Stack, jsii.String(id), &awscdk.CfnOutputProps{Value: v, Description: jsii.String(desc)})
+	}
+	out("PollerFunctionName", "Poller Lambda function", s.Poller.FunctionName())
+	out("WorkerFunctionName", "Worker Lambda function", s.Worker.FunctionName())
+	out("ControlFunctionName", "Control Lambda function: aws lambda invoke --function-name <this> --payload '{\"action\":\"status\"}' out.json", s.Control.FunctionName())
+	out("TaskQueueUrl", "SQS task queue", s.Queue.QueueUrl())
+	out("DeadLetterQueueUrl", "SQS dead-letter queue", s.DeadLetterQueue.QueueUrl())
+	out("OrdersTableName", "DynamoDB orders table (partition key pk, S)", s.Table.TableName())
+	if s.ControlURL != nil {
+		out("ControlFunctionUrl", "Control Function URL (AWS_IAM auth: sign requests with SigV4)", s.ControlURL.Url())
+	}
+}
+
+var retentionDays = map[int]awslogs.RetentionDays{
+	0: awslogs.RetentionDays_INFINITE, 1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS,
+	5: awslogs.RetentionDays_FIVE_DAYS, 7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS,
+	30: awslogs.RetentionDays_ONE_MONTH, 60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS,
+	120: awslogs.RetentionDays_FOUR_MONTHS, 150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS,
+	365: awslogs.RetentionDays_ONE_YEAR, 400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS,
+	731: awslogs.RetentionDays_TWO_YEARS, 1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS,
+	2192: awslogs.RetentionDays_SIX_YEARS, 2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS,
+	3288: awslogs.RetentionDays_NINE_YEARS, 3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+func retention(days int) awslogs.RetentionDays { return retentionDays[days] }
