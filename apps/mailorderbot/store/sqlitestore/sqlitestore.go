@@ -1,0 +1,293 @@
+// Package sqlitestore is the default [store.OrderStore]: one SQLite file on
+// local disk, through the pure-Go modernc.org/sqlite driver (no cgo, so the
+// binary stays static).
+//
+// # Concurrency
+//
+// The database runs in WAL mode, so readers never wait for the writer, with a
+// busy timeout so concurrent writers queue instead of failing. Write
+// transactions start with BEGIN IMMEDIATE: they take the write lock up front,
+// which avoids the deadlock two deferred transactions hit when both try to
+// upgrade from read to write. Many workers may share one Store.
+//
+// # Schema
+//
+// Table orders (key primary key, status, created_at, the order as JSON) and
+// table outbox (key primary key, addresses, raw message, sent_at), written in
+// one transaction by Save. Orders are inserted with ON CONFLICT DO NOTHING,
+// which is what makes Save idempotent.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/plba/plba/apps/mailorderbot/domain"
+	"github.com/plba/plba/apps/mailorderbot/store"
+)
+
+// DefaultPath is where the store lives when the configuration names none.
+const DefaultPath = "var/orders.db"
+
+// Options configure Open.
+type Options struct {
+	// BusyTimeout is how long a writer waits for the lock; default 10s.
+	BusyTimeout time.Duration
+	// MaxOpenConns bounds the connection pool; default 8.
+	MaxOpenConns int
+}
+
+// Store is a SQLite-backed [store.OrderStore].
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+var _ store.OrderStore = (*Store)(nil)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS orders (
+	key        TEXT PRIMARY KEY,
+	status     TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	doc        BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_created ON orders (created_at, key);
+CREATE INDEX IF NOT EXISTS orders_status_created ON orders (status, created_at, key);
+CREATE TABLE IF NOT EXISTS outbox (
+	key        TEXT PRIMARY KEY REFERENCES orders (key),
+	from_addr  TEXT NOT NULL,
+	to_addrs   TEXT NOT NULL,
+	raw        BLOB NOT NULL,
+	created_at INTEGER NOT NULL,
+	sent_at    INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (created_at, key) WHERE sent_at IS NULL;
+`
+
+// Open opens (creating if needed) the database file at path and its
+// directory. An empty path means [DefaultPath].
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		path = DefaultPath
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlitestore: path %q must not contain ? or #", path)
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 10 * time.Second
+	}
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 8
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("sqlitestore: create directory: %w", err)
+		}
+	}
+	dsn := fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate",
+		path, opts.BusyTimeout.Milliseconds())
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(opts.MaxOpenConns)
+	db.SetMaxIdleConns(opts.MaxOpenConns)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlitestore: create schema in %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Ping checks the database is usable (for health checks).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlitestore: ping %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Save implements [store.OrderStore].
+func (s *Store) Save(ctx context.Context, order domain.Order, reply *domain.Reply) (created bool, err error) {
+	if err := store.Check(order, reply); err != nil {
+		return false, err
+	}
+	doc, err := json.Marshal(order)
+	if err != nil {
+		return false, fmt.Errorf("sqlitestore: encode order %s: %w", order.Key, err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("sqlitestore: save %s: begin: %w", order.Key, err)
+	}
+	defer func() {
+		if !created || err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO orders (key, status, created_at, doc) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
+		string(order.Key), string(order.Status), order.CreatedAt.UnixNano(), doc)
+	if err != nil {
+		return false, fmt.Errorf("sqlitestore: save %s: %w", order.Key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlitestore: save %s: %w", order.Key, err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if reply != nil {
+		to, _ := json.Marshal(reply.To)
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO outbox (key, from_addr, to_addrs, raw, created_at) VALUES (?, ?, ?, ?, ?)`,
+			string(reply.Key), reply.From, string(to), reply.Raw, reply.CreatedAt.UnixNano()); err != nil {
+			return false, fmt.Errorf("sqlitestore: save reply %s: %w", order.Key, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("sqlitestore: save %s: commit: %w", order.Key, err)
+	}
+	return true, nil
+}
+
+// Get implements [store.OrderStore].
+func (s *Store) Get(ctx context.Context, key domain.MessageKey) (domain.Order, error) {
+	var doc []byte
+	err := s.db.QueryRowContext(ctx, `SELECT doc FROM orders WHERE key = ?`, string(key)).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Order{}, fmt.Errorf("sqlitestore: order %s: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("sqlitestore: get %s: %w", key, err)
+	}
+	return decode(doc)
+}
+
+func decode(doc []byte) (domain.Order, error) {
+	var o domain.Order
+	if err := json.Unmarshal(doc, &o); err != nil {
+		return domain.Order{}, fmt.Errorf("sqlitestore: decode order: %w", err)
+	}
+	return o, nil
+}
+
+// List implements [store.OrderStore].
+func (s *Store) List(ctx context.Context, f store.Filter) ([]domain.Order, error) {
+	q := `SELECT doc FROM orders ORDER BY created_at DESC, key DESC LIMIT ?`
+	args := []any{store.Limit(f.Limit)}
+	if f.Status != "" {
+		q = `SELECT doc FROM orders WHERE status = ? ORDER BY created_at DESC, key DESC LIMIT ?`
+		args = []any{string(f.Status), store.Limit(f.Limit)}
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: list: %w", err)
+	}
+	defer rows.Close()
+	var out []domain.Order
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("sqlitestore: list: %w", err)
+		}
+		o, err := decode(doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: list: %w", err)
+	}
+	return out, nil
+}
+
+const replyCols = `key, from_addr, to_addrs, raw, created_at, sent_at`
+
+func scanReply(sc interface{ Scan(...any) error }) (domain.Reply, error) {
+	var (
+		r       domain.Reply
+		key, to string
+		created int64
+		sent    sql.NullInt64
+	)
+	if err := sc.Scan(&key, &r.From, &to, &r.Raw, &created, &sent); err != nil {
+		return r, err
+	}
+	r.Key = domain.MessageKey(key)
+	if err := json.Unmarshal([]byte(to), &r.To); err != nil {
+		return r, fmt.Errorf("decode recipients: %w", err)
+	}
+	r.CreatedAt = time.Unix(0, created).UTC()
+	if sent.Valid {
+		r.SentAt = time.Unix(0, sent.Int64).UTC()
+	}
+	return r, nil
+}
+
+// Reply implements [store.OrderStore].
+func (s *Store) Reply(ctx context.Context, key domain.MessageKey) (domain.Reply, error) {
+	r, err := scanReply(s.db.QueryRowContext(ctx, `SELECT `+replyCols+` FROM outbox WHERE key = ?`, string(key)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Reply{}, fmt.Errorf("sqlitestore: reply %s: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return domain.Reply{}, fmt.Errorf("sqlitestore: reply %s: %w", key, err)
+	}
+	return r, nil
+}
+
+// PendingReplies implements [store.OrderStore].
+func (s *Store) PendingReplies(ctx context.Context, limit int) ([]domain.Reply, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+replyCols+` FROM outbox WHERE sent_at IS NULL ORDER BY created_at, key LIMIT ?`, store.Limit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: pending replies: %w", err)
+	}
+	defer rows.Close()
+	var out []domain.Reply
+	for rows.Next() {
+		r, err := scanReply(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: pending replies: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: pending replies: %w", err)
+	}
+	return out, nil
+}
+
+// MarkSent implements [store.OrderStore].
+func (s *Store) MarkSent(ctx context.Context, key domain.MessageKey, at time.Time) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE outbox SET sent_at = COALESCE(sent_at, ?) WHERE key = ?`, at.UnixNano(), string(key))
+	if err != nil {
+		return fmt.Errorf("sqlitestore: mark sent %s: %w", key, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlitestore: mark sent %s: %w", key, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlitestore: reply %s: %w", key, store.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+// Package store defines the OrderStore contract: where the mail order bot
+// keeps one outcome per e-mail and the replies waiting to be sent.
+//
+// # Idempotency
+//
+// Delivery is at-least-once, so [OrderStore.Save] creates an order at most
+// once per [domain.MessageKey]: the first call stores the order (and its
+// reply, atomically) and reports created=true; every later call with the same
+// key changes nothing and reports false, however many workers race.
+//
+// # Outbox
+//
+// A reply is stored with its order and stays pending until
+// [OrderStore.MarkSent]. Whoever sends mail (the routine when SMTP is
+// configured, or an operator) reads pending replies with
+// [OrderStore.PendingReplies]; a crash between storing and sending loses
+// nothing.
+//
+// # Implementations
+//
+// sqlitestore (a local file, the default) and dynamostore (AWS) both pass the
+// contract suite in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/plba/plba/apps/mailorderbot/domain"
+)
+
+// ErrNotFound is returned by Get and Reply for unknown keys, and by MarkSent
+// when there is no reply for the key.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrInvalid is returned for orders a store refuses (empty key, unknown status).
+var ErrInvalid = errors.New("store: invalid order")
+
+// Filter selects orders for List.
+type Filter struct {
+	// Status restricts to one status; "" lists all.
+	Status domain.Status
+	// Limit caps the result; 0 means 100.
+	Limit int
+}
+
+// DefaultLimit is the List limit when Filter.Limit is 0.
+const DefaultLimit = 100
+
+// OrderStore stores orders and their replies. Implementations are safe for
+// concurrent use.
+type OrderStore interface {
+	// Save stores order, and reply if non-nil, in one atomic write, unless
+	// an order with the same key exists; created reports whether this call
+	// stored it. reply.Key must equal order.Key.
+	Save(ctx context.Context, order domain.Order, reply *domain.Reply) (created bool, err error)
+	// Get returns the order for key, or ErrNotFound.
+	Get(ctx context.Context, key domain.MessageKey) (domain.Order, error)
+	// List returns orders, newest first.
+	List(ctx context.Context, f Filter) ([]domain.Order, error)
+	// Reply returns the reply stored for key, or ErrNotFound.
+	Reply(ctx context.Context, key domain.MessageKey) (domain.Reply, error)
+	// PendingReplies returns up to limit unsent replies, oldest first
+	// (limit 0 means 100).
+	PendingReplies(ctx context.Context, limit int) ([]domain.Reply, error)
+	// MarkSent records that the reply for key was sent at the given time.
+	// Marking a sent reply again keeps the first time.
+	MarkSent(ctx context.Context, key domain.MessageKey, at time.Time) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Check validates what Save is given; implementations call it first.
+func Check(order domain.Order, reply *domain.Reply) error {
+	switch {
+	case order.Key == "":
+		return errors.Join(ErrInvalid, errors.New("empty message key"))
+	case !order.Status.Valid():
+		return errors.Join(ErrInvalid, errors.New("unknown status "+string(order.Status)))
+	case reply != nil && reply.Key != order.Key:
+		return errors.Join(ErrInvalid, errors.New("reply key differs from order key"))
+	}
+	return nil
+}
+
+// Limit returns n, or DefaultLimit when n <= 0.
+func Limit(n int) int {
+	if n <= 0 {
+		return DefaultLimit
+	}
+	return n
+}
