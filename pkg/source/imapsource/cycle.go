@@ -109,6 +109,12 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 		s.forgetInflight(mailbox, prev)
 	}
 
+	// New-mail signals that came before this search are answered by it;
+	// one that arrives from here on triggers the next cycle.
+	select {
+	case <-cn.events:
+	default:
+	}
 	now := s.now()
 	g := s.generation(now)
 	var uids []imap.UID

@@ -317,12 +317,6 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 			}
 		}
 		established = true
-		// Drain a signal from our own cycle's responses; anything that
-		// arrives from here on is seen by the next cycle.
-		select {
-		case <-cn.events:
-		default:
-		}
 
 		var idle interface {
 			Close() error
