@@ -144,9 +144,14 @@ func envKey(rest string) (string, bool) {
 	if !strings.Contains(rest, "__") {
 		return "", false
 	}
+	for _, c := range rest {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return "", false // not a portable variable name
+		}
+	}
 	parts := strings.Split(strings.ToLower(rest), "__")
 	for _, p := range parts {
-		if p == "" || strings.Contains(p, ".") {
+		if p == "" {
 			return "", false
 		}
 	}

@@ -71,8 +71,15 @@ func (m *Manager) Entries() []Entry {
 //     comment naming its source;
 //   - "json": an array of [Entry];
 //   - "text": one "key = value  # source" line per value.
-func (m *Manager) WriteEffective(w io.Writer, format string) error {
+func (m *Manager) WriteEffective(w io.Writer, format string) (err error) {
 	st := m.cur.Load()
+	// The YAML encoder panics on some inputs (it is fuzzed here); a
+	// display command must fail with an error instead.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("config: show: %v", r)
+		}
+	}()
 	switch format {
 	case "", "yaml":
 		var doc yaml.Node
@@ -131,6 +138,12 @@ func annotate(n *yaml.Node, prefix string, st *state) {
 		if st.secret[key] {
 			src = strings.TrimSpace(src + " (secret)")
 		}
+		src = strings.Map(func(r rune) rune {
+			if r == '\n' || r == '\r' || r < 0x20 {
+				return ' '
+			}
+			return r
+		}, strings.ToValidUTF8(src, "?"))
 		if src != "" {
 			if vn.Kind == yaml.ScalarNode {
 				vn.LineComment = src
