@@ -1,0 +1,165 @@
+package reply
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/plba/plba/apps/mailorderbot/domain"
+	"github.com/plba/plba/apps/mailorderbot/store"
+	"github.com/plba/plba/pkg/contracts"
+)
+
+// Sender delivers a composed reply.
+type Sender interface {
+	Send(ctx context.Context, r domain.Reply) error
+}
+
+// TLS modes for [SMTPConfig].
+const (
+	TLSNone     = "none"
+	TLSStartTLS = "starttls"
+	TLSImplicit = "implicit"
+)
+
+// SMTPConfig says how to reach the SMTP submission server.
+type SMTPConfig struct {
+	// Addr is host:port.
+	Addr string
+	// TLS is none, starttls (default) or implicit.
+	TLS string
+	// Username and Password enable AUTH PLAIN when Username is set.
+	Username string
+	Password contracts.Secret
+	// Timeout bounds one delivery; default 30s.
+	Timeout time.Duration
+	// TLSConfig overrides the TLS settings (tests use it to trust a test CA).
+	TLSConfig *tls.Config
+}
+
+// SMTPSender sends replies with the go-smtp client, one connection per reply.
+type SMTPSender struct {
+	cfg SMTPConfig
+}
+
+// NewSMTPSender validates cfg and returns a sender.
+func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
+	if cfg.TLS == "" {
+		cfg.TLS = TLSStartTLS
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	switch cfg.TLS {
+	case TLSNone, TLSStartTLS, TLSImplicit:
+	default:
+		return nil, fmt.Errorf("reply: smtp tls %q: want none, starttls or implicit", cfg.TLS)
+	}
+	host, _, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("reply: smtp addr %q: %w", cfg.Addr, err)
+	}
+	if cfg.TLSConfig == nil {
+		cfg.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	return &SMTPSender{cfg: cfg}, nil
+}
+
+// String describes the sender without its credentials. (fmt cannot reach
+// the Secret's own redaction inside an unexported field.)
+func (s *SMTPSender) String() string {
+	return fmt.Sprintf("smtp sender %s (tls %s, user %q)", s.cfg.Addr, s.cfg.TLS, s.cfg.Username)
+}
+
+// GoString is String, for %#v.
+func (s *SMTPSender) GoString() string { return s.String() }
+
+// ErrRejected wraps a permanent (5xx) SMTP refusal: sending again will not help.
+var ErrRejected = errors.New("reply: smtp server refused the message")
+
+// Send implements [Sender].
+func (s *SMTPSender) Send(ctx context.Context, r domain.Reply) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("reply: smtp dial %s: %w", s.cfg.Addr, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	// Closing the connection is what unblocks the client when ctx ends.
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	var c *smtp.Client
+	switch s.cfg.TLS {
+	case TLSImplicit:
+		c = smtp.NewClient(tls.Client(conn, s.cfg.TLSConfig))
+	case TLSStartTLS:
+		c, err = smtp.NewClientStartTLS(conn, s.cfg.TLSConfig)
+	default:
+		c = smtp.NewClient(conn)
+	}
+	if err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("reply: smtp %s: starttls: %w", s.cfg.Addr, err)
+	}
+	defer c.Close()
+	if s.cfg.Username != "" {
+		if err := c.Auth(sasl.NewPlainClient("", s.cfg.Username, s.cfg.Password.Reveal())); err != nil {
+			return s.wrap("auth", err)
+		}
+	}
+	if err := c.SendMail(r.From, r.To, bytes.NewReader(r.Raw)); err != nil {
+		return s.wrap("send "+string(r.Key), err)
+	}
+	if err := c.Quit(); err != nil {
+		slog.Default().DebugContext(ctx, "smtp quit failed after the message was accepted", "err", err)
+	}
+	return nil
+}
+
+func (s *SMTPSender) wrap(op string, err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.Code >= 500 {
+		return fmt.Errorf("%w: smtp %s: %s: %w", ErrRejected, s.cfg.Addr, op, err)
+	}
+	return fmt.Errorf("reply: smtp %s: %s: %w", s.cfg.Addr, op, err)
+}
+
+// Flush sends up to limit pending replies from st and marks each one sent.
+// It stops at the first transient failure (the server is likely down) and
+// skips replies the server refused permanently, so one bad address does not
+// block the rest; those stay pending for an operator. It returns how many
+// were sent.
+func Flush(ctx context.Context, st store.OrderStore, s Sender, limit int) (int, error) {
+	pending, err := st.PendingReplies(ctx, limit)
+	if err != nil {
+		return 0, fmt.Errorf("reply: flush: %w", err)
+	}
+	sent := 0
+	var rejected []error
+	for _, r := range pending {
+		if err := s.Send(ctx, r); err != nil {
+			if errors.Is(err, ErrRejected) {
+				rejected = append(rejected, err)
+				continue
+			}
+			return sent, fmt.Errorf("reply: flush: %w", err)
+		}
+		if err := st.MarkSent(ctx, r.Key, time.Now()); err != nil {
+			return sent, fmt.Errorf("reply: flush: %w", err)
+		}
+		sent++
+	}
+	return sent, errors.Join(rejected...)
+}
