@@ -45,7 +45,7 @@ func botDefaults() *BotConfig {
 		IMAP: IMAPConfig{Addr: "localhost:143", User: "bot"}}
 }
 
-func writeFile(t *testing.T, dir, name, body string) string {
+func writeFile(t testing.TB, dir, name, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
@@ -554,6 +554,27 @@ func TestDeclareErrors(t *testing.T) {
 	}
 	if err := m.Declare("apps.x", &X{}); err == nil {
 		t.Error("second declaration accepted")
+	}
+}
+
+func TestSquashedStructPaths(t *testing.T) {
+	type Base struct {
+		Workers int `koanf:"workers" validate:"min=1"`
+	}
+	type App struct {
+		Base `koanf:",squash"`
+		Name string `koanf:"name" validate:"required"`
+	}
+	m, err := config.New(t.Context(), config.Options{Environ: []string{"PLBA_APPS__X__WORKERS=0"}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.Declare("apps.x", &App{Base: Base{Workers: 1}, Name: "n"})
+	if err == nil || !strings.Contains(err.Error(), "apps.x.workers (from env PLBA_APPS__X__WORKERS): must be at least 1") {
+		t.Fatalf("got %v", err)
+	}
+	if got := m.Keys(); strings.Join(got, ",") != "apps.x.name,apps.x.workers" {
+		t.Fatalf("keys %v", got)
 	}
 }
 

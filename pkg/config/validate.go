@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -160,6 +161,10 @@ func (d *decl) validate(st *state) []Problem {
 	return decodeInto(st, d.path, v.Addr().Interface())
 }
 
+// squashSegment names an embedded (squashed) struct in validator
+// namespaces; it is dropped when turning a namespace into a key path.
+const squashSegment = "\x00squash"
+
 var secretType = reflect.TypeFor[contracts.Secret]()
 var durationType = reflect.TypeFor[time.Duration]()
 var timeType = reflect.TypeFor[time.Time]()
@@ -271,7 +276,10 @@ func theValidator() *validator.Validate {
 		validate = validator.New(validator.WithRequiredStructEnabled())
 		validate.RegisterTagNameFunc(func(f reflect.StructField) string {
 			name, squash := fieldKey(f)
-			if squash || name == "" {
+			if squash {
+				return squashSegment
+			}
+			if name == "" {
 				return f.Name
 			}
 			return name
@@ -339,9 +347,13 @@ func decodeInto(st *state, path string, out any) []Problem {
 			key := full(u)
 			probs = append(probs, Problem{Path: key, Source: st.sourceOf(key), Rule: "unknown", Message: "unknown key"})
 		}
-		if len(probs) > 0 {
-			// Rules on a half-decoded value would only add noise.
-			return probs
+		// A field that failed to decode kept its default: a rule broken
+		// there would only repeat the type problem.
+		typeBad := map[string]bool{}
+		for _, p := range probs {
+			if p.Rule == "type" {
+				typeBad[p.Path] = true
+			}
 		}
 		err := theValidator().Struct(out)
 		var ves validator.ValidationErrors
@@ -353,7 +365,15 @@ func decodeInto(st *state, path string, out any) []Problem {
 				} else {
 					ns = ""
 				}
+				if strings.Contains(ns, squashSegment) {
+					segs := strings.Split(ns, ".")
+					segs = slices.DeleteFunc(segs, func(s string) bool { return s == squashSegment })
+					ns = strings.Join(segs, ".")
+				}
 				key := full(ns)
+				if typeBad[key] {
+					continue
+				}
 				probs = append(probs, Problem{Path: key, Source: st.sourceOf(key), Rule: ruleOf(fe),
 					Message: ruleMessage(fe, st.isSecretPath(key) || fe.Type() == secretType)})
 			}

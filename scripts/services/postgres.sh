@@ -7,7 +7,9 @@
 #   scripts/services/postgres.sh install|start|stop|status
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-port=${PLBA_TEST_PG_PORT:-15432}
+# The port follows internal/testsvc (PLBA_TEST_PG_ADDR overrides it there too).
+addr=${PLBA_TEST_PG_ADDR:-127.0.0.1:15432}
+port=${addr##*:}
 dir=$(svc_dir postgres)
 data=$dir/data
 pidfile=$data/postmaster.pid
