@@ -389,7 +389,7 @@ func (s *Stack) allowPassword(role awsiam.Role) {
 			Actions:   jsii.Strings("kms:Decrypt"),
 			Resources: jsii.Strings(cfg.Mailbox.PasswordKMSKeyARN),
 			Conditions: &map[string]any{"StringEquals": map[string]any{
-				"kms:ViaService": service + "." + *awscdk.Aws_REGION() + ".amazonaws.com",
+				"kms:ViaService": service + "." + *s.Stack.Region() + ".amazonaws.com",
 			}},
 		}))
 	}
