@@ -84,12 +84,15 @@ var _ contracts.Config = (*Manager)(nil)
 
 // state is one immutable effective configuration.
 type state struct {
-	k       *koanf.Koanf      // resolved values
-	flat    map[string]any    // k.All()
-	src     map[string]string // flat key → where its value came from
-	secret  map[string]bool   // flat key → secret
-	version string
-	filesFP string // fingerprint of the files' contents when loaded
+	k        *koanf.Koanf      // resolved values
+	flat     map[string]any    // k.All()
+	src      map[string]string // flat key → where its value came from
+	secret   map[string]bool   // flat key → secret
+	version  string            // public: reveals nothing about secret values
+	full     string            // internal: changes with any value, secrets included
+	refs     map[string]any    // flat key → value before resolving references
+	resolved map[string]string // reference text → resolved value
+	filesFP  string            // fingerprint of the files' contents when loaded
 }
 
 // New loads every layer, resolves secret references and validates the
@@ -130,7 +133,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := m.build(ctx, layers, m.decls, false)
+	st, err := m.build(ctx, layers, m.decls, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +143,11 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// Version identifies the effective configuration: it changes whenever a
-// value changes (a hash; it reveals nothing about secrets).
+// Version identifies the effective configuration for people and status
+// pages: a hash that changes when a value or a secret reference changes.
+// It is computed without secret values (so it reveals nothing about
+// them); a secret rotated behind the same reference therefore keeps the
+// version, though subscribers still see the new value.
 func (m *Manager) Version() string { return m.cur.Load().version }
 
 // Source returns where the value at a leaf key path came from ("app.yaml:12",
@@ -166,13 +172,7 @@ func (m *Manager) Keys() []string {
 // Raw returns a copy of the effective configuration at path (a nested map,
 // a scalar or nil), secrets included. Use [Manager.Redacted] for anything
 // that is shown to people.
-func (m *Manager) Raw(path string) any {
-	st := m.cur.Load()
-	if path == "" {
-		return st.k.Raw()
-	}
-	return st.k.Cut(path).Raw()
-}
+func (m *Manager) Raw(path string) any { return m.cur.Load().get(path) }
 
 // Declare registers a module's configuration: schema is a pointer to a
 // struct holding the defaults, with `koanf` and `validate` tags. Its values
@@ -198,7 +198,10 @@ func (m *Manager) Declare(path string, schema any) error {
 	decls := m.decls
 	m.declMu.Unlock()
 	old := m.cur.Load()
-	st, verr := m.build(context.Background(), m.layers, decls, false)
+	// Declare has no context of its own: references already resolved are
+	// reused (no I/O); only a reference new with this declaration's
+	// defaults is resolved, without a deadline.
+	st, verr := m.build(context.Background(), m.layers, decls, false, old)
 	if st == nil {
 		// Building failed before validation (a provider value could not be
 		// resolved); keep the current state, report.
@@ -229,7 +232,7 @@ func (m *Manager) Check() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.strict = true
-	_, err := m.build(context.Background(), m.layers, m.declarations(), true)
+	_, err := m.build(context.Background(), m.layers, m.declarations(), true, m.cur.Load())
 	return err
 }
 
@@ -243,13 +246,13 @@ func (m *Manager) Reload(ctx context.Context) error {
 	layers, fp, err := m.loadLayers(ctx)
 	if err == nil {
 		var st *state
-		st, err = m.build(ctx, layers, m.declarations(), m.strict)
+		st, err = m.build(ctx, layers, m.declarations(), m.strict, nil)
 		if err == nil {
 			st.filesFP = fp
 			old := m.cur.Load()
 			m.layers = layers
 			m.cur.Store(st)
-			if old.version != st.version {
+			if old.full != st.full {
 				m.log.Info("config: reloaded", "version", st.version, "previous", old.version)
 			}
 			m.notify(old, st)
@@ -322,7 +325,11 @@ func (m *Manager) filesFingerprint() string {
 // validates. It returns the state together with an *Error when only
 // validation failed (Declare still wants the state), and a nil state when
 // merging or resolving failed.
-func (m *Manager) build(ctx context.Context, layers []layer, decls []*decl, strict bool) (*state, error) {
+//
+// Reference values are taken from reuse (the current state) where it has
+// them, so that Declare and Check need no I/O; Reload passes nil and
+// relies on the resolvers' own caches.
+func (m *Manager) build(ctx context.Context, layers []layer, decls []*decl, strict bool, reuse *state) (*state, error) {
 	all := make([]layer, 0, len(layers)+1)
 	all = append(all, defaultsLayer(decls))
 	all = append(all, layers...)
@@ -334,7 +341,8 @@ func (m *Manager) build(ctx context.Context, layers []layer, decls []*decl, stri
 		}
 	}
 	flat := k.All()
-	st := &state{src: make(map[string]string, len(flat)), secret: map[string]bool{}}
+	st := &state{src: make(map[string]string, len(flat)), secret: map[string]bool{},
+		refs: map[string]any{}, resolved: map[string]string{}}
 	for key := range flat {
 		for i := len(all) - 1; i >= 0; i-- {
 			if s, ok := all[i].src[key]; ok {
@@ -348,20 +356,26 @@ func (m *Manager) build(ctx context.Context, layers []layer, decls []*decl, stri
 	}
 	for _, d := range decls {
 		for p := range d.secretPaths {
+			if pre, ok := strings.CutSuffix(p, ".*"); ok {
+				// map[string]Secret: every key below.
+				for key := range flat {
+					if strings.HasPrefix(key, pre+".") {
+						st.secret[key] = true
+					}
+				}
+				continue
+			}
 			st.secret[p] = true
 		}
 	}
 	var probs []Problem
 	for key, v := range flat {
-		s, ok := v.(string)
-		if !ok || !strings.Contains(s, "${") {
-			continue
-		}
-		res, isRef, err := m.resolve(ctx, s)
+		res, isRef, err := m.resolveValue(ctx, v, st, reuse, 0)
 		if !isRef {
 			continue
 		}
 		st.secret[key] = true
+		st.refs[key] = v
 		if err != nil {
 			probs = append(probs, Problem{Path: key, Source: st.src[key], Rule: "secret-ref", Message: err.Error()})
 			continue
@@ -383,7 +397,23 @@ func (m *Manager) build(ctx context.Context, layers []layer, decls []*decl, stri
 		_ = st.k.Set(key, flat[key])
 	}
 	st.flat = st.k.All()
-	st.version = hashFlat(st.flat)
+	st.full = hashFlat(st.flat)
+	// The public version hashes what `config show` prints plus the
+	// reference texts: a published hash over secret values would let
+	// anyone who sees it and the rest of the config guess a weak secret
+	// offline.
+	pub := make(map[string]any, len(st.flat))
+	for key, v := range st.flat {
+		switch {
+		case st.refs[key] != nil:
+			pub[key] = st.refs[key]
+		case st.secret[key]:
+			pub[key] = contracts.Redacted
+		default:
+			pub[key] = v
+		}
+	}
+	st.version = hashFlat(pub)
 
 	for _, d := range decls {
 		probs = append(probs, d.validate(st)...)

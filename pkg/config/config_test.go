@@ -583,3 +583,98 @@ func TestEnvName(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestSecretsInListsAndSecretMaps(t *testing.T) {
+	f := writeFile(t, t.TempDir(), "c.yaml", `apps:
+  x:
+    tokens: ["${env:T1}", plain]
+    keys:
+      a: key-a-value
+      b: key-b-value
+`)
+	m, err := config.New(t.Context(), config.Options{Files: []string{f}, Environ: []string{"T1=list-secret-1"}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type X struct {
+		Tokens []string                    `koanf:"tokens"`
+		Keys   map[string]contracts.Secret `koanf:"keys"`
+	}
+	if err := m.Declare("apps.x", &X{}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := config.Get[X](m, "apps.x")
+	if err != nil || x.Tokens[0] != "list-secret-1" || x.Keys["b"].Reveal() != "key-b-value" {
+		t.Fatalf("%+v %v", x, err)
+	}
+	var b bytes.Buffer
+	_ = m.WriteEffective(&b, "yaml")
+	red, _ := json.Marshal(m.Redacted())
+	for _, out := range []string{b.String(), string(red)} {
+		for _, s := range []string{"list-secret-1", "key-a-value", "key-b-value"} {
+			if strings.Contains(out, s) {
+				t.Errorf("leaks %s:\n%s", s, out)
+			}
+		}
+	}
+}
+
+// countingResolver counts lookups and serves a value that can rotate.
+type countingResolver struct {
+	mu    sync.Mutex
+	calls int
+	val   string
+}
+
+func (r *countingResolver) Resolve(_ context.Context, ref string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	return r.val, nil
+}
+
+func TestVersionHidesSecretsButRotationReachesSubscribers(t *testing.T) {
+	r := &countingResolver{val: "first-secret"}
+	m, err := config.New(t.Context(), config.Options{
+		Environ:   []string{"PLBA_APPS__X__PW=${ssm:/x/pw}"},
+		Resolvers: map[string]config.Resolver{"ssm": r},
+		Logger:    quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type X struct {
+		PW contracts.Secret `koanf:"pw"`
+	}
+	if err := m.Declare("apps.x", &X{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = m.Check()
+	if r.calls != 1 {
+		t.Fatalf("Declare/Check resolved again: %d lookups", r.calls)
+	}
+	var got []string
+	defer config.OnChange(m, "apps.x", func(_, n X) { got = append(got, n.PW.Reveal()) })()
+	v := m.Version()
+	r.mu.Lock()
+	r.val = "rotated-secret"
+	r.mu.Unlock()
+	if err := m.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "rotated-secret" {
+		t.Fatalf("subscriber got %v", got)
+	}
+	if m.Version() != v {
+		t.Error("version depends on the secret value")
+	}
+	// Another process with the same configuration shows the same version.
+	m2, err := config.New(t.Context(), config.Options{
+		Environ:   []string{"PLBA_APPS__X__PW=${ssm:/x/pw}"},
+		Resolvers: map[string]config.Resolver{"ssm": &countingResolver{val: "other"}},
+		Schemas:   map[string]any{"apps.x": &X{}},
+	})
+	if err != nil || m2.Version() != v {
+		t.Errorf("version differs across processes: %v", err)
+	}
+}

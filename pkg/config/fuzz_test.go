@@ -39,7 +39,7 @@ func FuzzMerge(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, _ := m.build(context.Background(), layers, []*decl{d}, true)
+		st, _ := m.build(context.Background(), layers, []*decl{d}, true, nil)
 		if st == nil {
 			return // an unresolvable reference: reported, not merged
 		}

@@ -84,6 +84,54 @@ func (m *Manager) resolve(ctx context.Context, s string) (out string, isRef bool
 	return out, isRef, err
 }
 
+// resolveValue resolves references in a string, or in the strings of a
+// list or map value, recording what it resolved in st.resolved.
+func (m *Manager) resolveValue(ctx context.Context, v any, st, reuse *state, depth int) (any, bool, error) {
+	if depth > 32 {
+		return v, false, nil
+	}
+	switch t := v.(type) {
+	case string:
+		if !strings.Contains(t, "${") {
+			return t, false, nil
+		}
+		if reuse != nil {
+			if r, ok := reuse.resolved[t]; ok {
+				st.resolved[t] = r
+				return r, true, nil
+			}
+		}
+		r, isRef, err := m.resolve(ctx, t)
+		if isRef && err == nil {
+			st.resolved[t] = r
+		}
+		return r, isRef, err
+	case []any:
+		out := make([]any, len(t))
+		found := false
+		for i, x := range t {
+			r, isRef, err := m.resolveValue(ctx, x, st, reuse, depth+1)
+			if err != nil {
+				return v, true, err
+			}
+			out[i], found = r, found || isRef
+		}
+		return out, found, nil
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		found := false
+		for k, x := range t {
+			r, isRef, err := m.resolveValue(ctx, x, st, reuse, depth+1)
+			if err != nil {
+				return v, true, err
+			}
+			out[k], found = r, found || isRef
+		}
+		return out, found, nil
+	}
+	return v, false, nil
+}
+
 // Cache wraps a resolver so that each reference is fetched at most once
 // per maxAge; failures are not cached. The AWS resolvers use it so that a
 // reload does not call the service for every secret.

@@ -232,6 +232,16 @@ func valueToAny(fv reflect.Value, key string, secrets map[string]bool) (any, boo
 		return fv.Interface(), true
 	}
 	switch fv.Kind() {
+	case reflect.Map, reflect.Slice, reflect.Array:
+		if fv.Type().Elem() == secretType {
+			if fv.Kind() == reflect.Map {
+				secrets[key+".*"] = true
+			} else {
+				secrets[key] = true
+			}
+		}
+	}
+	switch fv.Kind() {
 	case reflect.Struct:
 		return structToMap(fv, key, secrets), true
 	case reflect.Pointer:

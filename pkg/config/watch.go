@@ -73,7 +73,7 @@ func (m *Manager) subscribe(path string, fn func(old, new *state)) func() {
 
 // notify calls the subscribers whose subtree differs between old and new.
 func (m *Manager) notify(old, new *state) {
-	if old.version == new.version {
+	if old.full == new.full {
 		return
 	}
 	m.subMu.Lock()
