@@ -149,7 +149,8 @@ type Order struct {
 	MessageID string   `json:"message_id,omitempty"`
 	Subject   string   `json:"subject,omitempty"`
 	Customer  Customer `json:"customer"`
-	// ReplyTo is where replies go: Reply-To if set, else the customer.
+	// ReplyTo holds the Reply-To addresses, if the e-mail set any; replies
+	// go there, else to the customer.
 	ReplyTo []string `json:"reply_to,omitempty"`
 	// ShipTo holds the lines of the optional "Ship to:" block.
 	ShipTo []string `json:"ship_to,omitempty"`

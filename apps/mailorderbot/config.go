@@ -1,0 +1,141 @@
+// Package mailorderbot is the mail order bot application: it reads order
+// e-mails from an IMAP mailbox, parses and prices them, stores one outcome
+// per message and answers the customer. See docs/mailorderbot.md.
+//
+// The pieces live in subpackages: domain (values), mailparse (e-mail to
+// order request), catalog (prices), store with sqlitestore and dynamostore
+// (idempotent persistence and outbox), reply (compose and send answers),
+// handler (the routine) and demodata (sample e-mails for the demo).
+package mailorderbot
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/plba/plba/apps/mailorderbot/reply"
+	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/source/imapsource"
+)
+
+// ConfigPath is where the bot's configuration lives.
+const ConfigPath = "apps.mailorderbot"
+
+// Store drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverDynamoDB = "dynamodb"
+)
+
+// Config is the bot's configuration under apps.mailorderbot.
+type Config struct {
+	// IMAP is the mailbox to read.
+	IMAP imapsource.Config `koanf:"imap"`
+	// Workers is the routine's pool size; default 8.
+	Workers int `koanf:"workers" validate:"min=1,max=1024"`
+	// Store selects and configures the order store.
+	Store StoreConfig `koanf:"store"`
+	// Catalog is the path of a CSV or YAML catalog; empty uses the
+	// embedded demo catalog.
+	Catalog string `koanf:"catalog"`
+	// MaxLines is the most order lines one e-mail may have; more is a
+	// rejection. Default 50.
+	MaxLines int `koanf:"max_lines" validate:"min=1,max=10000"`
+	// SMTP, when Addr is set, sends replies; otherwise they stay in the
+	// store's outbox.
+	SMTP SMTPConfig `koanf:"smtp"`
+}
+
+// StoreConfig selects the order store.
+type StoreConfig struct {
+	// Driver is sqlite (default) or dynamodb.
+	Driver string `koanf:"driver" validate:"oneof=sqlite dynamodb"`
+	// Path is the SQLite file; default var/orders.db.
+	Path string `koanf:"path"`
+	// Table is the DynamoDB table; default orders.
+	Table string `koanf:"table"`
+	// Endpoint points at a DynamoDB-compatible local server
+	// (e.g. http://127.0.0.1:18000); empty means AWS.
+	Endpoint string `koanf:"endpoint" validate:"omitempty,url"`
+	// Region is the AWS region; empty uses the SDK's default chain.
+	Region string `koanf:"region"`
+}
+
+// SMTPConfig configures reply delivery.
+type SMTPConfig struct {
+	// Addr is host:port; empty disables sending.
+	Addr string `koanf:"addr" validate:"omitempty,hostname_port"`
+	// TLS is none, starttls (default) or implicit.
+	TLS      string           `koanf:"tls" validate:"omitempty,oneof=none starttls implicit"`
+	Username string           `koanf:"username"`
+	Password contracts.Secret `koanf:"password"`
+	// From is the replies' From address, e.g. "Shop <orders@shop.example>".
+	// Default orders@localhost.
+	From string `koanf:"from"`
+}
+
+// DefaultFrom is the replies' From address when none is configured.
+const DefaultFrom = "Mail Order Bot <orders@localhost>"
+
+// DefaultConfig returns the defaults; decode the configuration over it.
+func DefaultConfig() Config {
+	return Config{
+		IMAP:     imapsource.DefaultConfig(),
+		Workers:  8,
+		Store:    StoreConfig{Driver: DriverSQLite, Path: "var/orders.db", Table: "orders"},
+		MaxLines: 50,
+		SMTP:     SMTPConfig{TLS: reply.TLSStartTLS, From: DefaultFrom},
+	}
+}
+
+// ErrInvalidConfig is wrapped by every validation error.
+var ErrInvalidConfig = errors.New("mailorderbot: invalid configuration")
+
+// Validate checks what the validate tags cannot. The IMAP section is
+// checked only when an address is configured: demo mode supplies its own
+// in-process server.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s.%s: %s", ErrInvalidConfig, ConfigPath, key, fmt.Sprintf(format, args...)))
+	}
+	if c.Workers < 1 {
+		bad("workers", "must be at least 1")
+	}
+	if c.MaxLines < 1 {
+		bad("max_lines", "must be at least 1")
+	}
+	switch c.Store.Driver {
+	case DriverSQLite:
+		if c.Store.Path == "" {
+			bad("store.path", "required for the sqlite driver")
+		}
+	case DriverDynamoDB:
+		if c.Store.Table == "" {
+			bad("store.table", "required for the dynamodb driver")
+		}
+	default:
+		bad("store.driver", "%q is not one of sqlite, dynamodb", c.Store.Driver)
+	}
+	if c.SMTP.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.SMTP.Addr); err != nil {
+			bad("smtp.addr", "%q is not host:port", c.SMTP.Addr)
+		}
+		if _, err := reply.NewSMTPSender(c.SMTPSenderConfig()); err != nil {
+			bad("smtp", "%v", err)
+		}
+	}
+	if c.IMAP.Addr != "" {
+		if err := c.IMAP.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s.imap: %w", ErrInvalidConfig, ConfigPath, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SMTPSenderConfig converts the smtp section for [reply.NewSMTPSender].
+func (c Config) SMTPSenderConfig() reply.SMTPConfig {
+	return reply.SMTPConfig{Addr: c.SMTP.Addr, TLS: c.SMTP.TLS, Username: c.SMTP.Username,
+		Password: c.SMTP.Password, Timeout: 30 * time.Second}
+}

@@ -1,0 +1,352 @@
+package handler_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/plba/plba/apps/mailorderbot/catalog"
+	"github.com/plba/plba/apps/mailorderbot/domain"
+	"github.com/plba/plba/apps/mailorderbot/handler"
+	"github.com/plba/plba/apps/mailorderbot/mailparse"
+	"github.com/plba/plba/apps/mailorderbot/store"
+	"github.com/plba/plba/apps/mailorderbot/store/sqlitestore"
+	"github.com/plba/plba/pkg/contracts"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "mailparse", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type rig struct {
+	h        *handler.Handler
+	st       *sqlitestore.Store
+	outcomes chan handler.Outcome
+}
+
+func newRig(t *testing.T, mod func(*handler.Deps)) *rig {
+	t.Helper()
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "orders.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	r := &rig{st: st, outcomes: make(chan handler.Outcome, 100)}
+	d := handler.Deps{
+		Store: st, From: "Shop <orders@shop.example>",
+		Now:       func() time.Time { return time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC) },
+		OnOutcome: func(o handler.Outcome) { r.outcomes <- o },
+		Logger:    slog.New(slog.DiscardHandler),
+	}
+	if mod != nil {
+		mod(&d)
+	}
+	r.h, err = handler.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func task(payload []byte, ref string) contracts.Task {
+	t := contracts.Task{ID: "t1", Kind: handler.TaskKind, Payload: payload, Attempt: 1}
+	if ref != "" {
+		t = t.WithAttr(contracts.AttrSourceRef, ref)
+	}
+	return t
+}
+
+const ref = "imap://bot@127.0.0.1/INBOX;UIDVALIDITY=7/;UID=42"
+
+func TestOutcomes(t *testing.T) {
+	cases := []struct {
+		file    string
+		key     domain.MessageKey
+		status  domain.Status
+		total   int64
+		reason  string // substring of some reason
+		replyTo string // "" = no reply expected
+	}{
+		{"plain_all_forms.eml", "plain-1@example.com", domain.StatusAccepted, 27112, "", "buy@corp.example"},
+		{"html_table_only.eml", "html1@example.com", domain.StatusAccepted, 2*1250 + 4*450, "", "alice@example.com"},
+		{"csv_attachment_comma.eml", "csv2@example.com", domain.StatusAccepted, 300 + 3*49900 + 650, "", "alice@example.com"},
+		{"windows1251_base64.eml", "cp1251@example.ru", domain.StatusAccepted, 2*1250 + 2*899, "", "ivan@example.ru"},
+		{"koi8r_qp.eml", "koi8@example.ru", domain.StatusAccepted, 4*450 + 390, "", "olga@example.ru"},
+		{"bad_sku.eml", "badsku@example.com", domain.StatusRejected, 0, `unknown SKU "ZZZ-999"`, "alice@example.com"},
+		{"bad_quantity.eml", "badqty@example.com", domain.StatusRejected, 0, `quantity "0"`, "alice@example.com"},
+		{"csv_attachment_semicolon.eml", "csv1@example.com", domain.StatusRejected, 0, `quantity "x"`, "alice@example.com"},
+		{"no_order_lines.eml", "noorder@example.com", domain.StatusIgnored, 0, "no order lines", ""},
+		{"multipart_no_boundary.eml", "noboundary@example.com", domain.StatusIgnored, 0, "boundary", ""},
+		{"no_message_id.eml", ref, domain.StatusAccepted, 49900, "", "carol@example.org"},
+		{"garbage.eml", ref, domain.StatusIgnored, 0, "malformed", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			r := newRig(t, nil)
+			ctx := context.Background()
+			if err := r.h.Run(ctx, task(fixture(t, c.file), ref)); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			got, err := r.st.Get(ctx, c.key)
+			if err != nil {
+				t.Fatalf("Get(%s): %v", c.key, err)
+			}
+			if got.Status != c.status || got.Total.Amount != c.total {
+				t.Fatalf("order = %s total %d reasons %q; want %s total %d", got.Status, got.Total.Amount, got.Reasons, c.status, c.total)
+			}
+			if c.reason != "" && !strings.Contains(strings.Join(got.Reasons, "\n"), c.reason) {
+				t.Fatalf("reasons %q lack %q", got.Reasons, c.reason)
+			}
+			rep, err := r.st.Reply(ctx, c.key)
+			switch {
+			case c.status == domain.StatusIgnored && !errors.Is(err, store.ErrNotFound):
+				t.Fatalf("ignored message got a reply: %v %v", rep, err)
+			case c.replyTo != "" && (err != nil || rep.To[0] != c.replyTo || !rep.Pending()):
+				t.Fatalf("reply = %+v, %v; want pending to %s", rep, err, c.replyTo)
+			}
+			o := <-r.outcomes
+			if o.Order.Key != c.key || o.Duplicate {
+				t.Fatalf("outcome = %+v", o)
+			}
+		})
+	}
+}
+
+func TestNoMessageIDFallsBackToSourceRef(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	if err := r.h.Run(ctx, task(fixture(t, "no_message_id.eml"), ref)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.st.Get(ctx, ref)
+	if err != nil || got.Customer.Address != "carol@example.org" {
+		t.Fatalf("Get(ref) = %+v, %v", got, err)
+	}
+}
+
+func TestNoKeyIsPermanent(t *testing.T) {
+	r := newRig(t, nil)
+	for _, f := range []string{"no_message_id.eml", "garbage.eml", "empty.eml"} {
+		err := r.h.Run(context.Background(), task(fixture(t, f), ""))
+		if !contracts.IsPermanent(err) || !errors.Is(err, handler.ErrNoKey) {
+			t.Errorf("%s without source ref: err = %v, want Permanent(ErrNoKey)", f, err)
+		}
+	}
+	list, _ := r.st.List(context.Background(), store.Filter{})
+	if len(list) != 0 {
+		t.Fatalf("stored %d orders for keyless messages", len(list))
+	}
+}
+
+func TestTooLargeIsIgnored(t *testing.T) {
+	r := newRig(t, func(d *handler.Deps) { d.Parse = mailparse.Options{MaxBytes: 64} })
+	if err := r.h.Run(context.Background(), task(fixture(t, "plain_all_forms.eml"), ref)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.st.Get(context.Background(), ref)
+	if err != nil || got.Status != domain.StatusIgnored || !strings.Contains(got.Reasons[0], "too large") {
+		t.Fatalf("oversized message: %+v, %v", got, err)
+	}
+}
+
+func TestRedeliveryCreatesNothing(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	msg := fixture(t, "plain_all_forms.eml")
+	for i := range 3 {
+		if err := r.h.Run(ctx, task(msg, ref)); err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
+		}
+		o := <-r.outcomes
+		if o.Duplicate != (i > 0) || o.Order.Status != domain.StatusAccepted {
+			t.Fatalf("delivery %d outcome: duplicate %v status %s", i+1, o.Duplicate, o.Order.Status)
+		}
+	}
+	list, _ := r.st.List(ctx, store.Filter{})
+	pending, _ := r.st.PendingReplies(ctx, 0)
+	if len(list) != 1 || len(pending) != 1 {
+		t.Fatalf("after 3 deliveries: %d orders, %d replies; want 1, 1", len(list), len(pending))
+	}
+}
+
+func TestConcurrentDeliveries(t *testing.T) {
+	r := newRig(t, func(d *handler.Deps) { d.OnOutcome = nil })
+	ctx := context.Background()
+	files := []string{"plain_all_forms.eml", "bad_sku.eml", "no_order_lines.eml", "koi8r_qp.eml"}
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.h.Run(ctx, task(fixture(t, files[i%len(files)]), "")); err != nil {
+				t.Error(err)
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	list, err := r.st.List(ctx, store.Filter{})
+	if err != nil || len(list) != len(files) {
+		t.Fatalf("%d concurrent deliveries of %d messages stored %d orders (%v)", 32, len(files), len(list), err)
+	}
+}
+
+type fakeSender struct {
+	mu   sync.Mutex
+	sent []domain.MessageKey
+	fail bool
+}
+
+func (f *fakeSender) Send(_ context.Context, r domain.Reply) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return errors.New("smtp down")
+	}
+	f.sent = append(f.sent, r.Key)
+	return nil
+}
+
+func TestSendAndRetrySend(t *testing.T) {
+	fs := &fakeSender{fail: true}
+	r := newRig(t, func(d *handler.Deps) { d.Sender = fs })
+	ctx := context.Background()
+	msg := fixture(t, "bad_sku.eml")
+	if err := r.h.Run(ctx, task(msg, "")); err != nil {
+		t.Fatalf("a failed send must not fail the task: %v", err)
+	}
+	if o := <-r.outcomes; o.ReplySent {
+		t.Fatal("ReplySent with a failing sender")
+	}
+	if p, _ := r.st.PendingReplies(ctx, 0); len(p) != 1 {
+		t.Fatalf("reply must stay pending: %d", len(p))
+	}
+	fs.fail = false
+	if err := r.h.Run(ctx, task(msg, "")); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-r.outcomes; !o.ReplySent || !o.Duplicate {
+		t.Fatalf("redelivery must send the pending reply: %+v", o)
+	}
+	if p, _ := r.st.PendingReplies(ctx, 0); len(p) != 0 {
+		t.Fatalf("reply still pending after send")
+	}
+	if err := r.h.Run(ctx, task(msg, "")); err != nil {
+		t.Fatal(err)
+	}
+	<-r.outcomes
+	if !slices.Equal(fs.sent, []domain.MessageKey{"badsku@example.com"}) {
+		t.Fatalf("sent = %v; want exactly one reply", fs.sent)
+	}
+}
+
+func TestStoreFailureIsRetried(t *testing.T) {
+	r := newRig(t, nil)
+	r.st.Close()
+	err := r.h.Run(context.Background(), task(fixture(t, "plain_all_forms.eml"), ""))
+	if err == nil || contracts.IsPermanent(err) {
+		t.Fatalf("closed store: err = %v, want a retryable error", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := newRig(t, nil).h.Run(ctx, task(fixture(t, "plain_all_forms.eml"), "")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled ctx: %v", err)
+	}
+}
+
+func TestMaxLines(t *testing.T) {
+	r := newRig(t, func(d *handler.Deps) { d.MaxLines = 3 })
+	if err := r.h.Run(context.Background(), task(fixture(t, "plain_all_forms.eml"), "")); err != nil {
+		t.Fatal(err)
+	}
+	o := <-r.outcomes
+	if o.Order.Status != domain.StatusRejected || !strings.Contains(strings.Join(o.Order.Reasons, ";"), "too many order lines: 8 (at most 3)") {
+		t.Fatalf("max lines: %s %q", o.Order.Status, o.Order.Reasons)
+	}
+}
+
+func TestCurrencyMismatch(t *testing.T) {
+	cat, err := catalog.ParseCSV(strings.NewReader("sku,name,unit_price,currency\nABC-123,a,100,EUR\nTEA-001,b,100,USD\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &mailparse.Request{Lines: []mailparse.Line{{SKU: "ABC-123", Qty: 1}, {SKU: "TEA-001", Qty: 1}}}
+	o := handler.Evaluate(req, cat, 50)
+	if o.Status != domain.StatusRejected || !strings.Contains(o.Reasons[0], "currency mismatch") {
+		t.Fatalf("mixed currencies: %s %q", o.Status, o.Reasons)
+	}
+}
+
+func TestNewChecks(t *testing.T) {
+	if _, err := handler.New(handler.Deps{}); err == nil {
+		t.Fatal("New without store succeeded")
+	}
+	st, _ := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "o.db"), sqlitestore.Options{})
+	defer st.Close()
+	if _, err := handler.New(handler.Deps{Store: st, From: "not an address"}); err == nil {
+		t.Fatal("New with a bad From succeeded")
+	}
+}
+
+func BenchmarkRun(b *testing.B) {
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(b.TempDir(), "orders.db"), sqlitestore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	h, _ := handler.New(handler.Deps{Store: st})
+	msg := string(fixture(b, "plain_all_forms.eml"))
+	i := 0
+	for b.Loop() {
+		i++
+		m := strings.Replace(msg, "plain-1@example.com", fmt.Sprintf("bench-%d@example.com", i), 1)
+		if err := h.Run(context.Background(), task([]byte(m), "")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func ExampleNew() {
+	dir, _ := os.MkdirTemp("", "handler-example")
+	defer os.RemoveAll(dir)
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(dir, "orders.db"), sqlitestore.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer st.Close()
+	h, err := handler.New(handler.Deps{
+		Store: st,
+		OnOutcome: func(o handler.Outcome) {
+			fmt.Println(o.Order.Status, o.Order.Customer.Address, o.Order.Total, o.Duplicate)
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	msg := "From: Alice <alice@example.com>\r\nMessage-ID: <7@example.com>\r\nSubject: order\r\n\r\nABC-123 x 2\r\n"
+	task := contracts.Task{Kind: handler.TaskKind, Payload: []byte(msg)}
+	_ = h.Run(context.Background(), task)
+	_ = h.Run(context.Background(), task) // a redelivery creates nothing
+	// Output:
+	// accepted alice@example.com 25.00 EUR false
+	// accepted alice@example.com 25.00 EUR true
+}

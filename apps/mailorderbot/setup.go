@@ -1,0 +1,67 @@
+package mailorderbot
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/plba/plba/apps/mailorderbot/catalog"
+	"github.com/plba/plba/apps/mailorderbot/handler"
+	"github.com/plba/plba/apps/mailorderbot/reply"
+	"github.com/plba/plba/apps/mailorderbot/store"
+	"github.com/plba/plba/apps/mailorderbot/store/dynamostore"
+	"github.com/plba/plba/apps/mailorderbot/store/sqlitestore"
+)
+
+// OpenStore opens the configured order store. For DynamoDB with an endpoint
+// (a local server) it creates the table when missing; against AWS the table
+// must exist (the CDK stack creates it, and the functions' roles may not).
+func OpenStore(ctx context.Context, sc StoreConfig) (store.OrderStore, error) {
+	switch sc.Driver {
+	case DriverSQLite, "":
+		return sqlitestore.Open(ctx, sc.Path, sqlitestore.Options{})
+	case DriverDynamoDB:
+		client, err := dynamostore.NewClient(ctx, dynamostore.ClientConfig{Region: sc.Region, Endpoint: sc.Endpoint})
+		if err != nil {
+			return nil, err
+		}
+		s, err := dynamostore.New(client, sc.Table)
+		if err != nil {
+			return nil, err
+		}
+		if sc.Endpoint != "" {
+			if err := s.EnsureTable(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return s, nil
+	default:
+		return nil, fmt.Errorf("%w: %s.store.driver: %q is not one of sqlite, dynamodb", ErrInvalidConfig, ConfigPath, sc.Driver)
+	}
+}
+
+// Sender returns the SMTP sender, or nil when smtp.addr is empty.
+func (c Config) Sender() (reply.Sender, error) {
+	if c.SMTP.Addr == "" {
+		return nil, nil
+	}
+	return reply.NewSMTPSender(c.SMTPSenderConfig())
+}
+
+// HandlerDeps fills the routine's dependencies from the configuration:
+// catalog, sender, From address and line limit. The caller adds OnOutcome,
+// Logger and the like before handler.New.
+func (c Config) HandlerDeps(st store.OrderStore) (handler.Deps, error) {
+	cat, err := catalog.Load(c.Catalog)
+	if err != nil {
+		return handler.Deps{}, fmt.Errorf("%s.catalog: %w", ConfigPath, err)
+	}
+	sender, err := c.Sender()
+	if err != nil {
+		return handler.Deps{}, fmt.Errorf("%s.smtp: %w", ConfigPath, err)
+	}
+	from := c.SMTP.From
+	if from == "" {
+		from = DefaultFrom
+	}
+	return handler.Deps{Store: st, Catalog: cat, Sender: sender, From: from, MaxLines: c.MaxLines}, nil
+}
