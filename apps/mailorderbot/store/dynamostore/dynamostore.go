@@ -187,7 +187,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close implements [store.OrderStore]; the client needs no closing.
 func (s *Store) Close() error { return nil }
 
-func num(n int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
 func keyOf(k domain.MessageKey) map[string]types.AttributeValue {
