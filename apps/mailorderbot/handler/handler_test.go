@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/plba/plba/apps/mailorderbot/catalog"
+	"github.com/plba/plba/apps/mailorderbot/demodata"
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/handler"
 	"github.com/plba/plba/apps/mailorderbot/mailparse"
@@ -349,4 +351,61 @@ func ExampleNew() {
 	// Output:
 	// accepted alice@example.com 25.00 EUR false
 	// accepted alice@example.com 25.00 EUR true
+}
+
+// TestGenerated200 runs 200 generated e-mails through 8 concurrent workers
+// twice (a restart that redelivers everything) and checks every message has
+// exactly one stored outcome, the expected one.
+func TestGenerated200(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "orders.db")
+	rnd := rand.New(rand.NewPCG(5, 5))
+	samples := make([]demodata.Sample, 200)
+	for i := range samples {
+		samples[i] = demodata.GenerateSample(i, rnd)
+	}
+	var created atomic.Int32
+	for round := range 2 {
+		st, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := handler.New(handler.Deps{Store: st, Logger: slog.New(slog.DiscardHandler), OnOutcome: func(o handler.Outcome) {
+			if !o.Duplicate {
+				created.Add(1)
+			}
+		}})
+		work := make(chan demodata.Sample)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for s := range work {
+					if err := h.Run(ctx, task(s.Raw, "")); err != nil {
+						t.Errorf("round %d %s: %v", round, s.Name, err)
+					}
+				}
+			}()
+		}
+		for _, s := range samples {
+			work <- s
+		}
+		close(work)
+		wg.Wait()
+		list, err := st.List(ctx, store.Filter{Limit: 1000})
+		if err != nil || len(list) != 200 {
+			t.Fatalf("round %d: %d orders stored (%v), want 200", round, len(list), err)
+		}
+		for _, s := range samples {
+			o, err := st.Get(ctx, domain.MessageKey(s.MessageID))
+			if err != nil || o.Status != s.Want {
+				t.Fatalf("round %d %s: %s %v, want %s", round, s.Name, o.Status, err, s.Want)
+			}
+		}
+		st.Close()
+	}
+	if created.Load() != 200 {
+		t.Fatalf("%d orders created over two rounds, want 200", created.Load())
+	}
 }
