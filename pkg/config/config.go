@@ -386,15 +386,8 @@ func (m *Manager) build(ctx context.Context, layers []layer, decls []*decl, stri
 		return nil, st.scrub(&Error{Problems: probs})
 	}
 	st.k = koanf.New(".")
-	// Set key by key in sorted order: deterministic where a scalar and a
-	// map meet at the same path.
-	keys := make([]string, 0, len(flat))
-	for key := range flat {
-		keys = append(keys, key)
-	}
-	sort.Strings(keys)
-	for _, key := range keys {
-		_ = st.k.Set(key, flat[key])
+	if err := st.k.Load(mapProvider(unflatten(flat)), nil); err != nil {
+		return nil, fmt.Errorf("config: merge: %w", err)
 	}
 	st.flat = st.k.All()
 	st.full = hashFlat(st.flat)

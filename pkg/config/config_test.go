@@ -223,7 +223,7 @@ func TestValidationMessages(t *testing.T) {
 		{"oneof", "", `apps.bot.mode (from ` + f + `:4): must be one of [poll idle], got "push" (rule "oneof=poll idle")`},
 		{"gte duration", "", `apps.bot.interval (from ` + f + `:5): must be at least 1s, got 100ms (rule "gte=1s")`},
 		{"hostname_port", "", `apps.bot.imap.addr (from ` + f + `:7): must be host:port, got "no-port" (rule "hostname_port")`},
-		{"secret min", "", `apps.bot.imap.password (from ` + f + `:8): must have at least 8 characters/items, got [REDACTED] (rule "min=8")`},
+		{"secret min", "", `apps.bot.imap.password (from ` + f + `:8): must be at least 8 characters long, got [REDACTED] (rule "min=8")`},
 		{"required", "PLBA_APPS__BOT__IMAP__USER=", `apps.bot.imap.user (from env PLBA_APPS__BOT__IMAP__USER): is required but not set (rule "required")`},
 		{"type", "PLBA_APPS__BOT__WORKERS=many", `apps.bot.workers (from env PLBA_APPS__BOT__WORKERS): cannot parse value as 'int'`},
 	}
@@ -676,5 +676,45 @@ func TestVersionHidesSecretsButRotationReachesSubscribers(t *testing.T) {
 	})
 	if err != nil || m2.Version() != v {
 		t.Errorf("version differs across processes: %v", err)
+	}
+}
+
+func TestParseSets(t *testing.T) {
+	got, err := config.ParseSets([]string{"apps.x.n=1", "apps.x.s=a=b", "apps.x.n=2"})
+	if err != nil || got["apps.x.n"] != "2" || got["apps.x.s"] != "a=b" {
+		t.Fatalf("%v %v", got, err)
+	}
+	// The value is never echoed: it could be a password typed on the command line.
+	for _, bad := range []string{"novalue", "=x", "a..b=1", ".a=1"} {
+		if _, err := config.ParseSets([]string{bad}); !errors.Is(err, config.ErrInvalid) {
+			t.Errorf("%q accepted: %v", bad, err)
+		}
+	}
+}
+
+type ranged struct {
+	Min int `koanf:"min"`
+	Max int `koanf:"max"`
+}
+
+func (r ranged) Validate() error {
+	if r.Min > r.Max {
+		return fmt.Errorf("min (%d) must not exceed max (%d)", r.Min, r.Max)
+	}
+	return nil
+}
+
+func TestValidateMethodMessage(t *testing.T) {
+	m, err := config.New(t.Context(), config.Options{Environ: []string{"PLBA_APPS__R__MIN=5", "PLBA_APPS__R__MAX=2"}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = config.Get[ranged](m, "apps.r")
+	if want := `apps.r (from env PLBA_APPS__R__MAX): min (5) must not exceed max (2)`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("want %q, got %v", want, err)
+	}
+	var e *config.Error
+	if !errors.As(err, &e) || e.Problems[0].Rule != "validate" {
+		t.Fatalf("%#v", err)
 	}
 }

@@ -183,16 +183,33 @@ func flagLayer(flags map[string]string) layer {
 // flatLayer builds a layer from dotted keys, set in sorted order so that a
 // map and a scalar at the same path resolve the same way every time.
 func flatLayer(name string, flat map[string]any, src func(string) string) layer {
+	return newLayer(name, unflatten(flat), src)
+}
+
+// unflatten turns dotted keys into nested maps. Keys are applied in sorted
+// order, so where "a" and "a.b" both exist the deeper key wins every time
+// (koanf's own Unflatten depends on map order there).
+func unflatten(flat map[string]any) map[string]any {
 	keys := make([]string, 0, len(flat))
 	for k := range flat {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	k := koanf.New(".")
+	out := map[string]any{}
 	for _, key := range keys {
-		_ = k.Set(key, flat[key])
+		parts := strings.Split(key, ".")
+		m := out
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[p] = next
+			}
+			m = next
+		}
+		m[parts[len(parts)-1]] = flat[key]
 	}
-	return newLayer(name, k.Raw(), src)
+	return out
 }
 
 // mapLayer wraps a provider's nested map.
@@ -227,3 +244,19 @@ func unwrapPathErr(err error) error {
 // durationString is how defaults show durations: the way people write
 // them in YAML.
 func durationString(d time.Duration) string { return d.String() }
+
+// ParseSets turns the CLI's repeated `--set key.path=value` arguments into
+// [Options.Flags]. A later setting of the same key wins.
+func ParseSets(sets []string) (map[string]string, error) {
+	out := make(map[string]string, len(sets))
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") || strings.Contains(k, "..") {
+			return nil, &Error{Problems: []Problem{{Source: "flag --set " + k, Rule: "flag",
+				Message: fmt.Sprintf("want --set key.path=value, got %q", k)}}}
+		}
+		out[k] = v
+	}
+	return out, nil
+}

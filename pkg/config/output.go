@@ -20,14 +20,15 @@ func (m *Manager) Redacted() map[string]any {
 }
 
 func (st *state) redactedKoanf() *koanf.Koanf {
-	k := koanf.New(".")
-	for _, key := range sortedKeys(st.flat) {
-		v := st.flat[key]
+	flat := make(map[string]any, len(st.flat))
+	for key, v := range st.flat {
 		if st.secret[key] {
 			v = contracts.Redacted
 		}
-		_ = k.Set(key, v)
+		flat[key] = v
 	}
+	k := koanf.New(".")
+	_ = k.Load(mapProvider(unflatten(flat)), nil)
 	return k
 }
 

@@ -481,15 +481,11 @@ func ruleMessage(fe validator.FieldError, secret bool) string {
 	case "required":
 		return fmt.Sprintf("is required but not set (rule %q)", ruleOf(fe))
 	case "min", "gte":
-		what = "must be at least " + fe.Param()
-		if isLenKind(fe.Kind()) {
-			what = "must have at least " + fe.Param() + " characters/items"
-		}
+		what = "must be at least " + fe.Param() + unit(fe.Kind())
 	case "max", "lte":
-		what = "must be at most " + fe.Param()
-		if isLenKind(fe.Kind()) {
-			what = "must have at most " + fe.Param() + " characters/items"
-		}
+		what = "must be at most " + fe.Param() + unit(fe.Kind())
+	case "len":
+		what = "must be exactly " + fe.Param() + unit(fe.Kind())
 	case "gt":
 		what = "must be greater than " + fe.Param()
 	case "lt":
@@ -508,6 +504,13 @@ func ruleMessage(fe validator.FieldError, secret bool) string {
 	return fmt.Sprintf("%s, got %s (rule %q)", what, val, ruleOf(fe))
 }
 
-func isLenKind(k reflect.Kind) bool {
-	return k == reflect.String || k == reflect.Slice || k == reflect.Map || k == reflect.Array
+// unit says what a length rule counts.
+func unit(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return " characters long"
+	case reflect.Slice, reflect.Map, reflect.Array:
+		return " items"
+	}
+	return ""
 }
