@@ -255,7 +255,7 @@ func TestValidationMessages(t *testing.T) {
 func TestYAMLSyntaxErrorNamesFileAndLine(t *testing.T) {
 	f := writeFile(t, t.TempDir(), "broken.yaml", "apps:\n  bot:\n    workers: [1,\n")
 	_, err := config.New(t.Context(), config.Options{Files: []string{f}, Environ: []string{}, Logger: quietLogger()})
-	if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "(from "+f+"): ") || !strings.Contains(err.Error(), "line ") {
+	if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "invalid configuration: (from "+f+":3): did not find expected node content") {
 		t.Fatalf("got %v", err)
 	}
 	_, err = config.New(t.Context(), config.Options{Files: []string{filepath.Join(t.TempDir(), "missing.yaml")}, Environ: []string{}})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -66,7 +67,11 @@ func unwrapSecrets(data map[string]any, prefix string, secret map[string]bool) m
 func fileLayer(name string, b []byte) (layer, *Problem) {
 	data, err := kyaml.Parser().Unmarshal(b)
 	if err != nil {
-		return layer{}, &Problem{Source: name, Rule: "yaml", Message: yamlMessage(err)}
+		p := &Problem{Source: name, Rule: "yaml", Message: yamlMessage(err)}
+		if m := yamlLine.FindStringSubmatch(p.Message); m != nil {
+			p.Source, p.Message = name+":"+m[1], p.Message[len(m[0]):]
+		}
+		return layer{}, p
 	}
 	lines := map[string]int{}
 	var doc yaml.Node
@@ -88,6 +93,10 @@ func fileLayer(name string, b []byte) (layer, *Problem) {
 		}
 	}), nil
 }
+
+// yamlLine finds the line the YAML parser names ("line 3: did not find
+// expected node content").
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
 
 func yamlMessage(err error) string {
 	// yaml errors carry "line N:" already; drop the library prefix.
