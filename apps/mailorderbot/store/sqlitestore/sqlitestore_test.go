@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -88,4 +89,25 @@ func ExampleOpen() {
 	again, _ := s.Save(ctx, o, nil)
 	fmt.Println(created, again)
 	// Output: true false
+}
+
+func BenchmarkSaveParallel(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlitestore.Open(ctx, filepath.Join(b.TempDir(), "orders.db"), sqlitestore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var n atomic.Int64
+	b.SetParallelism(4) // 8 goroutines on 2 cores, like the default 8 workers
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(n.Add(1))
+			o := storetest.Order(fmt.Sprintf("bench-%d", i), domain.StatusAccepted, i)
+			if _, err := s.Save(ctx, o, storetest.Reply(o)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
