@@ -65,9 +65,9 @@ func Samples() []Sample {
 		if err != nil {
 			panic("demodata: embedded files: " + err.Error())
 		}
-		n := strings.TrimLeft(e.Name()[:2], "0")
+		// Files are named NN_*.eml and carry Message-ID demo-NN@demo.plba.local.
 		out = append(out, Sample{Name: e.Name(), Raw: raw, Want: wants[e.Name()],
-			MessageID: fmt.Sprintf("demo-%02s@demo.plba.local", n)})
+			MessageID: "demo-" + e.Name()[:2] + "@demo.plba.local"})
 	}
 	return out
 }
