@@ -19,10 +19,32 @@ pidfile=$dir/pid
 
 installed() { [ -f "$pkg/node_modules/local-aws-sqs/package.json" ]; }
 
+# local-aws-sqs 2.0.2 counts a ChangeMessageVisibility as a receive
+# (ApproximateReceiveCount+1), unlike SQS, which breaks attempt counting and
+# the redrive policy's maxReceiveCount. Its receive path and its visibility
+# change share one function whose third argument is true only for the
+# latter; this one-line patch makes the count grow on receives only. It is
+# idempotent and fails loudly when the bundle is not the one it knows.
+patch() {
+	node - "$pkg/node_modules/local-aws-sqs/dist/index.js" <<'JS'
+const fs = require("fs");
+const file = process.argv[2];
+const orig = "let n=Number(t.record.attributes.ApproximateReceiveCount)+1;";
+const fixed = "let n=Number(t.record.attributes.ApproximateReceiveCount)+(i?0:1);";
+const src = fs.readFileSync(file, "utf8");
+if (src.includes(fixed)) process.exit(0);
+if (src.split(orig).length !== 2) {
+  console.error(`sqs: cannot patch ${file}: unknown local-aws-sqs build`);
+  process.exit(1);
+}
+fs.writeFileSync(file, src.replace(orig, fixed));
+JS
+}
+
 install() {
 	command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-	installed && return 0
-	(cd "$pkg" && npm ci --no-audit --no-fund --loglevel=error)
+	installed || (cd "$pkg" && npm ci --no-audit --no-fund --loglevel=error)
+	patch
 }
 
 case ${1:-} in
@@ -35,7 +57,7 @@ start)
 		echo "sqs: running on 127.0.0.1:$port"
 		exit 0
 	fi
-	installed || install
+	install
 	rm -f "$pidfile"
 	PLBA_SQS_HOST=127.0.0.1 PLBA_SQS_PORT=$port \
 		nohup node "$pkg/server.js" >"$dir/sqs.log" 2>&1 </dev/null &
