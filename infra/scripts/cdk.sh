@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the pinned aws-cdk CLI in infra/ with the project's environment:
+#   infra/scripts/cdk.sh diff -c stage=prod
+#   infra/scripts/cdk.sh deploy -c stage=dev
+# STAGE=NAME adds -c stage=NAME. Installs the CLI (npm ci) when missing.
+source "$(dirname "$0")/lib.sh"
+args=("$@")
+if [ -n "${STAGE:-}" ]; then args+=(-c "stage=$STAGE"); fi
+if [ -n "${ASSET_DIR:-}" ]; then args+=(-c "assetDir=$ASSET_DIR"); fi
+cdk "${args[@]}"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Synthesizes the stack offline into infra/cdk.out (no AWS account, no
+# credentials, no network beyond what `go` needs to find modules already in
+# the module cache). Extra arguments go to `cdk synth`.
+#   infra/scripts/synth.sh                 # stage dev, ../bin/lambda
+#   STAGE=prod infra/scripts/synth.sh
+#   ASSET_DIR=/tmp/x infra/scripts/synth.sh
+source "$(dirname "$0")/lib.sh"
+# Never ask the EC2 metadata service for credentials or a region; context
+# lookups fail instead of calling AWS.
+export AWS_EC2_METADATA_DISABLED=true
+args=(synth --quiet --no-lookups)
+if [ -n "${STAGE:-}" ]; then args+=(-c "stage=$STAGE"); fi
+if [ -n "${ASSET_DIR:-}" ]; then args+=(-c "assetDir=$ASSET_DIR"); fi
+cdk "${args[@]}" "$@"
+echo "synth: templates in $infra/cdk.out:"
+ls "$infra"/cdk.out/*.template.json
