@@ -1,0 +1,378 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/plba/plba/pkg/contracts"
+)
+
+// WorkerDefinition tells the supervisor how to make a worker. New is called
+// for the first start and again for every restart, so a restarted worker is
+// a fresh instance with no state left over from its crash.
+type WorkerDefinition struct {
+	Name string
+	New  func() (contracts.Worker, error)
+	// NoRestart: a failure is final for this worker.
+	NoRestart bool
+}
+
+// SupervisorOptions configure restarts. Zero values take the defaults.
+type SupervisorOptions struct {
+	// MaxRestarts within Window is the restart intensity; one more failure
+	// and the supervisor gives up on the worker. Default 5 per minute.
+	MaxRestarts int
+	Window      time.Duration
+	// BackoffMin and BackoffMax bound the jittered exponential delay
+	// before a restart. Defaults 100ms and 30s.
+	BackoffMin, BackoffMax time.Duration
+	Logger                 *slog.Logger
+	// OnGiveUp is called (once per worker) when a worker exceeded its
+	// restart intensity.
+	OnGiveUp func(name string, err error)
+}
+
+// WorkerSupervisor starts workers in registration order, restarts those
+// that fail (with jittered backoff, up to an intensity limit) and stops them
+// in reverse order.
+//
+// It is written here rather than taken from a supervisor library such as
+// suture because PLBA workers have a drain-or-force Stop with a deadline and
+// restart as fresh instances from a factory, which suture's Serve(ctx) model
+// does not express.
+type WorkerSupervisor struct {
+	opts SupervisorOptions
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	entries  []*supervised
+	started  bool
+	stopping bool
+}
+
+type supervised struct {
+	def      WorkerDefinition
+	mu       sync.Mutex
+	current  contracts.Worker
+	restarts []time.Time // within the window
+	total    int
+	gaveUp   error
+	stopped  chan struct{} // closed when the monitor exits
+	stopReq  chan struct{}
+	reqOnce  sync.Once
+}
+
+// NewSupervisor returns an empty supervisor.
+func NewSupervisor(opts SupervisorOptions) *WorkerSupervisor {
+	if opts.MaxRestarts == 0 {
+		opts.MaxRestarts = 5
+	}
+	if opts.Window <= 0 {
+		opts.Window = time.Minute
+	}
+	if opts.BackoffMin <= 0 {
+		opts.BackoffMin = 100 * time.Millisecond
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &WorkerSupervisor{opts: opts, log: opts.Logger}
+}
+
+// Add registers a worker definition; it must be called before Start.
+func (s *WorkerSupervisor) Add(def WorkerDefinition) error {
+	if def.Name == "" || def.New == nil {
+		return errors.New("runtime: worker definition needs a name and a constructor")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return fmt.Errorf("runtime: add worker %s: supervisor already started", def.Name)
+	}
+	for _, e := range s.entries {
+		if e.def.Name == def.Name {
+			return fmt.Errorf("runtime: worker %q registered twice", def.Name)
+		}
+	}
+	s.entries = append(s.entries, &supervised{def: def, stopped: make(chan struct{}), stopReq: make(chan struct{})})
+	return nil
+}
+
+// Start starts every worker in order, each within ctx. If one fails to
+// start, the ones already started are stopped (forced) and the error is
+// returned.
+func (s *WorkerSupervisor) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("runtime: supervisor already started")
+	}
+	s.started = true
+	entries := append([]*supervised(nil), s.entries...)
+	s.mu.Unlock()
+	for i, e := range entries {
+		w, err := startOne(ctx, e.def)
+		if err != nil {
+			s.stopEntries(context.Background(), entries[:i], true)
+			return err
+		}
+		e.current = w
+		go s.monitor(e)
+	}
+	return nil
+}
+
+func startOne(ctx context.Context, def WorkerDefinition) (contracts.Worker, error) {
+	w, err := def.New()
+	if err != nil {
+		return nil, fmt.Errorf("runtime: create worker %s: %w", def.Name, err)
+	}
+	if err := w.Start(ctx); err != nil {
+		_ = w.Stop(context.Background(), true)
+		return nil, fmt.Errorf("runtime: start worker %s: %w", def.Name, err)
+	}
+	return w, nil
+}
+
+// monitor restarts e's worker whenever it stops on its own.
+func (s *WorkerSupervisor) monitor(e *supervised) {
+	defer close(e.stopped)
+	for {
+		e.mu.Lock()
+		w := e.current
+		e.mu.Unlock()
+		select {
+		case <-e.stopReq:
+			return
+		case <-w.Done():
+		}
+		err := w.Err()
+		if err == nil {
+			err = errors.New("worker stopped on its own")
+		}
+		select {
+		case <-e.stopReq:
+			return
+		default:
+		}
+		log := s.log.With("worker", e.def.Name)
+		if e.def.NoRestart {
+			s.giveUp(e, fmt.Errorf("worker %s failed and is not restarted: %w", e.def.Name, err))
+			return
+		}
+		now := time.Now()
+		e.mu.Lock()
+		keep := e.restarts[:0]
+		for _, t := range e.restarts {
+			if now.Sub(t) < s.opts.Window {
+				keep = append(keep, t)
+			}
+		}
+		e.restarts = keep
+		n := len(e.restarts)
+		e.mu.Unlock()
+		if n >= s.opts.MaxRestarts {
+			s.giveUp(e, fmt.Errorf("worker %s failed %d times within %s, giving up: %w", e.def.Name, n+1, s.opts.Window, err))
+			return
+		}
+		delay := s.backoff(n)
+		log.Warn("worker failed; restarting", "err", err, "restart_in", delay, "restarts_in_window", n)
+		t := time.NewTimer(delay)
+		select {
+		case <-e.stopReq:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		nw, serr := startOne(context.Background(), e.def)
+		e.mu.Lock()
+		e.restarts = append(e.restarts, time.Now())
+		e.total++
+		if serr == nil {
+			e.current = nw
+		}
+		e.mu.Unlock()
+		if serr != nil {
+			// Count a failed start like a crash: loop around with the
+			// old, stopped instance so the intensity check applies.
+			log.Warn("worker restart failed", "err", serr)
+		}
+	}
+}
+
+func (s *WorkerSupervisor) backoff(n int) time.Duration {
+	d := s.opts.BackoffMin
+	for i := 0; i < n && d < s.opts.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, s.opts.BackoffMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+func (s *WorkerSupervisor) giveUp(e *supervised, err error) {
+	e.mu.Lock()
+	e.gaveUp = err
+	e.mu.Unlock()
+	s.log.Error("supervisor gave up on worker", "worker", e.def.Name, "err", err)
+	if s.opts.OnGiveUp != nil {
+		s.opts.OnGiveUp(e.def.Name, err)
+	}
+}
+
+// Stop stops the workers in reverse order of registration. Without force,
+// each drains until ctx is done. Errors from individual workers are joined.
+func (s *WorkerSupervisor) Stop(ctx context.Context, force bool) error {
+	s.mu.Lock()
+	s.stopping = true
+	entries := append([]*supervised(nil), s.entries...)
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	return s.stopEntries(ctx, entries, force)
+}
+
+// StopWhere stops, in reverse order, only the workers whose names match; the
+// runtime uses it to stop sources before draining pools.
+func (s *WorkerSupervisor) StopWhere(ctx context.Context, force bool, match func(name string) bool) error {
+	s.mu.Lock()
+	var sel []*supervised
+	for _, e := range s.entries {
+		if match(e.def.Name) {
+			sel = append(sel, e)
+		}
+	}
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	return s.stopEntries(ctx, sel, force)
+}
+
+func (s *WorkerSupervisor) stopEntries(ctx context.Context, entries []*supervised, force bool) error {
+	var errs []error
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		first := false
+		e.reqOnce.Do(func() { first = true; close(e.stopReq) })
+		if !first {
+			continue // already stopped or being stopped
+		}
+		e.mu.Lock()
+		w := e.current
+		e.mu.Unlock()
+		if w == nil {
+			close(e.stopped)
+			continue
+		}
+		<-e.stopped // the monitor will not restart it now
+		e.mu.Lock()
+		w = e.current
+		e.mu.Unlock()
+		if err := w.Stop(ctx, force); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", e.def.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Force cancels the in-flight work of every worker at once, including
+// workers a graceful Stop is still draining; it returns when they stopped
+// or ctx is done.
+func (s *WorkerSupervisor) Force(ctx context.Context) error {
+	s.mu.Lock()
+	entries := append([]*supervised(nil), s.entries...)
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make([]error, len(entries))
+	for i, e := range entries {
+		e.mu.Lock()
+		w := e.current
+		e.mu.Unlock()
+		if w == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = w.Stop(ctx, true)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Statuses returns each worker's status, with restart counts, in order.
+func (s *WorkerSupervisor) Statuses() []contracts.WorkerStatus {
+	s.mu.Lock()
+	entries := append([]*supervised(nil), s.entries...)
+	s.mu.Unlock()
+	out := make([]contracts.WorkerStatus, 0, len(entries))
+	for _, e := range entries {
+		e.mu.Lock()
+		w, total, gaveUp := e.current, e.total, e.gaveUp
+		e.mu.Unlock()
+		var st contracts.WorkerStatus
+		if w != nil {
+			st = w.Status()
+		} else {
+			st = contracts.WorkerStatus{State: contracts.WorkerIdle}
+		}
+		st.Name = e.def.Name
+		st.Restarts = total
+		if gaveUp != nil {
+			st.State = contracts.WorkerFailed
+			st.LastError = gaveUp.Error()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// WorkerHealth returns each worker's health by name.
+func (s *WorkerSupervisor) WorkerHealth() map[string]contracts.Health {
+	s.mu.Lock()
+	entries := append([]*supervised(nil), s.entries...)
+	s.mu.Unlock()
+	out := make(map[string]contracts.Health, len(entries))
+	for _, e := range entries {
+		e.mu.Lock()
+		w, gaveUp := e.current, e.gaveUp
+		e.mu.Unlock()
+		switch {
+		case gaveUp != nil:
+			out[e.def.Name] = contracts.Down(gaveUp.Error())
+		case w == nil:
+			out[e.def.Name] = contracts.Down("not started")
+		default:
+			out[e.def.Name] = w.Health()
+		}
+	}
+	return out
+}
+
+// GaveUp reports the workers the supervisor has given up on.
+func (s *WorkerSupervisor) GaveUp() map[string]error {
+	s.mu.Lock()
+	entries := append([]*supervised(nil), s.entries...)
+	s.mu.Unlock()
+	out := map[string]error{}
+	for _, e := range entries {
+		e.mu.Lock()
+		if e.gaveUp != nil {
+			out[e.def.Name] = e.gaveUp
+		}
+		e.mu.Unlock()
+	}
+	return out
+}
