@@ -63,6 +63,11 @@ type Config struct {
 	// (infra/ when run through the CDK CLI).
 	AssetDir string            `yaml:"asset_dir"`
 	Tags     map[string]string `yaml:"tags"`
+	// Environment adds variables to every function, e.g. configuration
+	// overrides like PLBA_APPS__MAILORDERBOT__WORKERS. Never put a secret
+	// value here: it would be readable in the function configuration.
+	// Variables the stack sets itself cannot be overridden.
+	Environment map[string]string `yaml:"environment"`
 
 	Queue   QueueConfig   `yaml:"queue"`
 	Poller  PollerConfig  `yaml:"poller"`
@@ -302,10 +307,14 @@ func (e *ValidationError) Error() string {
 func (e *ValidationError) Unwrap() error { return ErrInvalidConfig }
 
 var (
-	stageRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
-	rateRE     = regexp.MustCompile(`^rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)$`)
-	cronRE     = regexp.MustCompile(`^cron\(\S+( \S+){5}\)$`)
-	addrRE     = regexp.MustCompile(`^[^\s:]+:[0-9]{1,5}$`)
+	stageRE     = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	rateRE      = regexp.MustCompile(`^rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)$`)
+	cronRE      = regexp.MustCompile(`^cron\(\S+( \S+){5}\)$`)
+	addrRE      = regexp.MustCompile(`^[^\s:]+:[0-9]{1,5}$`)
+	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	reservedEnv = map[string]bool{EnvStage: true, EnvQueueURL: true, EnvDLQURL: true, EnvQueueFIFO: true,
+		EnvStoreTable: true, EnvMaxReceiveCount: true, EnvIMAPAddr: true, EnvIMAPTLS: true, EnvIMAPUsername: true,
+		EnvIMAPMailbox: true, EnvIMAPPassword: true, EnvIMAPMode: true, EnvStoreDriver: true, EnvStoreTableV: true}
 	logDaysSet = map[int]bool{0: true, 1: true, 3: true, 5: true, 7: true, 14: true, 30: true, 60: true,
 		90: true, 120: true, 150: true, 180: true, 365: true, 400: true, 545: true, 731: true,
 		1096: true, 1827: true, 2192: true, 2557: true, 2922: true, 3288: true, 3653: true}
@@ -448,6 +457,15 @@ func (c Config) Validate() error {
 	}
 	if m.PasswordKMSKeyARN != "" && !strings.HasPrefix(m.PasswordKMSKeyARN, "arn:") {
 		add("mailbox.password_kms_key_arn %q must be a key ARN", m.PasswordKMSKeyARN)
+	}
+
+	for k := range c.Environment {
+		switch {
+		case !envNameRE.MatchString(k):
+			add("environment: %q is not a valid variable name", k)
+		case reservedEnv[k] || strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "LAMBDA_"):
+			add("environment: %s is set by the stack or by Lambda and cannot be overridden", k)
+		}
 	}
 
 	if !logDaysSet[c.Logs.RetentionDays] {

@@ -43,6 +43,8 @@ const (
 	EnvDLQURL     = "PLBA_DLQ_URL"
 	EnvQueueFIFO  = "PLBA_QUEUE_FIFO"
 	EnvStoreTable = "PLBA_STORE_TABLE"
+	// EnvMaxReceiveCount is the task queue's redrive maxReceiveCount.
+	EnvMaxReceiveCount = "PLBA_MAX_RECEIVE_COUNT"
 
 	EnvIMAPAddr     = "PLBA_APPS__MAILORDERBOT__IMAP__ADDR"
 	EnvIMAPTLS      = "PLBA_APPS__MAILORDERBOT__IMAP__TLS"
@@ -54,8 +56,18 @@ const (
 	EnvStoreTableV  = "PLBA_APPS__MAILORDERBOT__STORE__TABLE"
 )
 
-// TablePartitionKey is the orders table's only key attribute (type S).
-const TablePartitionKey = "pk"
+// The orders table's layout, as the mail order bot's DynamoDB store
+// (apps/mailorderbot/store/dynamostore, TableSchema) expects it: partition
+// key "pk" (S), no sort key, and two global secondary indexes with
+// projection ALL.
+const (
+	TablePartitionKey = "pk"
+	// IndexByStatus: partition "st" (S), sort "ca" (N); lists orders.
+	IndexByStatus = "by_status"
+	// IndexOutboxPending: partition "op" (S), sort "rca" (N); sparse,
+	// unsent replies only.
+	IndexOutboxPending = "outbox_pending"
+)
 
 // Stack is the deployed application: queues, table, three functions, the
 // schedule, alarms and outputs.
@@ -191,6 +203,25 @@ func (s *Stack) addTable() {
 		DeletionProtection: jsii.Bool(s.Config.Table.DeletionProtection),
 		RemovalPolicy:      removal,
 	})
+	for _, ix := range []struct{ name, pk, sk string }{
+		{IndexByStatus, "st", "ca"},
+		{IndexOutboxPending, "op", "rca"},
+	} {
+		s.Table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+			IndexName:      jsii.String(ix.name),
+			PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(ix.pk), Type: awsdynamodb.AttributeType_STRING},
+			SortKey:        &awsdynamodb.Attribute{Name: jsii.String(ix.sk), Type: awsdynamodb.AttributeType_NUMBER},
+			ProjectionType: awsdynamodb.ProjectionType_ALL,
+		})
+	}
+}
+
+// indexARNs names each index explicitly rather than "<table>/index/*".
+func (s *Stack) indexARNs() []string {
+	return []string{
+		*s.Table.TableArn() + "/index/" + IndexByStatus,
+		*s.Table.TableArn() + "/index/" + IndexOutboxPending,
+	}
 }
 
 // function creates one Lambda function with its own role and log group.
@@ -211,6 +242,9 @@ func (s *Stack) function(fn string, fc FunctionConfig, env map[string]string) (a
 	logs.GrantWrite(role)
 
 	vars := map[string]*string{EnvStage: jsii.String(s.Config.Stage)}
+	for k, v := range s.Config.Environment {
+		vars[k] = jsii.String(v)
+	}
 	for k, v := range env {
 		vars[k] = jsii.String(v)
 	}
@@ -261,11 +295,14 @@ func merge(ms ...map[string]string) map[string]string {
 
 func (s *Stack) addFunctions() {
 	cfg := s.Config
+	// Every function gets both queue URLs: pkg/lambda opens a queue only
+	// with both. Permissions, not the environment, limit what each may do.
 	queueEnv := map[string]string{
-		EnvQueueURL:  *s.Queue.QueueUrl(),
-		EnvQueueFIFO: strconv.FormatBool(cfg.Queue.FIFO),
+		EnvQueueURL:        *s.Queue.QueueUrl(),
+		EnvDLQURL:          *s.DeadLetterQueue.QueueUrl(),
+		EnvQueueFIFO:       strconv.FormatBool(cfg.Queue.FIFO),
+		EnvMaxReceiveCount: strconv.Itoa(cfg.Queue.MaxReceiveCount),
 	}
-	dlqEnv := map[string]string{EnvDLQURL: *s.DeadLetterQueue.QueueUrl()}
 	tableEnv := map[string]string{
 		EnvStoreTable:  *s.Table.TableName(),
 		EnvStoreTableV: *s.Table.TableName(),
@@ -283,7 +320,7 @@ func (s *Stack) addFunctions() {
 	// Worker: consumes the task queue, dead-letters permanent failures,
 	// stores orders, marks mails read.
 	s.Worker, workerRole = s.function(Worker, cfg.Worker.FunctionConfig,
-		merge(queueEnv, dlqEnv, tableEnv, s.mailboxEnv(true)))
+		merge(queueEnv, tableEnv, s.mailboxEnv(true)))
 	src := &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(float64(cfg.Worker.BatchSize)),
 		ReportBatchItemFailures: jsii.Bool(true),
@@ -305,10 +342,11 @@ func (s *Stack) addFunctions() {
 		"dynamodb:ConditionCheckItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
 		"dynamodb:DescribeTable",
 	}, *s.Table.TableArn())
+	s.allow(workerRole, "QueryOrderIndexes", []string{"dynamodb:Query"}, s.indexARNs()...)
 	s.allowPassword(workerRole)
 
 	// Control: status (queue depths, orders) and admin actions (redrive).
-	ctlEnv := merge(queueEnv, dlqEnv, tableEnv, s.mailboxEnv(cfg.Control.ReadIMAPPassword))
+	ctlEnv := merge(queueEnv, tableEnv, s.mailboxEnv(cfg.Control.ReadIMAPPassword))
 	s.Control, controlRole = s.function(Control, cfg.Control.FunctionConfig, ctlEnv)
 	s.allow(controlRole, "InspectAndRedriveTaskQueue", []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
 		*s.Queue.QueueArn())
@@ -320,6 +358,7 @@ func (s *Stack) addFunctions() {
 	s.allow(controlRole, "ReadOrders", []string{
 		"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:DescribeTable",
 	}, *s.Table.TableArn())
+	s.allow(controlRole, "QueryOrderIndexes", []string{"dynamodb:Query"}, s.indexARNs()...)
 	if cfg.Control.ReadIMAPPassword {
 		s.allowPassword(controlRole)
 	}

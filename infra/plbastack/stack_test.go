@@ -162,9 +162,12 @@ func TestFunctions(t *testing.T) {
 			t.Errorf("%s: %s = %v, want the SSM reference, never a value", name, plbastack.EnvIMAPPassword, pw)
 		}
 		_, hasTable := env[plbastack.EnvStoreTable]
-		_, hasDLQ := env[plbastack.EnvDLQURL]
-		if want := fn != "poller"; hasTable != want || hasDLQ != want {
-			t.Errorf("%s: table env %v, DLQ env %v, want both %v", name, hasTable, hasDLQ, want)
+		if want := fn != "poller"; hasTable != want {
+			t.Errorf("%s: has %s = %v, want %v", name, plbastack.EnvStoreTable, hasTable, want)
+		}
+		if ref(env[plbastack.EnvDLQURL]) == "" || env[plbastack.EnvMaxReceiveCount] != "5" {
+			t.Errorf("%s: %s = %v, %s = %v", name, plbastack.EnvDLQURL, env[plbastack.EnvDLQURL],
+				plbastack.EnvMaxReceiveCount, env[plbastack.EnvMaxReceiveCount])
 		}
 	}
 	if _, ok := fns["plba-test-poller"]["ReservedConcurrentExecutions"]; ok {
@@ -179,9 +182,34 @@ func TestTable(t *testing.T) {
 			"DeletionPolicy":      "Retain",
 			"UpdateReplacePolicy": "Retain",
 			"Properties": map[string]any{
-				"BillingMode":                      "PAY_PER_REQUEST",
-				"KeySchema":                        []any{map[string]any{"AttributeName": "pk", "KeyType": "HASH"}},
-				"AttributeDefinitions":             []any{map[string]any{"AttributeName": "pk", "AttributeType": "S"}},
+				"BillingMode": "PAY_PER_REQUEST",
+				"KeySchema":   []any{map[string]any{"AttributeName": "pk", "KeyType": "HASH"}},
+				// The layout of apps/mailorderbot/store/dynamostore.TableSchema.
+				"AttributeDefinitions": []any{
+					map[string]any{"AttributeName": "pk", "AttributeType": "S"},
+					map[string]any{"AttributeName": "st", "AttributeType": "S"},
+					map[string]any{"AttributeName": "ca", "AttributeType": "N"},
+					map[string]any{"AttributeName": "op", "AttributeType": "S"},
+					map[string]any{"AttributeName": "rca", "AttributeType": "N"},
+				},
+				"GlobalSecondaryIndexes": []any{
+					map[string]any{
+						"IndexName": "by_status",
+						"KeySchema": []any{
+							map[string]any{"AttributeName": "st", "KeyType": "HASH"},
+							map[string]any{"AttributeName": "ca", "KeyType": "RANGE"},
+						},
+						"Projection": map[string]any{"ProjectionType": "ALL"},
+					},
+					map[string]any{
+						"IndexName": "outbox_pending",
+						"KeySchema": []any{
+							map[string]any{"AttributeName": "op", "KeyType": "HASH"},
+							map[string]any{"AttributeName": "rca", "KeyType": "RANGE"},
+						},
+						"Projection": map[string]any{"ProjectionType": "ALL"},
+					},
+				},
 				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
 				"SSESpecification":                 map[string]any{"SSEEnabled": true},
 			},
@@ -341,6 +369,13 @@ func resourceKind(kind map[string]string, res any) string {
 	if id := getAtt(res); id != "" {
 		return kind[id]
 	}
+	if j, ok := res.(map[string]any)["Fn::Join"].([]any); ok && len(j) == 2 {
+		if parts, ok := j[1].([]any); ok && len(parts) == 2 && kind[getAtt(parts[0])] == "table" {
+			if idx, ok := parts[1].(string); ok && strings.HasPrefix(idx, "/index/") && !strings.Contains(idx, "*") {
+				return "index:" + strings.TrimPrefix(idx, "/index/")
+			}
+		}
+	}
 	b, _ := json.Marshal(res)
 	js := string(b)
 	switch {
@@ -384,6 +419,8 @@ func TestIAMLeastPrivilege(t *testing.T) {
 				"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 			"dlq":                          {"sqs:GetQueueAttributes", "sqs:SendMessage"},
 			"table":                        tableWorker,
+			"index:by_status":              {"dynamodb:Query"},
+			"index:outbox_pending":         {"dynamodb:Query"},
 			"ssm:/plba/test/imap-password": ssmActions,
 		},
 		"plba-test-control": {
@@ -392,7 +429,9 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			"dlq": {"sqs:CancelMessageMoveTask", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
 				"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListMessageMoveTasks", "sqs:ReceiveMessage",
 				"sqs:StartMessageMoveTask"},
-			"table": {"dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"},
+			"table":                {"dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"},
+			"index:by_status":      {"dynamodb:Query"},
+			"index:outbox_pending": {"dynamodb:Query"},
 		},
 	}
 	compareAccess(t, got, want)
@@ -472,6 +511,7 @@ func TestVariantOptions(t *testing.T) {
 	cfg.Worker.MaxConcurrency = 20
 	cfg.Alarms.TopicARN = "arn:aws:sns:eu-west-1:111122223333:plba-alarms"
 	cfg.Account, cfg.Region = "111122223333", "eu-west-1"
+	cfg.Environment = map[string]string{"PLBA_APPS__MAILORDERBOT__WORKERS": "4"}
 	s := synth(t, cfg)
 
 	secret := []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}
@@ -507,8 +547,12 @@ func TestVariantOptions(t *testing.T) {
 	if w["ReservedConcurrentExecutions"] != 20.0 {
 		t.Errorf("worker ReservedConcurrentExecutions = %v", w["ReservedConcurrentExecutions"])
 	}
-	if env := w["Environment"].(map[string]any)["Variables"].(map[string]any); env[plbastack.EnvIMAPPassword] != "${secretsmanager:plba/test/imap}" {
+	env := w["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if env[plbastack.EnvIMAPPassword] != "${secretsmanager:plba/test/imap}" {
 		t.Errorf("password reference = %v", env[plbastack.EnvIMAPPassword])
+	}
+	if env["PLBA_APPS__MAILORDERBOT__WORKERS"] != "4" {
+		t.Errorf("extra environment missing: %v", env)
 	}
 	must(t, "alarm actions", func() {
 		s.tmpl.ResourcePropertiesCountIs(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
@@ -566,6 +610,8 @@ func TestRuleViolationsFailSynth(t *testing.T) {
 			"worker.timeout (16m40s) must be whole seconds between 1s and 15m"},
 		{"tls", func(c *plbastack.Config) { c.Mailbox.TLS = "yes" },
 			`mailbox.tls "yes" must be none, starttls or implicit`},
+		{"environment override", func(c *plbastack.Config) { c.Environment = map[string]string{"PLBA_QUEUE_URL": "x"} },
+			"environment: PLBA_QUEUE_URL is set by the stack or by Lambda and cannot be overridden"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
