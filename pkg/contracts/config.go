@@ -20,9 +20,21 @@ type ConfigWatcher interface {
 
 // Config gives a module typed access to its configuration.
 type Config interface {
+	// Declare states a configuration requirement: schema is a pointer to a
+	// struct holding the defaults, with `koanf` tags naming keys and
+	// `validate` tags stating rules. Declared subtrees are validated on
+	// load and reload, and keys no declaration covers are reported.
+	Declare(path string, schema any) error
 	// Decode fills out (a pointer to a struct with `koanf` tags) from the
 	// subtree at path, e.g. "apps.mailorderbot". Defaults already in out
 	// are kept where the configuration is silent. Validation failures name
 	// the key path.
 	Decode(path string, out any) error
+}
+
+// ConfigDeclarer is implemented by modules that declare their configuration
+// before Register runs, so that `plba config check` can validate a file
+// without registering (and so without opening stores or connections).
+type ConfigDeclarer interface {
+	DeclareConfig(cfg Config) error
 }

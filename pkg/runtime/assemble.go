@@ -66,6 +66,9 @@ func Assemble(ctx context.Context, opts AssembleOptions, modules ...contracts.Ap
 		opts.DefaultTimeout = 5 * time.Minute
 	}
 	a := &Assembly{Settlers: map[string]contracts.Settler{}, Services: opts.Services, opts: opts}
+	if err := DeclareConfig(opts.Config, modules...); err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	for _, m := range modules {
 		name := m.Name()
@@ -257,4 +260,18 @@ func (r *registry) OnStop(f func(ctx context.Context) error) {
 
 type noConfig struct{}
 
-func (noConfig) Decode(string, any) error { return nil }
+func (noConfig) Decode(string, any) error  { return nil }
+func (noConfig) Declare(string, any) error { return nil }
+
+// DeclareConfig lets every module that is a contracts.ConfigDeclarer state
+// its configuration; Assemble does it before Register.
+func DeclareConfig(cfg contracts.Config, modules ...contracts.ApplicationModule) error {
+	for _, m := range modules {
+		if d, ok := m.(contracts.ConfigDeclarer); ok {
+			if err := d.DeclareConfig(cfg); err != nil {
+				return fmt.Errorf("runtime: module %s: declare config: %w", m.Name(), err)
+			}
+		}
+	}
+	return nil
+}

@@ -323,9 +323,11 @@ func TestAssembleRejectsBadRegistrations(t *testing.T) {
 	}
 }
 
-type funcModule struct{ f func(contracts.Registry) error }
+type funcModule struct {
+	f func(contracts.Registry) error
+}
 
-func (funcModule) Name() string                                        { return "f" }
+func (funcModule) Name() string                                             { return "f" }
 func (m funcModule) Register(_ context.Context, r contracts.Registry) error { return m.f(r) }
 
 func TestLoggingLevelsPerComponent(t *testing.T) {
