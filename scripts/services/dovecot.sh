@@ -124,12 +124,28 @@ start() {
 	command -v dovecot >/dev/null || { echo "dovecot: not installed; run: $0 install" >&2; return 1; }
 	if [ "$(id -u)" -eq 0 ] && ! id "$run_user" >/dev/null 2>&1; then install; fi
 	write_config
-	as_user dovecot -c "$dir/dovecot.conf"
+	# The daemon's processes must not keep the caller's stdout/stderr open
+	# (a caller that waits for EOF, like a test, would hang).
+	as_user dovecot -c "$dir/dovecot.conf" </dev/null >>"$dir/dovecot.out" 2>&1
 	wait_port 127.0.0.1 "$port" 30
 	wait_port 127.0.0.1 "$tls_port" 30
 }
 
-stop() { stop_pid "$(pidfile)"; }
+# Stopping the master leaves imap processes serving their open connections
+# (clients would not notice the stop). Dovecot's processes share the
+# master's process group, so after the master the rest of that group ends.
+stop() {
+	local f pid pgid
+	f=$(pidfile)
+	pid_alive "$f" || { rm -f "$f"; return 0; }
+	pid=$(cat "$f")
+	pgid=$(ps -o pgid= -p "$pid" | tr -d ' ')
+	stop_pid "$f"
+	[ "$pgid" = "$pid" ] || return 0
+	kill -TERM -- "-$pgid" 2>/dev/null || return 0
+	for _ in $(seq 1 50); do kill -0 -- "-$pgid" 2>/dev/null || return 0; sleep 0.1; done
+	kill -KILL -- "-$pgid" 2>/dev/null || true
+}
 
 status() {
 	if pid_alive "$(pidfile)"; then

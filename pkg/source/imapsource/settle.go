@@ -43,10 +43,13 @@ func (s *Source) Settle(ctx context.Context, task contracts.Task, outcome contra
 	default:
 		return fmt.Errorf("imap: settle task %q: unknown outcome %d", task.ID, int(outcome))
 	}
+	if outcome == contracts.OutcomeDeadLettered {
+		s.log.Warn("imap: task dead-lettered", "task", task.ID, "cause", cause, "action", s.cfg.OnDeadLetter)
+	}
 	s.cmdMu.Lock()
 	defer s.cmdMu.Unlock()
 	_, _, err := s.withCmd(ctx, func(cn *conn) (int, bool, error) {
-		return 0, false, s.settleOn(ctx, cn, task, mailbox, uint32(uv), imap.UID(uid), outcome, cause)
+		return 0, false, s.settleOn(ctx, cn, task, mailbox, uint32(uv), imap.UID(uid), outcome)
 	})
 	if err != nil {
 		return fmt.Errorf("imap: settle task %q (%s): %w", task.ID, outcome, err)
@@ -54,13 +57,38 @@ func (s *Source) Settle(ctx context.Context, task contracts.Task, outcome contra
 	return nil
 }
 
-func (s *Source) settleOn(ctx context.Context, cn *conn, task contracts.Task, mailbox string, uv uint32, uid imap.UID, outcome contracts.Outcome, cause error) error {
+func (s *Source) settleOn(ctx context.Context, cn *conn, task contracts.Task, mailbox string, uv uint32, uid imap.UID, outcome contracts.Outcome) error {
 	// Within one session the server keeps UIDVALIDITY stable for the
 	// selected mailbox, so a selection made by an earlier call is reused.
-	if cn.selected != mailbox {
-		if _, err := cn.selectMailbox(ctx, mailbox, s.keywordFlags()); err != nil {
+	// But a message that arrived after it is not yet part of this session's
+	// view (Dovecot ignores its UID), so when the UID is not found the
+	// mailbox is selected afresh and the settlement tried once more.
+	fresh := cn.selected != mailbox
+	for {
+		if fresh {
+			if _, err := cn.selectMailbox(ctx, mailbox, s.keywordFlags()); err != nil {
+				return err
+			}
+		}
+		found, err := s.settleSelected(ctx, cn, task, uv, uid, outcome, fresh)
+		if err != nil || found || fresh {
 			return err
 		}
+		fresh = true
+	}
+}
+
+// settleSelected settles on the selected mailbox. It reports found=false
+// only when the message was not found and a fresh SELECT might help (the
+// caller retries); after a fresh SELECT it reports the loss itself.
+func (s *Source) settleSelected(ctx context.Context, cn *conn, task contracts.Task, uv uint32, uid imap.UID, outcome contracts.Outcome, fresh bool) (found bool, err error) {
+	mailbox := cn.selected
+	notFound := func(why string) (bool, error) {
+		if !fresh {
+			return false, nil
+		}
+		s.notFound(task, why)
+		return true, nil
 	}
 	uids := []imap.UID{uid}
 	if cn.uidValidity != uv {
@@ -69,42 +97,37 @@ func (s *Source) settleOn(ctx context.Context, cn *conn, task contracts.Task, ma
 			"err", ErrUIDValidityChanged, "task", task.ID, "task_uidvalidity", uv, "uidvalidity", cn.uidValidity,
 			"message_id", msgID)
 		if msgID == "" {
-			s.notFound(task, "no Message-ID to look it up by")
-			return nil
+			return notFound("no Message-ID to look it up by")
 		}
-		var found []imap.UID
+		var hits []imap.UID
 		if err := cn.do(ctx, "search by Message-ID", func() error {
 			data, err := cn.c.UIDSearch(&imap.SearchCriteria{
 				Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: msgID}},
 			}, nil).Wait()
 			if err == nil {
-				found = data.AllUIDs()
+				hits = data.AllUIDs()
 			}
 			return err
 		}); err != nil {
-			return err
+			return false, err
 		}
-		if len(found) == 0 {
-			s.notFound(task, "no message with its Message-ID")
-			return nil
+		if len(hits) == 0 {
+			return notFound("no message with its Message-ID")
 		}
-		uids = found
+		uids = hits
 	}
 
 	var n int
-	var err error
 	if outcome == contracts.OutcomeSucceeded {
 		n, err = s.storeSettled(ctx, cn, uids, []imap.Flag{imap.FlagSeen})
 	} else {
-		s.log.Warn("imap: task dead-lettered", "task", task.ID, "cause", cause, "action", s.cfg.OnDeadLetter)
 		n, err = s.deadLetter(ctx, cn, uids)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if n == 0 {
-		s.notFound(task, "the UID no longer exists")
-		return nil
+		return notFound("the UID no longer exists")
 	}
 	s.mu.Lock()
 	s.health.settled++
@@ -112,7 +135,7 @@ func (s *Source) settleOn(ctx context.Context, cn *conn, task contracts.Task, ma
 		delete(s.inflight, msgKey{mailbox, cn.uidValidity, uint32(u)})
 	}
 	s.mu.Unlock()
-	return nil
+	return true, nil
 }
 
 func (s *Source) notFound(task contracts.Task, why string) {

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plba/plba/internal/testsvc"
 )
@@ -125,6 +126,8 @@ func (in *Instance) run(t testing.TB, action string) {
 	t.Helper()
 	cmd := exec.Command(in.script, action)
 	cmd.Env = in.env
+	// Should a daemon keep the output pipe open, do not wait for it.
+	cmd.WaitDelay = 10 * time.Second
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("dovecottest: dovecot.sh %s: %v\n%s", action, err, out)
 	}
