@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
 	"github.com/plba/plba/pkg/contracts"
 )
 
@@ -32,29 +30,25 @@ type Message struct {
 // whose task holds the message id as ID and the raw body as payload, which
 // can still be dead-lettered.
 func (q *Queue) Delivery(m Message) (contracts.Delivery, error) {
-	attrs := make(map[string]types.MessageAttributeValue, len(m.Attributes))
-	for k, v := range m.Attributes {
-		attrs[k] = strAttr(v)
-	}
 	r := &receipt{
 		handle:   m.ReceiptHandle,
 		msgID:    m.ID,
 		body:     m.Body,
-		attrs:    attrs,
+		sattrs:   m.Attributes,
 		group:    m.GroupID,
 		received: time.Now(),
 		count:    m.ReceiveCount,
 		sentAt:   m.SentAt,
 	}
-	d, err := q.delivery(r)
+	task, err := Decode(m.Body, m.Attributes)
 	if err != nil {
 		return contracts.Delivery{
 			Task:    contracts.Task{ID: m.ID, Payload: []byte(m.Body), Attributes: m.Attributes, Attempt: max(m.ReceiveCount, 1), EnqueuedAt: m.SentAt},
 			Receipt: r,
 		}, fmt.Errorf("sqsqueue %s: message %s: %w", q.opts.Name, m.ID, err)
 	}
-	r.kind = d.Task.Kind
-	return d, nil
+	r.task, r.kind = task, task.Kind
+	return q.delivery(r), nil
 }
 
 // KeepAlive extends d's lease every lease/3 until the returned stop

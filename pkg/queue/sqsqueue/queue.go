@@ -58,10 +58,14 @@ var (
 
 // receipt is the Delivery.Receipt of this queue: what settling needs.
 type receipt struct {
-	handle   string
-	msgID    string
-	body     string
+	handle string
+	msgID  string
+	body   string
+	// attrs are the message attributes as received; for a Message from a
+	// Lambda event only sattrs is set and attrs is built when needed.
 	attrs    map[string]types.MessageAttributeValue
+	sattrs   map[string]string
+	task     contracts.Task // decoded body
 	group    string
 	received time.Time
 	kind     string
@@ -216,7 +220,7 @@ func (q *Queue) Consume(ctx context.Context) (contracts.Delivery, error) {
 			q.opts.Logger.Debug("sqsqueue: dropping buffered message past its visibility", "queue", q.opts.Name, "message_id", r.msgID)
 			continue
 		}
-		return q.delivery(r)
+		return q.delivery(r), nil
 	}
 }
 
@@ -226,16 +230,14 @@ func (q *Queue) isShut() bool {
 	return q.shut
 }
 
-func (q *Queue) delivery(r *receipt) (contracts.Delivery, error) {
-	task, err := Decode(r.body, stringAttrs(r.attrs))
-	if err != nil {
-		return contracts.Delivery{}, err
-	}
+// delivery completes r's decoded task with what SQS knows.
+func (q *Queue) delivery(r *receipt) contracts.Delivery {
+	task := r.task
 	task.Attempt = max(r.count, 1)
 	if task.EnqueuedAt.IsZero() {
 		task.EnqueuedAt = r.sentAt
 	}
-	return contracts.Delivery{Task: task, Receipt: r}, nil
+	return contracts.Delivery{Task: task, Receipt: r}
 }
 
 // receiveLoop long-polls while consumers wait and fills the buffer.
@@ -293,7 +295,7 @@ func (q *Queue) receiveLoop() {
 				q.dropMalformed(ctx, r, derr)
 				continue
 			}
-			r.kind = task.Kind
+			r.task, r.kind = task, task.Kind
 			q.buf <- r // never blocks: we asked for at most the free space
 		}
 	}
@@ -317,7 +319,7 @@ func receiptOf(m types.Message, now time.Time) *receipt {
 // dead-letter queue, so it never reaches a routine and never loops.
 func (q *Queue) dropMalformed(ctx context.Context, r *receipt, cause error) {
 	log := q.opts.Logger.With("queue", q.opts.Name, "message_id", r.msgID)
-	attrs := maps.Clone(r.attrs)
+	attrs := maps.Clone(r.typedAttrs())
 	if attrs == nil {
 		attrs = map[string]types.MessageAttributeValue{}
 	}
@@ -336,6 +338,17 @@ func (q *Queue) dropMalformed(ctx context.Context, r *receipt, cause error) {
 	}
 	q.deadLettered.Add(1)
 	log.Warn("sqsqueue: malformed message moved to the dead-letter queue", "cause", cause)
+}
+
+// typedAttrs returns the message attributes in the SDK's form.
+func (r *receipt) typedAttrs() map[string]types.MessageAttributeValue {
+	if r.attrs == nil && len(r.sattrs) > 0 {
+		r.attrs = make(map[string]types.MessageAttributeValue, len(r.sattrs))
+		for k, v := range r.sattrs {
+			r.attrs[k] = strAttr(v)
+		}
+	}
+	return r.attrs
 }
 
 func strAttr(v string) types.MessageAttributeValue {
@@ -471,7 +484,7 @@ func (q *Queue) DeadLetter(ctx context.Context, d contracts.Delivery, reason err
 }
 
 func (q *Queue) deadLetter(ctx context.Context, d contracts.Delivery, r *receipt, reason string) error {
-	if err := q.sendDead(ctx, r, r.attrs, reason); err != nil {
+	if err := q.sendDead(ctx, r, r.typedAttrs(), reason); err != nil {
 		return fmt.Errorf("dead-letter task %s: %w", d.Task.ID, err)
 	}
 	if err := q.delete(ctx, r.handle); err != nil {
@@ -493,7 +506,7 @@ func (q *Queue) SendToDeadLetter(ctx context.Context, d contracts.Delivery, reas
 	if reason != nil {
 		msg = reason.Error()
 	}
-	if err := q.sendDead(ctx, r, r.attrs, msg); err != nil {
+	if err := q.sendDead(ctx, r, r.typedAttrs(), msg); err != nil {
 		return fmt.Errorf("dead-letter task %s: %w", d.Task.ID, err)
 	}
 	q.deadLettered.Add(1)

@@ -1,0 +1,312 @@
+// Package workerfn is the Lambda worker: it runs a module's routines on the
+// records of an SQS event and reports partial batch failures, with the same
+// semantics as the local consumer pool. Both call
+// [routine.Executor.Execute]; only the mapping of its decision differs.
+//
+// # Mapping
+//
+//	routine returns nil             → not listed (Lambda deletes the record)
+//	Retry(err, after)               → ChangeMessageVisibility(after), listed
+//	other error, panic              → listed; the queue's visibility timeout
+//	                                  and redrive policy take over
+//	Permanent(err), or a failure on → SendMessage to the dead-letter queue
+//	the last attempt                  with a reason, not listed
+//	malformed record (not a task)   → sent to the dead-letter queue, not
+//	                                  listed; listed if that send fails
+//	no routine for the task's kind  → dead-lettered like Permanent
+//
+// The attempt is the record's ApproximateReceiveCount. When MaxReceiveCount
+// (the redrive policy's) is set, the executor's MaxAttempts is capped by it,
+// so the last receive dead-letters through the executor, settlement hooks
+// included, instead of SQS moving the message silently.
+//
+// One bad record never fails the invocation: the handler returns an error
+// only when its own configuration is broken.
+//
+// # Ordering and parallelism
+//
+// Records of a standard queue run in parallel, at most Concurrency at a
+// time. Records of a FIFO queue (the event source ARN ends in ".fifo") run
+// in order; the first failure is listed together with every record after
+// it, which is not run, so the group's order holds.
+//
+// # Tracing
+//
+// Each record's routine continues the trace in its traceparent attribute
+// (the executor does that); with a Tracer the batch gets its own span that
+// links every record's trace.
+package workerfn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/queue/sqsqueue"
+	"github.com/plba/plba/pkg/routine"
+)
+
+// Queue is what the handler needs of the SQS queue; *sqsqueue.Queue
+// implements it.
+type Queue interface {
+	Delivery(m sqsqueue.Message) (contracts.Delivery, error)
+	Extend(ctx context.Context, d contracts.Delivery, lease time.Duration) error
+	SendToDeadLetter(ctx context.Context, d contracts.Delivery, reason error) error
+}
+
+// Options configure a [Handler].
+type Options struct {
+	// Routines are the module's routine specs (runtime.Assembly.Routines).
+	Routines []contracts.RoutineSpec
+	// Executor builds the executor of a spec (runtime.Assembly.Executor).
+	// It is called once per spec, at New.
+	Executor func(contracts.RoutineSpec) *routine.Executor
+	// QueueName limits the handler to routines consuming this logical
+	// queue; "" accepts routines of any queue.
+	QueueName string
+	// Queue is the SQS queue the records come from. Required.
+	Queue Queue
+	// MaxReceiveCount is the queue's redrive maxReceiveCount; 0 if unknown.
+	MaxReceiveCount int
+	// Concurrency bounds parallel records on a standard queue; default 10.
+	Concurrency int
+	// Tracer, when set, adds a span per batch linking the records' traces.
+	Tracer trace.Tracer
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler handles SQS events. It is safe for concurrent use and meant to be
+// built once per cold start.
+type Handler struct {
+	opts      Options
+	executors map[string]*routine.Executor // by spec name
+	byKind    map[string]string            // kind → spec name ("" = fallback)
+}
+
+// New validates opts and builds the executors.
+func New(opts Options) (*Handler, error) {
+	if opts.Queue == nil {
+		return nil, errors.New("workerfn: Queue is required")
+	}
+	if opts.Executor == nil {
+		return nil, errors.New("workerfn: Executor is required")
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 10
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	h := &Handler{opts: opts, executors: map[string]*routine.Executor{}, byKind: map[string]string{}}
+	for _, spec := range opts.Routines {
+		if opts.QueueName != "" && spec.Queue != opts.QueueName {
+			continue
+		}
+		if _, dup := h.byKind[spec.Kind]; dup {
+			return nil, fmt.Errorf("workerfn: two routines for kind %q; give each queue its own worker function (QueueName)", spec.Kind)
+		}
+		ex := *opts.Executor(spec)
+		eff := ex.MaxAttempts
+		if eff <= 0 {
+			eff = 5 // the executor's default
+		}
+		if m := opts.MaxReceiveCount; m > 0 && eff > m {
+			ex.MaxAttempts = m
+		}
+		h.executors[spec.Name] = &ex
+		h.byKind[spec.Kind] = spec.Name
+	}
+	if len(h.executors) == 0 {
+		return nil, fmt.Errorf("workerfn: no routine consumes queue %q", opts.QueueName)
+	}
+	return h, nil
+}
+
+// Handle processes an SQS event. It never fails because of a record.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	if len(ev.Records) == 0 {
+		return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}, nil
+	}
+	if h.opts.Tracer != nil {
+		var span trace.Span
+		ctx, span = h.opts.Tracer.Start(ctx, "sqs batch", trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithLinks(links(ev.Records)...),
+			trace.WithAttributes(attribute.Int("messaging.batch.message_count", len(ev.Records))))
+		defer span.End()
+	}
+	failed := make([]bool, len(ev.Records))
+	if isFIFO(ev.Records[0].EventSourceARN) {
+		for i := range ev.Records {
+			if ctx.Err() != nil || h.record(ctx, &ev.Records[i]) {
+				for j := i; j < len(ev.Records); j++ {
+					failed[j] = true
+				}
+				break
+			}
+		}
+	} else {
+		// A pool of min(Concurrency, records) goroutines takes records in
+		// order; with one, the records run in this goroutine.
+		var next atomic.Int64
+		work := func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ev.Records) {
+					return
+				}
+				if ctx.Err() != nil {
+					// Out of time: what has not started is retried later.
+					failed[i] = true
+					continue
+				}
+				failed[i] = h.record(ctx, &ev.Records[i])
+			}
+		}
+		var wg sync.WaitGroup
+		for range min(h.opts.Concurrency, len(ev.Records)) - 1 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				work()
+			}()
+		}
+		work()
+		wg.Wait()
+	}
+	// An empty list, not null: success for every record.
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for i, f := range failed {
+		if f {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// record runs one record and reports whether it must be listed as failed.
+// Loggers are not derived per record (slog's With allocates); the ids are
+// passed where something is logged.
+func (h *Handler) record(ctx context.Context, rec *events.SQSMessage) (failed bool) {
+	log := h.opts.Logger
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("workerfn: panic handling record", "message_id", rec.MessageId, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			failed = true
+		}
+	}()
+	d, err := h.opts.Queue.Delivery(MessageOf(rec))
+	if err != nil {
+		if !errors.Is(err, sqsqueue.ErrMalformed) {
+			log.Error("workerfn: record", "message_id", rec.MessageId, "error", err)
+			return true
+		}
+		if derr := h.opts.Queue.SendToDeadLetter(ctx, d, err); derr != nil {
+			log.Error("workerfn: malformed record; sending it to the dead-letter queue failed, listing it", "message_id", rec.MessageId, "error", err, "dlq_error", derr)
+			return true
+		}
+		log.Warn("workerfn: malformed record sent to the dead-letter queue", "message_id", rec.MessageId, "error", err)
+		return false
+	}
+	ex := h.executor(d.Task.Kind)
+	if ex == nil {
+		reason := fmt.Errorf("no routine for task kind %q", d.Task.Kind)
+		if derr := h.opts.Queue.SendToDeadLetter(ctx, d, reason); derr != nil {
+			log.Error("workerfn: no routine; sending to the dead-letter queue failed", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "error", derr)
+			return true
+		}
+		log.Error("workerfn: no routine for the task's kind; dead-lettered", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind)
+		return false
+	}
+	r := ex.Execute(ctx, d.Task)
+	switch r.Decision {
+	case routine.Ack:
+		return false
+	case routine.DeadLetter:
+		if err := h.opts.Queue.SendToDeadLetter(ctx, d, r.Err); err != nil {
+			log.Error("workerfn: dead-letter failed; listing the record so it is retried", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "attempt", d.Task.Attempt, "error", err, "cause", r.Err)
+			return true
+		}
+		log.Warn("workerfn: task dead-lettered", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "attempt", d.Task.Attempt, "error", r.Err)
+		return false
+	default:
+		if after, ok := contracts.RetryAfter(r.Err); ok {
+			if err := h.opts.Queue.Extend(ctx, d, after); err != nil {
+				log.Error("workerfn: setting the retry delay failed; the queue's visibility timeout applies", "message_id", rec.MessageId, "task_id", d.Task.ID, "error", err)
+			}
+		}
+		log.Info("workerfn: task failed, will be retried", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "attempt", d.Task.Attempt, "error", r.Err, "panicked", r.Panicked)
+		return true
+	}
+}
+
+func (h *Handler) executor(kind string) *routine.Executor {
+	name, ok := h.byKind[kind]
+	if !ok {
+		name, ok = h.byKind[""]
+	}
+	if !ok {
+		return nil
+	}
+	return h.executors[name]
+}
+
+// MessageOf converts an event record.
+func MessageOf(rec *events.SQSMessage) sqsqueue.Message {
+	m := sqsqueue.Message{
+		ID:            rec.MessageId,
+		ReceiptHandle: rec.ReceiptHandle,
+		Body:          rec.Body,
+		GroupID:       rec.Attributes["MessageGroupId"],
+	}
+	m.ReceiveCount, _ = strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	if ms, err := strconv.ParseInt(rec.Attributes["SentTimestamp"], 10, 64); err == nil && ms > 0 {
+		m.SentAt = time.UnixMilli(ms)
+	}
+	if len(rec.MessageAttributes) > 0 {
+		m.Attributes = make(map[string]string, len(rec.MessageAttributes))
+		for k, v := range rec.MessageAttributes {
+			if v.StringValue != nil {
+				m.Attributes[k] = *v.StringValue
+			}
+		}
+	}
+	return m
+}
+
+var propagator = propagation.TraceContext{}
+
+// links returns a link to each record's trace context.
+func links(recs []events.SQSMessage) []trace.Link {
+	var out []trace.Link
+	for i := range recs {
+		a, ok := recs[i].MessageAttributes[contracts.AttrTraceParent]
+		if !ok || a.StringValue == nil {
+			continue
+		}
+		carrier := propagation.MapCarrier{contracts.AttrTraceParent: *a.StringValue}
+		if ts, ok := recs[i].MessageAttributes[contracts.AttrTraceState]; ok && ts.StringValue != nil {
+			carrier[contracts.AttrTraceState] = *ts.StringValue
+		}
+		sc := trace.SpanContextFromContext(propagator.Extract(context.Background(), carrier))
+		if sc.IsValid() {
+			out = append(out, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{attribute.String("messaging.message.id", recs[i].MessageId)}})
+		}
+	}
+	return out
+}
+
+func isFIFO(arn string) bool { return strings.HasSuffix(arn, ".fifo") }
