@@ -308,6 +308,7 @@ func (e *ValidationError) Unwrap() error { return ErrInvalidConfig }
 
 var (
 	stageRE     = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	stackNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,55}$`)
 	rateRE      = regexp.MustCompile(`^rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)$`)
 	cronRE      = regexp.MustCompile(`^cron\(\S+( \S+){5}\)$`)
 	addrRE      = regexp.MustCompile(`^[^\s:]+:[0-9]{1,5}$`)
@@ -348,6 +349,9 @@ func (c Config) Validate() error {
 
 	if !stageRE.MatchString(c.Stage) {
 		add("stage %q must be 1-20 characters of a-z, 0-9 and '-', starting with a letter", c.Stage)
+	}
+	if c.StackName != "" && !stackNameRE.MatchString(c.StackName) {
+		add("stack_name %q must be 1-56 characters of A-Z, a-z, 0-9 and '-', starting with a letter (it prefixes the function names, at most 64 characters)", c.StackName)
 	}
 	if c.AssetDir == "" {
 		add("asset_dir must be set (the directory `make lambdas` writes, normally ../bin/lambda)")

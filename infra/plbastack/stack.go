@@ -165,13 +165,22 @@ func (s *Stack) addQueues() {
 	if q.FIFO {
 		fifo = jsii.Bool(true)
 	}
+	// A FIFO queue's name must end in ".fifo"; name FIFO queues explicitly
+	// rather than rely on how CloudFormation generates names.
+	var dlqName, queueName *string
+	if q.FIFO {
+		dlqName = jsii.String(s.Config.ResolvedStackName() + "-dead-letters.fifo")
+		queueName = jsii.String(s.Config.ResolvedStackName() + "-tasks.fifo")
+	}
 	s.DeadLetterQueue = awssqs.NewQueue(s.Stack, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
+		QueueName:       dlqName,
 		Fifo:            fifo,
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: dur(q.DLQRetention),
 	})
 	props := &awssqs.QueueProps{
+		QueueName:         queueName,
 		Fifo:              fifo,
 		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:        jsii.Bool(true),

@@ -479,6 +479,9 @@ func TestFIFOVariant(t *testing.T) {
 		if p["FifoQueue"] != true || p["SqsManagedSseEnabled"] != true {
 			t.Errorf("%s: FifoQueue %v SSE %v", id, p["FifoQueue"], p["SqsManagedSseEnabled"])
 		}
+		if name, _ := p["QueueName"].(string); !strings.HasPrefix(name, "plba-test-") || !strings.HasSuffix(name, ".fifo") {
+			t.Errorf("%s: FIFO queue name %q, want plba-test-….fifo", id, p["QueueName"])
+		}
 	}
 	_, q := s.one(t, "AWS::SQS::Queue", func(p map[string]any) bool { return p["RedrivePolicy"] != nil })
 	if q["ContentBasedDeduplication"] != true {
@@ -610,6 +613,8 @@ func TestRuleViolationsFailSynth(t *testing.T) {
 			"worker.timeout (16m40s) must be whole seconds between 1s and 15m"},
 		{"tls", func(c *plbastack.Config) { c.Mailbox.TLS = "yes" },
 			`mailbox.tls "yes" must be none, starttls or implicit`},
+		{"stack name", func(c *plbastack.Config) { c.StackName = strings.Repeat("x", 57) },
+			"stack_name \"" + strings.Repeat("x", 57) + "\" must be 1-56 characters"},
 		{"environment override", func(c *plbastack.Config) { c.Environment = map[string]string{"PLBA_QUEUE_URL": "x"} },
 			"environment: PLBA_QUEUE_URL is set by the stack or by Lambda and cannot be overridden"},
 	}
@@ -668,6 +673,9 @@ func TestConfigFromContext(t *testing.T) {
 	}
 	if cfg.Queue.VisibilityTimeout != plbastack.Duration(180*time.Second) {
 		t.Errorf("default.yaml value lost: visibility %v", cfg.Queue.VisibilityTimeout)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("shipped prod config is invalid: %v", err)
 	}
 
 	bad := newApp(t, map[string]any{"stage": 7})

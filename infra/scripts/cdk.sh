@@ -6,5 +6,6 @@
 source "$(dirname "$0")/lib.sh"
 args=("$@")
 if [ -n "${STAGE:-}" ]; then args+=(-c "stage=$STAGE"); fi
-if [ -n "${ASSET_DIR:-}" ]; then args+=(-c "assetDir=$ASSET_DIR"); fi
+# The app runs in infra/: make a relative ASSET_DIR absolute from here.
+if [ -n "${ASSET_DIR:-}" ]; then args+=(-c "assetDir=$(realpath -m "$ASSET_DIR")"); fi
 cdk "${args[@]}"

@@ -11,7 +11,8 @@ source "$(dirname "$0")/lib.sh"
 export AWS_EC2_METADATA_DISABLED=true
 args=(synth --quiet --no-lookups)
 if [ -n "${STAGE:-}" ]; then args+=(-c "stage=$STAGE"); fi
-if [ -n "${ASSET_DIR:-}" ]; then args+=(-c "assetDir=$ASSET_DIR"); fi
+# The app runs in infra/: make a relative ASSET_DIR absolute from here.
+if [ -n "${ASSET_DIR:-}" ]; then args+=(-c "assetDir=$(realpath -m "$ASSET_DIR")"); fi
 cdk "${args[@]}" "$@"
 echo "synth: templates in $infra/cdk.out:"
 ls "$infra"/cdk.out/*.template.json
