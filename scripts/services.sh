@@ -13,7 +13,7 @@ action=${1:?usage: services.sh install|start|stop|status [NAME...]}
 shift
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-	for f in "$root"/scripts/services/*.sh; do names+=("$(basename "$f" .sh)"); done
+	for f in "$root"/scripts/services/*.sh; do n=$(basename "$f" .sh); [ "$n" = lib ] || names+=("$n"); done
 fi
 rc=0
 for n in "${names[@]}"; do

@@ -31,6 +31,9 @@ type AssembleOptions struct {
 	DefaultTimeout time.Duration
 	// Backoff for routine errors; nil means routine.DefaultBackoff.
 	Backoff routine.Backoff
+	// ConfigDeclared: the caller already ran DeclareConfig for these
+	// modules (to check the configuration before anything starts).
+	ConfigDeclared bool
 }
 
 // Assembly is what a set of modules declared. Deployments turn it into
@@ -66,8 +69,10 @@ func Assemble(ctx context.Context, opts AssembleOptions, modules ...contracts.Ap
 		opts.DefaultTimeout = 5 * time.Minute
 	}
 	a := &Assembly{Settlers: map[string]contracts.Settler{}, Services: opts.Services, opts: opts}
-	if err := DeclareConfig(opts.Config, modules...); err != nil {
-		return nil, err
+	if !opts.ConfigDeclared {
+		if err := DeclareConfig(opts.Config, modules...); err != nil {
+			return nil, err
+		}
 	}
 	seen := map[string]bool{}
 	for _, m := range modules {

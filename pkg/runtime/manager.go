@@ -55,6 +55,9 @@ type Options struct {
 	Observer routine.Observer
 	// Lease for queues with leases (SQS visibility); 0 disables heartbeats.
 	Lease time.Duration
+	// ConfigDeclared: modules' configuration was declared (and checked)
+	// before Start; see AssembleOptions.
+	ConfigDeclared bool
 }
 
 // State is the manager's life-cycle state.
@@ -203,6 +206,8 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 		Services:  m.services,
 		Tracer:    m.opts.Tracer,
 		Backoff:   m.opts.Backoff,
+
+		ConfigDeclared: m.opts.ConfigDeclared,
 	}, modules...)
 	if err != nil {
 		return err

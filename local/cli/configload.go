@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	awscfg "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/plba/plba/pkg/config"
+	"github.com/plba/plba/pkg/config/awsconfig"
+	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/runtime"
+)
+
+// configFlags are the flags every config-reading command shares.
+type configFlags struct {
+	files multiFlag
+	sets  multiFlag
+	app   string
+}
+
+func (c *configFlags) register(fs *flag.FlagSet) {
+	fs.Var(&c.files, "config", "YAML config `file` (repeatable; later files override earlier ones)")
+	fs.Var(&c.sets, "set", "override one key, `key.path=value` (repeatable; highest precedence)")
+	fs.StringVar(&c.app, "app", "mailorderbot", "application to run: "+appNames())
+}
+
+// loaded is a validated configuration with the modules it was checked for.
+type loaded struct {
+	cfg      *config.Manager
+	platform runtime.PlatformConfig
+	modules  []contracts.ApplicationModule
+	app      app
+}
+
+// configError marks errors that are the user's to fix (exit code 2).
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
+
+// loadConfig builds the configuration manager, lets the modules declare
+// their sections and checks the whole file: unknown keys, rules, secrets.
+func loadConfig(ctx context.Context, cf *configFlags, extra map[string]string, logger *slog.Logger) (*loaded, error) {
+	a, ok := lookupApp(cf.app)
+	if !ok {
+		return nil, configError{fmt.Errorf("unknown application %q (have: %s)", cf.app, appNames())}
+	}
+	sets, err := config.ParseSets(cf.sets)
+	if err != nil {
+		return nil, configError{err}
+	}
+	for k, v := range extra {
+		if _, given := sets[k]; !given {
+			sets[k] = v
+		}
+	}
+	// The AWS SDK's default configuration reads only the environment and
+	// files here; SSM or Secrets Manager are called only for references.
+	resolvers := map[string]config.Resolver{}
+	if awsCfg, err := awscfg.LoadDefaultConfig(ctx); err == nil {
+		resolvers = awsconfig.Resolvers(awsCfg, 5*time.Minute)
+	}
+	// Collect every declaration first so that one load reports every
+	// problem of the file at once.
+	platform := runtime.DefaultPlatformConfig()
+	decl := declarations{"platform": &platform}
+	modules := a.modules(len(cf.files) == 0 && len(cf.sets) == 0)
+	if err := runtime.DeclareConfig(decl, modules...); err != nil {
+		return nil, err
+	}
+	m, err := config.New(ctx, config.Options{
+		Files:     cf.files,
+		Flags:     sets,
+		Resolvers: resolvers,
+		Schemas:   decl,
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, wrapConfigErr(err)
+	}
+	if err := m.Check(); err != nil {
+		return nil, wrapConfigErr(err)
+	}
+	p, err := config.Get[runtime.PlatformConfig](m, "platform")
+	if err != nil {
+		return nil, wrapConfigErr(err)
+	}
+	return &loaded{cfg: m, platform: p, modules: modules, app: a}, nil
+}
+
+// declarations records what modules declare, before the manager exists.
+type declarations map[string]any
+
+func (d declarations) Declare(path string, schema any) error {
+	if _, dup := d[path]; dup {
+		return fmt.Errorf("config: %q declared twice", path)
+	}
+	d[path] = schema
+	return nil
+}
+
+func (declarations) Decode(string, any) error {
+	return errors.New("config: Decode called while declaring")
+}
+
+func wrapConfigErr(err error) error {
+	if errors.Is(err, config.ErrInvalid) || errors.Is(err, config.ErrNotFound) {
+		return configError{err}
+	}
+	return err
+}
+
+// exitFor prints err and returns its exit code.
+func exitFor(errw io.Writer, err error) int {
+	var ce configError
+	if errors.As(err, &ce) {
+		fmt.Fprintf(errw, "plba: invalid configuration:\n%v\n", err)
+		return ExitUsage
+	}
+	fmt.Fprintf(errw, "plba: %v\n", err)
+	return ExitFailure
+}

@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	awscfg "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/queue/sqsqueue"
+	"github.com/plba/plba/pkg/runtime"
+)
+
+// queueFactory returns the queue factory for the configured backend.
+func queueFactory(ctx context.Context, qc runtime.QueueConfig, log *slog.Logger) (runtime.QueueFactory, func(), error) {
+	switch qc.Backend {
+	case "", "memory":
+		return runtime.MemoryQueues(qc.Capacity, qc.MaxAttempts), func() {}, nil
+	case "sqs":
+		var opts []func(*awscfg.LoadOptions) error
+		if qc.SQS.Region != "" {
+			opts = append(opts, awscfg.WithRegion(qc.SQS.Region))
+		}
+		cfg, err := awscfg.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sqs: load AWS configuration: %w", err)
+		}
+		client := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+			if qc.SQS.Endpoint != "" {
+				o.BaseEndpoint = &qc.SQS.Endpoint
+			}
+		})
+		return func(_ context.Context, name string) (contracts.TaskQueue, error) {
+			url, ok := qc.SQS.URLs[name]
+			if !ok {
+				return nil, configError{fmt.Errorf("platform.queue.sqs.urls.%s: no SQS queue URL for queue %q", name, name)}
+			}
+			return sqsqueue.New(sqsqueue.Options{
+				Client: client, QueueURL: url, DeadLetterURL: qc.SQS.DLQURLs[name], Name: name,
+				MaxAttempts: qc.MaxAttempts, WaitTime: qc.SQS.WaitTime, Logger: log,
+			})
+		}, func() {}, nil
+	default:
+		return nil, nil, configError{fmt.Errorf("platform.queue.backend: %q is not supported by this build (memory, sqs)", qc.Backend)}
+	}
+}

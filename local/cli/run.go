@@ -1,0 +1,182 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/plba/plba/pkg/control"
+	"github.com/plba/plba/pkg/routine"
+	"github.com/plba/plba/pkg/runtime"
+)
+
+// signals is replaced by tests.
+var notifySignals = func(c chan<- os.Signal) func() {
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	return func() { signal.Stop(c) }
+}
+
+func runCmd(ctx context.Context, args []string, out, errw io.Writer) int {
+	fs := flag.NewFlagSet("plba run", flag.ContinueOnError)
+	var cf configFlags
+	cf.register(fs)
+	queue := fs.String("queue", "", "queue backend `memory|sqs|redis` (sets platform.queue.backend)")
+	listen := fs.String("listen", "", "control plane `address` (sets platform.control.listen; \"off\" disables)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: plba run [--app NAME] [--config FILE]... [--set key=value]... [--queue memory|sqs|redis] [--listen ADDR]
+
+Runs the application until SIGINT or SIGTERM. The first signal stops sources and drains
+in-flight tasks within platform.shutdown.timeout (unfinished tasks return to the queue);
+a second signal forces the stop. SIGHUP reloads the configuration.
+
+Without --config and --set the mail order bot runs its demo: an embedded IMAP server
+with sample order e-mails, a SQLite store under var/, and the control plane.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if code, ok := parse(fs, args, errw); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(errw, "plba run: unexpected arguments %v\n", fs.Args())
+		return ExitUsage
+	}
+	extra := map[string]string{}
+	if *queue != "" {
+		extra["platform.queue.backend"] = *queue
+	}
+	if *listen != "" {
+		extra["platform.control.listen"] = *listen
+	}
+	boot := slog.New(slog.NewTextHandler(errw, nil))
+	l, err := loadConfig(ctx, &cf, extra, boot)
+	if err != nil {
+		return exitFor(errw, err)
+	}
+	return run(ctx, l, out, errw)
+}
+
+func run(ctx context.Context, l *loaded, out, errw io.Writer) int {
+	p := l.platform
+	logging, err := runtime.NewLogging(errw, p.Log)
+	if err != nil {
+		return exitFor(errw, configError{err})
+	}
+	log := logging.Logger("runner")
+	queues, closeQueues, err := queueFactory(ctx, p.Queue, logging.Logger("queue"))
+	if err != nil {
+		return exitFor(errw, err)
+	}
+	defer closeQueues()
+	tracer, stopTracing, err := setupTracing(p.Tracing, out)
+	if err != nil {
+		return exitFor(errw, configError{err})
+	}
+	defer stopTracing()
+	mgr := runtime.NewManager(runtime.Options{
+		Config:       l.cfg,
+		Logging:      logging,
+		Queues:       queues,
+		StartTimeout: p.Startup.Timeout,
+		StopTimeout:  p.Shutdown.Timeout,
+		Supervisor:   runtime.SupervisorOptions{MaxRestarts: p.Restart.MaxRestarts, Window: p.Restart.Window},
+		Backoff:      routine.ExponentialBackoff(p.Routines.BackoffMin, p.Routines.BackoffMax),
+		Lease:        p.Queue.Lease,
+		Tracer:       tracer,
+
+		ConfigDeclared: true,
+	})
+	if err := mgr.Register(l.modules...); err != nil {
+		return exitFor(errw, err)
+	}
+	sig := make(chan os.Signal, 4)
+	stopSignals := notifySignals(sig)
+	defer stopSignals()
+
+	if err := mgr.Start(ctx); err != nil {
+		if errors.Is(err, errConfigLike) {
+			return exitFor(errw, configError{err})
+		}
+		return exitFor(errw, fmt.Errorf("start: %w", err))
+	}
+	var ctl *control.Server
+	if addr := p.Control.Listen; addr != "" && addr != "off" {
+		ctl, err = control.Listen(addr, control.NewHandler(control.Options{
+			Manager: mgr, Config: l.cfg, Build: Version, Logger: logging.Logger("control"),
+		}))
+		if err != nil {
+			_ = mgr.Stop(context.Background(), true)
+			return exitFor(errw, err)
+		}
+		log.Info("control plane listening", "url", "http://"+ctl.Addr()+"/")
+	}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		_ = l.cfg.Watch(watchCtx)
+	}()
+
+	stopped := make(chan error, 1)
+	stopping := false
+	stop := func(force bool) {
+		if !stopping {
+			stopping = true
+			go func() { stopped <- mgr.Stop(context.Background(), force) }()
+			return
+		}
+		go func() { _ = mgr.Stop(context.Background(), true) }()
+	}
+	done := ctx.Done()
+loop:
+	for {
+		select {
+		case s := <-sig:
+			switch s {
+			case syscall.SIGHUP:
+				if err := l.cfg.Reload(context.Background()); err != nil {
+					log.Warn("configuration reload rejected; keeping the previous one", "err", err)
+				} else {
+					log.Info("configuration reloaded", "version", l.cfg.Version())
+				}
+			default:
+				if stopping {
+					log.Warn("second signal: forcing stop", "signal", s.String())
+					stop(true)
+				} else {
+					log.Info("stopping: draining in-flight tasks (signal again to force)", "signal", s.String(), "deadline", p.Shutdown.Timeout)
+					stop(false)
+				}
+			}
+		case <-done:
+			done = nil
+			stop(false)
+		case err = <-stopped:
+			break loop
+		}
+	}
+	stopWatch()
+	<-watchDone
+	if ctl != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = ctl.Shutdown(sctx)
+		cancel()
+	}
+	if err != nil {
+		log.Warn("stopped with errors", "err", err)
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+// errConfigLike marks start errors caused by module configuration.
+var errConfigLike = errors.New("configuration")
