@@ -315,7 +315,7 @@ var (
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	reservedEnv = map[string]bool{EnvStage: true, EnvQueueURL: true, EnvDLQURL: true, EnvQueueFIFO: true,
 		EnvStoreTable: true, EnvMaxReceiveCount: true, EnvIMAPAddr: true, EnvIMAPTLS: true, EnvIMAPUsername: true,
-		EnvIMAPMailbox: true, EnvIMAPPassword: true, EnvIMAPMode: true, EnvStoreDriver: true, EnvStoreTableV: true}
+		EnvIMAPMailbox: true, EnvIMAPPassword: true, EnvIMAPMode: true, EnvAppStoreDriver: true, EnvAppStoreTable: true}
 	logDaysSet = map[int]bool{0: true, 1: true, 3: true, 5: true, 7: true, 14: true, 30: true, 60: true,
 		90: true, 120: true, 150: true, 180: true, 365: true, 400: true, 545: true, 731: true,
 		1096: true, 1827: true, 2192: true, 2557: true, 2922: true, 3288: true, 3653: true}

@@ -46,14 +46,14 @@ const (
 	// EnvMaxReceiveCount is the task queue's redrive maxReceiveCount.
 	EnvMaxReceiveCount = "PLBA_MAX_RECEIVE_COUNT"
 
-	EnvIMAPAddr     = "PLBA_APPS__MAILORDERBOT__IMAP__ADDR"
-	EnvIMAPTLS      = "PLBA_APPS__MAILORDERBOT__IMAP__TLS"
-	EnvIMAPUsername = "PLBA_APPS__MAILORDERBOT__IMAP__USERNAME"
-	EnvIMAPMailbox  = "PLBA_APPS__MAILORDERBOT__IMAP__MAILBOX"
-	EnvIMAPPassword = "PLBA_APPS__MAILORDERBOT__IMAP__PASSWORD"
-	EnvIMAPMode     = "PLBA_APPS__MAILORDERBOT__IMAP__MODE"
-	EnvStoreDriver  = "PLBA_APPS__MAILORDERBOT__STORE__DRIVER"
-	EnvStoreTableV  = "PLBA_APPS__MAILORDERBOT__STORE__TABLE"
+	EnvIMAPAddr       = "PLBA_APPS__MAILORDERBOT__IMAP__ADDR"
+	EnvIMAPTLS        = "PLBA_APPS__MAILORDERBOT__IMAP__TLS"
+	EnvIMAPUsername   = "PLBA_APPS__MAILORDERBOT__IMAP__USERNAME"
+	EnvIMAPMailbox    = "PLBA_APPS__MAILORDERBOT__IMAP__MAILBOX"
+	EnvIMAPPassword   = "PLBA_APPS__MAILORDERBOT__IMAP__PASSWORD"
+	EnvIMAPMode       = "PLBA_APPS__MAILORDERBOT__IMAP__MODE"
+	EnvAppStoreDriver = "PLBA_APPS__MAILORDERBOT__STORE__DRIVER"
+	EnvAppStoreTable  = "PLBA_APPS__MAILORDERBOT__STORE__TABLE"
 )
 
 // The orders table's layout, as the mail order bot's DynamoDB store
@@ -313,9 +313,9 @@ func (s *Stack) addFunctions() {
 		EnvMaxReceiveCount: strconv.Itoa(cfg.Queue.MaxReceiveCount),
 	}
 	tableEnv := map[string]string{
-		EnvStoreTable:  *s.Table.TableName(),
-		EnvStoreTableV: *s.Table.TableName(),
-		EnvStoreDriver: "dynamodb",
+		EnvStoreTable:     *s.Table.TableName(),
+		EnvAppStoreTable:  *s.Table.TableName(),
+		EnvAppStoreDriver: "dynamodb",
 	}
 
 	// Poller: reads the mailbox, publishes to the task queue.
