@@ -131,20 +131,30 @@ start() {
 	wait_port 127.0.0.1 "$tls_port" 30
 }
 
-# Stopping the master leaves imap processes serving their open connections
-# (clients would not notice the stop). Dovecot's processes share the
-# master's process group, so after the master the rest of that group ends.
+# Stopping only the master leaves imap processes serving their open
+# connections (clients would not notice the stop), and the master waits for
+# them for seconds. Dovecot's processes share the master's process group, so
+# the whole group is stopped at once.
 stop() {
 	local f pid pgid
 	f=$(pidfile)
 	pid_alive "$f" || { rm -f "$f"; return 0; }
 	pid=$(cat "$f")
 	pgid=$(ps -o pgid= -p "$pid" | tr -d ' ')
-	stop_pid "$f"
-	[ "$pgid" = "$pid" ] || return 0
-	kill -TERM -- "-$pgid" 2>/dev/null || return 0
-	for _ in $(seq 1 50); do kill -0 -- "-$pgid" 2>/dev/null || return 0; sleep 0.1; done
-	kill -KILL -- "-$pgid" 2>/dev/null || true
+	if [ "$pgid" != "$pid" ]; then
+		stop_pid "$f"
+		return 0
+	fi
+	kill -TERM -- "-$pgid" 2>/dev/null || true
+	for _ in $(seq 1 100); do group_alive "$pgid" || break; sleep 0.05; done
+	group_alive "$pgid" && kill -KILL -- "-$pgid" 2>/dev/null
+	rm -f "$f"
+}
+
+# group_alive PGID: a process of the group still runs (zombies waiting for
+# their reaper do not count).
+group_alive() {
+	ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 
 status() {
