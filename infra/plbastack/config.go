@@ -362,8 +362,8 @@ func (c Config) Validate() error {
 	if q.VisibilityTimeout < 0 || time.Duration(q.VisibilityTimeout) > 12*time.Hour {
 		add("queue.visibility_timeout (%s) must be between 0s and 12h", q.VisibilityTimeout)
 	}
-	if min := 6 * c.Worker.Timeout; q.VisibilityTimeout < min {
-		add(msgVisibility6x, q.VisibilityTimeout, c.Worker.Timeout, min)
+	if need := 6 * c.Worker.Timeout; q.VisibilityTimeout < need {
+		add(msgVisibility6x, q.VisibilityTimeout, c.Worker.Timeout, need)
 	}
 	for _, r := range []struct {
 		key string
