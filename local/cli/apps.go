@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"io"
+	"os"
 	"sort"
 	"strings"
 
+	"github.com/plba/plba/apps/mailorderbot"
 	"github.com/plba/plba/apps/ticker"
 	"github.com/plba/plba/pkg/contracts"
 )
+
+// progressOut receives the bot's one-line-per-outcome progress.
+var progressOut io.Writer = os.Stdout
 
 // app is an application the runner knows.
 type app struct {
@@ -17,6 +23,9 @@ type app struct {
 }
 
 var apps = map[string]app{
+	"mailorderbot": {name: "mailorderbot", modules: func(bare bool) []contracts.ApplicationModule {
+		return []contracts.ApplicationModule{mailorderbot.New(mailorderbot.Options{Demo: bare, Progress: progressOut})}
+	}},
 	"ticker": {name: "ticker", modules: func(bool) []contracts.ApplicationModule {
 		return []contracts.ApplicationModule{ticker.New()}
 	}},

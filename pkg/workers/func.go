@@ -93,3 +93,7 @@ func (w *FuncWorker) Status() contracts.WorkerStatus {
 	w.fill(&st)
 	return st
 }
+
+// Fresh returns a new, unstarted worker running the same function, so a
+// supervisor can restart a failed FuncWorker.
+func (w *FuncWorker) Fresh() contracts.Worker { return Func(w.name, w.run) }

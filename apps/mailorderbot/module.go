@@ -1,0 +1,204 @@
+package mailorderbot
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/plba/plba/apps/mailorderbot/demo"
+	"github.com/plba/plba/apps/mailorderbot/domain"
+	"github.com/plba/plba/apps/mailorderbot/handler"
+	"github.com/plba/plba/apps/mailorderbot/reply"
+	"github.com/plba/plba/apps/mailorderbot/store"
+	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/source/imapsource"
+	"github.com/plba/plba/pkg/workers"
+)
+
+// Queue is the name of the bot's task queue.
+const Queue = "orders"
+
+// Options change how the module runs; configuration stays in Config.
+type Options struct {
+	// Demo serves an embedded IMAP mailbox with sample e-mails and points
+	// the source at it (`make run` without configuration).
+	Demo bool
+	// DemoInterval is how often the demo delivers a new e-mail; default 3s.
+	DemoInterval time.Duration
+	// Progress, when set, gets one line per outcome and a summary at stop.
+	Progress io.Writer
+	// SourceOptions are passed to the IMAP source (tests count round trips
+	// or wrap connections).
+	SourceOptions []imapsource.Option
+}
+
+// Module is the mail order bot as a PLBA application module.
+type Module struct {
+	opts  Options
+	cfg   Config
+	store store.OrderStore
+	src   *imapsource.Source
+
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+// New returns the module.
+func New(opts Options) *Module {
+	if opts.DemoInterval == 0 {
+		opts.DemoInterval = 3 * time.Second
+	}
+	cfg := DefaultConfig()
+	if opts.Demo {
+		// Placeholders that satisfy validation; Register points the source
+		// at the embedded server.
+		cfg.IMAP.Addr = demo.DefaultAddr
+		cfg.IMAP.TLS = imapsource.TLSNone
+		cfg.IMAP.Username = demo.User
+		cfg.IMAP.Password = demo.Password
+	}
+	return &Module{opts: opts, cfg: cfg, counts: map[string]int{}}
+}
+
+// Name implements contracts.ApplicationModule.
+func (m *Module) Name() string { return "mailorderbot" }
+
+// DeclareConfig declares apps.mailorderbot with its defaults and rules.
+func (m *Module) DeclareConfig(c contracts.Config) error { return c.Declare(ConfigPath, &m.cfg) }
+
+// Config returns the decoded configuration (after Register).
+func (m *Module) Config() Config { return m.cfg }
+
+// Store returns the order store (after Register).
+func (m *Module) Store() store.OrderStore { return m.store }
+
+// Source returns the IMAP source (after Register).
+func (m *Module) Source() *imapsource.Source { return m.src }
+
+// Register wires the bot: IMAP source → queue "orders" → pool of Workers
+// running the order routine; the store closes at stop.
+func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
+	if err := r.Config().Decode(ConfigPath, &m.cfg); err != nil {
+		return err
+	}
+	if err := m.cfg.Validate(); err != nil {
+		return err
+	}
+	log := r.Logger()
+	if m.opts.Demo {
+		addr, err := demo.PickAddr()
+		if err != nil {
+			return err
+		}
+		m.cfg.IMAP.Addr = addr
+		if err := r.AddWorker(demo.Worker(addr, m.opts.DemoInterval, uint64(time.Now().UnixNano()))); err != nil {
+			return err
+		}
+		log.Info("demo mode: embedded IMAP server with sample order e-mails", "addr", addr, "user", demo.User, "new_mail_every", m.opts.DemoInterval)
+	}
+	st, err := OpenStore(ctx, m.cfg.Store)
+	if err != nil {
+		return fmt.Errorf("open order store: %w", err)
+	}
+	m.store = st
+	r.OnStop(func(context.Context) error { return st.Close() })
+	deps, err := m.cfg.HandlerDeps(st)
+	if err != nil {
+		return err
+	}
+	deps.Logger = log
+	deps.OnOutcome = m.outcome
+	h, err := handler.New(deps)
+	if err != nil {
+		return err
+	}
+	srcOpts := append([]imapsource.Option{imapsource.WithKind(handler.TaskKind), imapsource.WithLogger(log)}, m.opts.SourceOptions...)
+	src, err := imapsource.New(m.cfg.IMAP, srcOpts...)
+	if err != nil {
+		return err
+	}
+	m.src = src
+	r.OnStop(func(context.Context) error { return src.Close() })
+	if err := r.AddSource(contracts.SourceSpec{Source: src, Queue: Queue, Mode: m.cfg.IMAP.SourceMode(), Interval: m.cfg.IMAP.PollInterval}); err != nil {
+		return err
+	}
+	if err := r.AddRoutine(contracts.RoutineSpec{Name: "orders", Kind: handler.TaskKind, Queue: Queue, Routine: h, Workers: m.cfg.Workers}); err != nil {
+		return err
+	}
+	if deps.Sender != nil {
+		// Replies whose send failed stay in the outbox; retry them.
+		sender := deps.Sender
+		if err := r.AddWorker(workers.Func("outbox", func(ctx context.Context) error {
+			t := time.NewTicker(30 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-t.C:
+					if _, err := reply.Flush(ctx, st, sender, 100); err != nil {
+						log.Warn("outbox flush failed", "err", err)
+					}
+				}
+			}
+		})); err != nil {
+			return err
+		}
+	}
+	if m.opts.Progress != nil {
+		r.OnStop(func(context.Context) error { m.summary(); return nil })
+	}
+	return nil
+}
+
+func (m *Module) outcome(o handler.Outcome) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if o.Duplicate {
+		m.counts["duplicate"]++
+	} else {
+		m.counts[string(o.Order.Status)]++
+	}
+	if m.opts.Progress == nil {
+		return
+	}
+	ord := o.Order
+	detail := ""
+	switch ord.Status {
+	case domain.StatusAccepted:
+		detail = fmt.Sprintf("%d line(s), total %s", len(ord.Lines), ord.Total)
+	case domain.StatusRejected, domain.StatusIgnored:
+		if len(ord.Reasons) > 0 {
+			detail = ord.Reasons[0]
+			if len(ord.Reasons) > 1 {
+				detail += fmt.Sprintf(" (+%d more)", len(ord.Reasons)-1)
+			}
+		}
+	}
+	dup := ""
+	if o.Duplicate {
+		dup = " (already stored)"
+	}
+	fmt.Fprintf(m.opts.Progress, "%-8s %-40s %-36s %s%s\n", ord.Status, ord.Key, ord.Customer.String(), detail, dup)
+}
+
+func (m *Module) summary() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fmt.Fprintf(m.opts.Progress, "\nsummary: %d accepted, %d rejected, %d ignored, %d redeliveries already stored\n",
+		m.counts[string(domain.StatusAccepted)], m.counts[string(domain.StatusRejected)], m.counts[string(domain.StatusIgnored)], m.counts["duplicate"])
+}
+
+// Counts returns how many outcomes of each status this process stored
+// ("duplicate" counts redeliveries of stored orders).
+func (m *Module) Counts() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]int, len(m.counts))
+	for k, v := range m.counts {
+		out[k] = v
+	}
+	return out
+}
