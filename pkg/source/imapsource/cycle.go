@@ -147,7 +147,7 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	if err := cn.do(ctx, "fetch", func() error {
 		var err error
 		msgs, err = cn.c.Fetch(set, &imap.FetchOptions{
-			UID: true, Envelope: true, BodySection: []*imap.FetchItemBodySection{body},
+			UID: true, Flags: true, Envelope: true, BodySection: []*imap.FetchItemBodySection{body},
 		}).Collect()
 		return err
 	}); err != nil {
@@ -167,7 +167,7 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	// Mark before publishing: once a task is in the queue a consumer may
 	// settle it at any moment, and a mark stored after that would undo the
 	// settlement's unmark.
-	if err := s.markInflight(ctx, cn, mailbox, uv, fetched, g, now); err != nil {
+	if err := s.markInflight(ctx, cn, mailbox, uv, msgs, g, now); err != nil {
 		return res, err
 	}
 
@@ -231,11 +231,11 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 // markInflight records that the messages are being queued: on the server
 // ($Queued plus the current generation keyword, other generation keywords
 // removed) or, without keyword support, in process.
-func (s *Source) markInflight(ctx context.Context, cn *conn, mailbox string, uv uint32, uids []imap.UID, g int, now time.Time) error {
+func (s *Source) markInflight(ctx context.Context, cn *conn, mailbox string, uv uint32, msgs []*imapclient.FetchMessageBuffer, g int, now time.Time) error {
 	if !cn.keywords {
 		s.mu.Lock()
-		for _, u := range uids {
-			s.inflight[msgKey{mailbox, uv, uint32(u)}] = now
+		for _, m := range msgs {
+			s.inflight[msgKey{mailbox, uv, uint32(m.UID)}] = now
 		}
 		s.mu.Unlock()
 		return nil
@@ -246,13 +246,31 @@ func (s *Source) markInflight(ctx context.Context, cn *conn, mailbox string, uv 
 			old = append(old, s.genKeyword(i))
 		}
 	}
-	set := imap.UIDSetNum(uids...)
+	// Only recovered (stale) messages carry an old generation keyword; on
+	// maildir every flag change renames a file, so touch only those.
+	var all, stale []imap.UID
+	for _, m := range msgs {
+		all = append(all, m.UID)
+		for _, f := range old {
+			if hasFlag(m.Flags, f) {
+				stale = append(stale, m.UID)
+				break
+			}
+		}
+	}
 	return cn.do(ctx, "store in-flight mark", func() error {
 		// Pipelined: both are on the wire before we wait.
-		del := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: old}, nil)
-		add := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true,
+		var del *imapclient.FetchCommand
+		if len(stale) > 0 {
+			del = cn.c.Store(imap.UIDSetNum(stale...), &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: old}, nil)
+		}
+		add := cn.c.Store(imap.UIDSetNum(all...), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true,
 			Flags: []imap.Flag{imap.Flag(s.cfg.InFlightKeyword), s.genKeyword(g)}}, nil)
-		return errors.Join(del.Close(), add.Close())
+		var err error
+		if del != nil {
+			err = del.Close()
+		}
+		return errors.Join(err, add.Close())
 	})
 }
 

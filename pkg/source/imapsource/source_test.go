@@ -248,6 +248,15 @@ func TestStaleInFlightMarkIsRecovered(t *testing.T) {
 	if tasks[0].ID != tasks[1].ID {
 		t.Errorf("republished task id %q != %q", tasks[1].ID, tasks[0].ID)
 	}
+	gens := 0
+	for _, f := range acc.flags(t, "INBOX")[1] {
+		if strings.HasPrefix(f, "$queuedg") {
+			gens++
+		}
+	}
+	if gens != 1 {
+		t.Errorf("recovered message carries %d generation keywords, want 1", gens)
+	}
 	// The fresh mark protects it again, and settling works as usual.
 	if n, _ := fresh.Poll(t.Context(), pub); n != 0 {
 		t.Fatalf("Poll after recovery published %d", n)
