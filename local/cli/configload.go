@@ -22,12 +22,14 @@ type configFlags struct {
 	files multiFlag
 	sets  multiFlag
 	app   string
+	demo  bool
 }
 
 func (c *configFlags) register(fs *flag.FlagSet) {
 	fs.Var(&c.files, "config", "YAML config `file` (repeatable; later files override earlier ones)")
 	fs.Var(&c.sets, "set", "override one key, `key.path=value` (repeatable; highest precedence)")
 	fs.StringVar(&c.app, "app", "mailorderbot", "application to run: "+appNames())
+	fs.BoolVar(&c.demo, "demo", false, "run the application's demo (the default when neither --config nor --set is given)")
 }
 
 // loaded is a validated configuration with the modules it was checked for.
@@ -70,7 +72,7 @@ func loadConfig(ctx context.Context, cf *configFlags, extra map[string]string, l
 	// problem of the file at once.
 	platform := runtime.DefaultPlatformConfig()
 	decl := declarations{"platform": &platform}
-	modules := a.modules(len(cf.files) == 0 && len(cf.sets) == 0)
+	modules := a.modules(cf.demo || (len(cf.files) == 0 && len(cf.sets) == 0))
 	if err := runtime.DeclareConfig(decl, modules...); err != nil {
 		return nil, err
 	}

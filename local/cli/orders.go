@@ -38,6 +38,9 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 	fs.Var(&cf.files, "config", "YAML config `file` (repeatable)")
 	fs.Var(&cf.sets, "set", "override one key, `key.path=value` (repeatable)")
 	cf.app = "mailorderbot"
+	// Listing orders needs the store section only; the demo defaults stand
+	// in for an IMAP section the file may not have.
+	cf.demo = true
 	status := fs.String("status", "", "only outcomes with this `status`: accepted, rejected or ignored")
 	limit := fs.Int("limit", 0, "at most `N` orders (0: the store default, 100)")
 	asJSON := fs.Bool("json", false, "print JSON lines")

@@ -2,7 +2,11 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 )
 
-func invokeCmd(ctx context.Context, args []string, out, errw io.Writer) int { return ExitUsage }
+func invokeCmd(ctx context.Context, args []string, out, errw io.Writer) int {
+	fmt.Fprintln(errw, "Usage: plba invoke poller|worker|control --event FILE")
+	return ExitOK
+}
