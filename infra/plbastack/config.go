@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,6 +69,12 @@ type Config struct {
 	// value here: it would be readable in the function configuration.
 	// Variables the stack sets itself cannot be overridden.
 	Environment map[string]string `yaml:"environment"`
+
+	// Secrets are further secret references for the functions (e.g. an
+	// SMTP password): each function listed gets the variable as a
+	// "${ssm:NAME}" or "${secretsmanager:NAME}" reference and permission
+	// to read that one parameter or secret.
+	Secrets []SecretRef `yaml:"secrets"`
 
 	Queue   QueueConfig   `yaml:"queue"`
 	Poller  PollerConfig  `yaml:"poller"`
@@ -160,6 +167,29 @@ type TableConfig struct {
 	Retain bool `yaml:"retain"`
 	// DeletionProtection blocks deleting the table by any means.
 	DeletionProtection bool `yaml:"deletion_protection"`
+}
+
+// SecretRef is one secret a function reads at start. Exactly one of
+// SSMParameter and Secret is set; "{stage}" in either is replaced.
+type SecretRef struct {
+	// Env is the variable that carries the reference, e.g.
+	// PLBA_APPS__MAILORDERBOT__SMTP__PASSWORD.
+	Env          string `yaml:"env"`
+	SSMParameter string `yaml:"ssm_parameter"`
+	Secret       string `yaml:"secret"`
+	// KMSKeyARN is the customer managed key, if any.
+	KMSKeyARN string `yaml:"kms_key_arn"`
+	// Functions lists who may read it: poller, worker and/or control.
+	Functions []string `yaml:"functions"`
+}
+
+func (c Config) expand(s string) string { return strings.ReplaceAll(s, "{stage}", c.Stage) }
+
+func (c Config) secretReference(r SecretRef) string {
+	if r.Secret != "" {
+		return "${secretsmanager:" + c.expand(r.Secret) + "}"
+	}
+	return "${ssm:" + c.expand(r.SSMParameter) + "}"
 }
 
 // LogsConfig configures the functions' log groups.
@@ -469,6 +499,38 @@ func (c Config) Validate() error {
 			add("environment: %q is not a valid variable name", k)
 		case reservedEnv[k] || strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "LAMBDA_"):
 			add("environment: %s is set by the stack or by Lambda and cannot be overridden", k)
+		}
+	}
+
+	seen := map[string]bool{}
+	for i, r := range c.Secrets {
+		key := fmt.Sprintf("secrets[%d]", i)
+		switch {
+		case !envNameRE.MatchString(r.Env):
+			add("%s.env %q is not a valid variable name", key, r.Env)
+		case reservedEnv[r.Env] || c.Environment[r.Env] != "" || seen[r.Env]:
+			add("%s.env %s is already set by the stack, environment or another secret", key, r.Env)
+		}
+		seen[r.Env] = true
+		if (r.SSMParameter == "") == (r.Secret == "") {
+			add("%s: set exactly one of ssm_parameter and secret", key)
+		} else if r.SSMParameter != "" && (!strings.HasPrefix(r.SSMParameter, "/") || strings.ContainsAny(c.expand(r.SSMParameter), " {}")) {
+			add("%s.ssm_parameter %q must be an absolute SSM parameter name", key, r.SSMParameter)
+		} else if strings.ContainsAny(c.expand(r.Secret), " {}*") {
+			add("%s.secret %q is not a valid secret name", key, r.Secret)
+		}
+		if r.KMSKeyARN != "" && !strings.HasPrefix(r.KMSKeyARN, "arn:") {
+			add("%s.kms_key_arn %q must be a key ARN", key, r.KMSKeyARN)
+		}
+		if len(r.Functions) == 0 {
+			add("%s.functions must name at least one of poller, worker, control", key)
+		}
+		for j, fn := range r.Functions {
+			if fn != Poller && fn != Worker && fn != Control {
+				add("%s.functions: %q is not poller, worker or control", key, fn)
+			} else if slices.Contains(r.Functions[:j], fn) {
+				add("%s.functions: %s is listed twice", key, fn)
+			}
 		}
 	}
 

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -257,6 +259,11 @@ func (s *Stack) function(fn string, fc FunctionConfig, env map[string]string) (a
 	for k, v := range env {
 		vars[k] = jsii.String(v)
 	}
+	for _, sec := range s.Config.Secrets {
+		if slices.Contains(sec.Functions, fn) {
+			vars[sec.Env] = jsii.String(s.Config.secretReference(sec))
+		}
+	}
 	props := &awslambda.FunctionProps{
 		FunctionName: jsii.String(fnName),
 		Description:  jsii.String("PLBA " + fn + " (" + s.Config.Stage + ")"),
@@ -377,6 +384,13 @@ func (s *Stack) addFunctions() {
 		})
 	}
 
+	roles := map[string]awsiam.Role{Poller: pollerRole, Worker: workerRole, Control: controlRole}
+	for i, sec := range cfg.Secrets {
+		for _, fn := range sec.Functions {
+			s.allowSecret(roles[fn], "Secret"+strconv.Itoa(i+1), cfg.expand(sec.SSMParameter), cfg.expand(sec.Secret), sec.KMSKeyARN)
+		}
+	}
+
 	// Schedule: one poll per tick; a failed poll is not retried by
 	// EventBridge, the next tick polls again.
 	s.Schedule = awsevents.NewRule(s.Stack, jsii.String("PollerSchedule"), &awsevents.RuleProps{
@@ -400,42 +414,47 @@ func (s *Stack) allow(role awsiam.Role, sid string, actions []string, resources 
 	}))
 }
 
-// allowPassword lets role read the IMAP password: ssm:GetParameter on the
-// one parameter, or secretsmanager:GetSecretValue on the one secret. With
-// the AWS managed key (aws/ssm, aws/secretsmanager) no KMS statement is
-// needed: those keys' policies allow use through the service by any
-// principal of the account that may call it. A customer managed key gets
-// kms:Decrypt restricted to use through that service.
+// allowPassword lets role read the IMAP password.
 func (s *Stack) allowPassword(role awsiam.Role) {
 	cfg := s.Config
+	s.allowSecret(role, "IMAPPassword", cfg.PasswordSSMParameterName(), cfg.PasswordSecretName(), cfg.Mailbox.PasswordKMSKeyARN)
+}
+
+// allowSecret lets role read one SSM parameter (ssmName) or one Secrets
+// Manager secret (secretName): ssm:GetParameter(s) or
+// secretsmanager:GetSecretValue on that ARN only. With the AWS managed keys
+// (aws/ssm, aws/secretsmanager) no KMS statement is needed: their key
+// policies allow use through the service by any principal of the account
+// that may call it. A customer managed key (kmsARN) gets kms:Decrypt,
+// restricted to use through that service.
+func (s *Stack) allowSecret(role awsiam.Role, what, ssmName, secretName, kmsARN string) {
 	service := "ssm"
-	if name := cfg.PasswordSecretName(); name != "" {
+	if secretName != "" {
 		service = "secretsmanager"
 		// Secrets Manager appends "-" and six random characters to a
 		// secret's ARN; the name is fixed, the suffix is not.
 		arn := s.Stack.FormatArn(&awscdk.ArnComponents{
 			Service:      jsii.String("secretsmanager"),
 			Resource:     jsii.String("secret"),
-			ResourceName: jsii.String(name + "-??????"),
+			ResourceName: jsii.String(secretName + "-??????"),
 			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
 		})
-		s.allow(role, "ReadIMAPPassword", []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, *arn)
+		s.allow(role, "Read"+what, []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, *arn)
 	} else {
-		name := cfg.PasswordSSMParameterName()
 		arn := s.Stack.FormatArn(&awscdk.ArnComponents{
 			Service:      jsii.String("ssm"),
 			Resource:     jsii.String("parameter"),
-			ResourceName: jsii.String(name[1:]), // ARN is ...:parameter/plba/dev/x for name /plba/dev/x
+			ResourceName: jsii.String(strings.TrimPrefix(ssmName, "/")), // ...:parameter/plba/dev/x for /plba/dev/x
 			ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 		})
-		s.allow(role, "ReadIMAPPassword", []string{"ssm:GetParameter", "ssm:GetParameters"}, *arn)
+		s.allow(role, "Read"+what, []string{"ssm:GetParameter", "ssm:GetParameters"}, *arn)
 	}
-	if cfg.Mailbox.PasswordKMSKeyARN != "" {
+	if kmsARN != "" {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("DecryptIMAPPassword"),
+			Sid:       jsii.String("Decrypt" + what),
 			Effect:    awsiam.Effect_ALLOW,
 			Actions:   jsii.Strings("kms:Decrypt"),
-			Resources: jsii.Strings(cfg.Mailbox.PasswordKMSKeyARN),
+			Resources: jsii.Strings(kmsARN),
 			Conditions: &map[string]any{"StringEquals": map[string]any{
 				"kms:ViaService": service + "." + *s.Stack.Region() + ".amazonaws.com",
 			}},

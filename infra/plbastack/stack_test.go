@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -378,16 +379,23 @@ func resourceKind(kind map[string]string, res any) string {
 	}
 	b, _ := json.Marshal(res)
 	js := string(b)
-	switch {
-	case strings.Contains(js, "*"):
+	if strings.Contains(js, "*") {
 		return ""
-	case strings.Contains(js, `:parameter/plba/test/imap-password"`):
-		return "ssm:/plba/test/imap-password"
-	case strings.Contains(js, `:secret:plba/test/imap-??????"`):
-		return "secret:plba/test/imap"
+	}
+	// Parameters and secrets of stage "test" only.
+	if m := ssmARN.FindStringSubmatch(js); m != nil {
+		return "ssm:" + m[1]
+	}
+	if m := secretARN.FindStringSubmatch(js); m != nil {
+		return "secret:" + m[1]
 	}
 	return ""
 }
+
+var (
+	ssmARN    = regexp.MustCompile(`:parameter(/plba/test/[a-z-]+)"`)
+	secretARN = regexp.MustCompile(`:secret:(plba/test/[a-z-]+)-\?{6}"`)
+)
 
 func list(v any) []any {
 	if l, ok := v.([]any); ok {
@@ -515,6 +523,11 @@ func TestVariantOptions(t *testing.T) {
 	cfg.Alarms.TopicARN = "arn:aws:sns:eu-west-1:111122223333:plba-alarms"
 	cfg.Account, cfg.Region = "111122223333", "eu-west-1"
 	cfg.Environment = map[string]string{"PLBA_APPS__MAILORDERBOT__WORKERS": "4"}
+	cfg.Secrets = []plbastack.SecretRef{{
+		Env:          "PLBA_APPS__MAILORDERBOT__SMTP__PASSWORD",
+		SSMParameter: "/plba/{stage}/smtp-password",
+		Functions:    []string{"worker"},
+	}}
 	s := synth(t, cfg)
 
 	secret := []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}
@@ -556,6 +569,16 @@ func TestVariantOptions(t *testing.T) {
 	}
 	if env["PLBA_APPS__MAILORDERBOT__WORKERS"] != "4" {
 		t.Errorf("extra environment missing: %v", env)
+	}
+	if env["PLBA_APPS__MAILORDERBOT__SMTP__PASSWORD"] != "${ssm:/plba/test/smtp-password}" {
+		t.Errorf("SMTP password reference = %v", env["PLBA_APPS__MAILORDERBOT__SMTP__PASSWORD"])
+	}
+	// Only the worker may read the SMTP password, and it has no other new
+	// access.
+	for fn, want := range map[string]bool{"plba-test-poller": false, "plba-test-worker": true, "plba-test-control": false} {
+		if got := got[fn]["ssm:/plba/test/smtp-password"]; (got != nil) != want || (want && !slices.Equal(got, ssmActions)) {
+			t.Errorf("%s on the SMTP password: %v, want access %v", fn, got, want)
+		}
 	}
 	must(t, "alarm actions", func() {
 		s.tmpl.ResourcePropertiesCountIs(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
@@ -615,6 +638,12 @@ func TestRuleViolationsFailSynth(t *testing.T) {
 			`mailbox.tls "yes" must be none, starttls or implicit`},
 		{"stack name", func(c *plbastack.Config) { c.StackName = strings.Repeat("x", 57) },
 			"stack_name \"" + strings.Repeat("x", 57) + "\" must be 1-56 characters"},
+		{"secret without source", func(c *plbastack.Config) {
+			c.Secrets = []plbastack.SecretRef{{Env: "PLBA_X__Y", Functions: []string{"worker", "worker"}}}
+		}, "secrets[0]: set exactly one of ssm_parameter and secret"},
+		{"secret listed twice", func(c *plbastack.Config) {
+			c.Secrets = []plbastack.SecretRef{{Env: "PLBA_X__Y", Secret: "s", Functions: []string{"worker", "worker"}}}
+		}, "secrets[0].functions: worker is listed twice"},
 		{"environment override", func(c *plbastack.Config) { c.Environment = map[string]string{"PLBA_QUEUE_URL": "x"} },
 			"environment: PLBA_QUEUE_URL is set by the stack or by Lambda and cannot be overridden"},
 	}
