@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -29,6 +30,21 @@ func (s HealthState) String() string {
 
 // MarshalText makes states readable in JSON.
 func (s HealthState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads "up", "degraded" or "down".
+func (s *HealthState) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "up":
+		*s = HealthUp
+	case "degraded":
+		*s = HealthDegraded
+	case "down":
+		*s = HealthDown
+	default:
+		return fmt.Errorf("contracts: unknown health state %q", b)
+	}
+	return nil
+}
 
 // Health is one component's health. Details must never hold secrets.
 type Health struct {
