@@ -46,9 +46,7 @@ func (s *Source) Settle(ctx context.Context, task contracts.Task, outcome contra
 	if outcome == contracts.OutcomeDeadLettered {
 		s.log.Warn("imap: task dead-lettered", "task", task.ID, "cause", cause, "action", s.cfg.OnDeadLetter)
 	}
-	s.cmdMu.Lock()
-	defer s.cmdMu.Unlock()
-	_, _, err := s.withCmd(ctx, func(cn *conn) (int, bool, error) {
+	_, _, err := s.withConn(ctx, &s.settleConn, func(cn *conn) (int, bool, error) {
 		return 0, false, s.settleOn(ctx, cn, task, mailbox, uint32(uv), imap.UID(uid), outcome)
 	})
 	if err != nil {

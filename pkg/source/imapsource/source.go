@@ -57,8 +57,8 @@ func WithDialContext(dial func(ctx context.Context, network, addr string) (net.C
 func WithClock(now func() time.Time) Option { return func(s *Source) { s.now = now } }
 
 // Source is an IMAP task source. It is safe for concurrent use: Poll and
-// Settle share one command connection (serialised), Run keeps a connection
-// of its own for IDLE.
+// Settle each use one connection (calls of the same kind are serialised),
+// Run keeps a connection of its own for IDLE.
 type Source struct {
 	cfg         Config
 	name, kind  string
@@ -67,9 +67,9 @@ type Source struct {
 	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	tlsConfig   *tls.Config
 
-	// cmdMu serialises use of cmd, the connection Poll and Settle share.
-	cmdMu sync.Mutex
-	cmd   *conn
+	// Poll and Settle use a connection each, so a Poll blocked in Publish
+	// (a full queue) never holds up the Settle calls that would drain it.
+	pollConn, settleConn slot
 
 	mu     sync.Mutex
 	closed bool
@@ -77,8 +77,9 @@ type Source struct {
 	// not let us store keywords: key -> when published.
 	inflight map[msgKey]time.Time
 	health   healthState
-	// runConn is the connection Run is using, so Close can break IDLE.
-	runConns map[*conn]struct{}
+	// conns holds every live connection, so Close can drop them all, even
+	// one a Poll blocked in Publish holds.
+	conns map[*conn]struct{}
 }
 
 type msgKey struct {
@@ -88,7 +89,6 @@ type msgKey struct {
 }
 
 type healthState struct {
-	connected      int // live connections
 	lastPoll       time.Time
 	lastErr        error
 	lastErrAt      time.Time
@@ -123,7 +123,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		now:       time.Now,
 		tlsConfig: tc,
 		inflight:  make(map[msgKey]time.Time),
-		runConns:  make(map[*conn]struct{}),
+		conns:     make(map[*conn]struct{}),
 	}
 	d := &net.Dialer{}
 	s.dialContext = d.DialContext
@@ -145,42 +145,52 @@ func (s *Source) Config() Config { return s.cfg }
 // published. The number of IMAP round trips does not depend on the number
 // of messages. A connection that turns out dead is replaced once.
 func (s *Source) Poll(ctx context.Context, pub contracts.Publisher) (int, error) {
-	s.cmdMu.Lock()
-	defer s.cmdMu.Unlock()
-	n, _, err := s.withCmd(ctx, func(cn *conn) (int, bool, error) {
+	n, _, err := s.withConn(ctx, &s.pollConn, func(cn *conn) (int, bool, error) {
 		return s.cycle(ctx, cn, pub)
 	})
 	return n, err
 }
 
-// withCmd runs f on the command connection, dialling when needed. When f
+// slot holds a connection that is dialled on first use and serialises its
+// users.
+type slot struct {
+	mu sync.Mutex
+	cn *conn
+}
+
+// withConn runs f on the slot's connection, dialling when needed. When f
 // fails on a reused connection that has meanwhile died (a Lambda warm start
-// after the server dropped us), it redials once. Caller holds cmdMu.
-func (s *Source) withCmd(ctx context.Context, f func(*conn) (int, bool, error)) (int, bool, error) {
+// after the server dropped us), it redials once.
+func (s *Source) withConn(ctx context.Context, sl *slot, f func(*conn) (int, bool, error)) (int, bool, error) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		reused := s.cmd != nil
-		if s.cmd != nil && !s.cmd.alive() {
-			s.dropCmd()
+		if s.isClosed() {
+			return 0, false, ErrClosed
+		}
+		reused := sl.cn != nil
+		if sl.cn != nil && !sl.cn.alive() {
+			s.drop(sl)
 			reused = false
 		}
-		if s.cmd == nil {
-			if s.isClosed() {
-				return 0, false, ErrClosed
-			}
+		if sl.cn == nil {
 			cn, err := s.dial(ctx)
 			if err != nil {
 				s.recordErr(err)
 				return 0, false, err
 			}
-			s.cmd = cn
-			s.connUp(cn, false)
+			if !s.addConn(cn) {
+				cn.close()
+				return 0, false, ErrClosed
+			}
+			sl.cn = cn
 		}
-		n, more, err := f(s.cmd)
+		n, more, err := f(sl.cn)
 		if err == nil {
 			return n, more, nil
 		}
-		if !s.cmd.alive() {
-			s.dropCmd()
+		if !sl.cn.alive() {
+			s.drop(sl)
 			if reused && attempt == 0 && ctx.Err() == nil {
 				continue
 			}
@@ -190,13 +200,14 @@ func (s *Source) withCmd(ctx context.Context, f func(*conn) (int, bool, error)) 
 	}
 }
 
-func (s *Source) dropCmd() {
-	if s.cmd == nil {
+// drop closes the slot's connection; the caller holds sl.mu.
+func (s *Source) drop(sl *slot) {
+	if sl.cn == nil {
 		return
 	}
-	s.cmd.close()
-	s.connDown(s.cmd)
-	s.cmd = nil
+	sl.cn.close()
+	s.removeConn(sl.cn)
+	sl.cn = nil
 }
 
 // Run is the push mode. With Mode idle it keeps a connection in IMAP IDLE
@@ -284,15 +295,13 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 	if err != nil {
 		return false, err
 	}
-	if !s.addRunConn(cn) {
+	if !s.addConn(cn) {
 		cn.close()
 		return false, ErrClosed
 	}
-	s.connUp(cn, true)
 	defer func() {
-		s.removeRunConn(cn)
 		cn.close()
-		s.connDown(cn)
+		s.removeConn(cn)
 	}()
 
 	watchdog := time.NewTimer(s.cfg.IdleRestart)
@@ -361,19 +370,21 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 	}
 }
 
-func (s *Source) addRunConn(cn *conn) bool {
+// addConn registers a live connection; false after Close.
+func (s *Source) addConn(cn *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
-	s.runConns[cn] = struct{}{}
+	s.conns[cn] = struct{}{}
+	s.health.everConnected = true
 	return true
 }
 
-func (s *Source) removeRunConn(cn *conn) {
+func (s *Source) removeConn(cn *conn) {
 	s.mu.Lock()
-	delete(s.runConns, cn)
+	delete(s.conns, cn)
 	s.mu.Unlock()
 }
 
@@ -388,33 +399,16 @@ func (s *Source) isClosed() bool {
 func (s *Source) Close() error {
 	s.mu.Lock()
 	s.closed = true
-	conns := make([]*conn, 0, len(s.runConns))
-	for cn := range s.runConns {
+	conns := make([]*conn, 0, len(s.conns))
+	for cn := range s.conns {
 		conns = append(conns, cn)
 	}
+	clear(s.conns)
 	s.mu.Unlock()
 	for _, cn := range conns {
 		cn.close()
 	}
-	s.cmdMu.Lock()
-	s.dropCmd()
-	s.cmdMu.Unlock()
 	return nil
-}
-
-func (s *Source) connUp(cn *conn, _ bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.health.connected++
-	s.health.everConnected = true
-}
-
-func (s *Source) connDown(cn *conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.health.connected > 0 {
-		s.health.connected--
-	}
 }
 
 func (s *Source) recordErr(err error) {
@@ -448,12 +442,13 @@ func (s *Source) Health(ctx context.Context) contracts.Health {
 	s.mu.Lock()
 	h := s.health
 	closed := s.closed
+	connected := len(s.conns) > 0
 	s.mu.Unlock()
 	d := map[string]string{
 		"addr":        s.cfg.Addr,
 		"mailbox":     s.cfg.Mailbox,
 		"mode":        s.cfg.Mode,
-		"connected":   strconv.FormatBool(h.connected > 0),
+		"connected":   strconv.FormatBool(connected),
 		"backlog":     strconv.Itoa(h.backlog),
 		"reconnects":  strconv.Itoa(h.reconnects),
 		"published":   strconv.FormatInt(h.published, 10),

@@ -713,3 +713,42 @@ func TestSettleRejectsForeignTask(t *testing.T) {
 		t.Fatalf("Settle = %v", err)
 	}
 }
+
+// TestSettleWhilePollBlocksInPublish: a Poll waiting for a full queue must
+// not hold up the Settle calls of the workers that would drain it.
+func TestSettleWhilePollBlocksInPublish(t *testing.T) {
+	acc := memAccount(t)
+	acc.seed(t, "INBOX", "a", 1)
+	src := newSource(t, acc.config())
+	first := newCollector()
+	if _, err := src.Poll(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	acc.seed(t, "INBOX", "b", 1)
+	entered, release := make(chan struct{}), make(chan struct{})
+	blocked := contracts.PublisherFunc(func(ctx context.Context, task contracts.Task) error {
+		close(entered)
+		<-release
+		return nil
+	})
+	polled := make(chan error, 1)
+	go func() {
+		_, err := src.Poll(t.Context(), blocked)
+		polled <- err
+	}()
+	<-entered
+	settled := make(chan error, 1)
+	go func() { settled <- src.Settle(t.Context(), first.all()[0], contracts.OutcomeSucceeded, nil) }()
+	select {
+	case err := <-settled:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Settle blocked behind a Poll that waits in Publish")
+	}
+	close(release)
+	if err := <-polled; err != nil {
+		t.Fatal(err)
+	}
+}
