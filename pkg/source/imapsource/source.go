@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/emersion/go-imap/v2"
 
 	"github.com/plba/plba/pkg/contracts"
 )
@@ -306,6 +307,18 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 
 	watchdog := time.NewTimer(s.cfg.IdleRestart)
 	defer watchdog.Stop()
+	var canIdle bool
+	if err := cn.do(ctx, "capability", func() error {
+		// Caps may ask the server when login did not report them.
+		caps := cn.c.Caps()
+		canIdle = caps.Has(imap.CapIdle) || caps.Has(imap.CapIMAP4rev2)
+		return nil
+	}); err != nil {
+		return false, err
+	}
+	if !canIdle {
+		s.log.Warn("imap: server does not support IDLE; polling every poll_interval instead")
+	}
 	for {
 		// Catch up: repeat while cycles come back full.
 		retrySoon := false
@@ -327,6 +340,27 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 		}
 		established = true
 
+		// Go 1.23+ timers: Reset needs no draining.
+		switch {
+		case retrySoon:
+			watchdog.Reset(min(s.cfg.IdleRestart, s.cfg.PollInterval))
+		case !canIdle:
+			watchdog.Reset(s.cfg.PollInterval)
+		default:
+			watchdog.Reset(s.cfg.IdleRestart)
+		}
+		if !canIdle {
+			// The server has no IDLE: poll on this connection instead.
+			select {
+			case <-ctx.Done():
+				return established, ctx.Err()
+			case <-cn.c.Closed():
+				return established, errors.New("imap: connection closed")
+			case <-cn.events:
+			case <-watchdog.C:
+			}
+			continue
+		}
 		var idle interface {
 			Close() error
 			Wait() error
@@ -340,22 +374,11 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 		}); err != nil {
 			return established, err
 		}
-		if !watchdog.Stop() {
-			select {
-			case <-watchdog.C:
-			default:
-			}
-		}
-		if retrySoon {
-			watchdog.Reset(min(s.cfg.IdleRestart, s.cfg.PollInterval))
-		} else {
-			watchdog.Reset(s.cfg.IdleRestart)
-		}
 		select {
 		case <-ctx.Done():
 			return established, ctx.Err()
 		case <-cn.c.Closed():
-			return established, fmt.Errorf("imap: connection closed while idling")
+			return established, errors.New("imap: connection closed while idling")
 		case <-cn.events:
 		case <-watchdog.C:
 		}
