@@ -24,6 +24,11 @@
 //	PLBA_QUEUE_<NAME>_DLQ_URL   its dead-letter queue
 //	PLBA_QUEUE_URL, PLBA_DLQ_URL  fallback for every name
 //	PLBA_MAX_RECEIVE_COUNT      the redrive policy's maxReceiveCount
+//	PLBA_WORKER_QUEUE           the logical queue the worker consumes
+//	                            (default: the only queue routines use)
+//	PLBA_WORKER_CONCURRENCY     records run in parallel (standard queues)
+//	PLBA_BUILD                  build version shown by control status
+//	PLBA_SQS_READY_COUNTS_IN_FLIGHT=true  for local-aws-sqs (see sqsqueue)
 //	AWS_ENDPOINT_URL_SQS        (AWS SDK) an SQS-compatible endpoint, e.g. local
 //
 // NAME is the logical queue name upper-cased with every character outside

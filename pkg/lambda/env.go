@@ -48,7 +48,10 @@ func QueueOptions(name string, getenv func(string) string) (sqsqueue.Options, er
 	if url == "" || dlq == "" {
 		return sqsqueue.Options{}, fmt.Errorf("lambda: queue %q: set PLBA_QUEUE_%s_URL and PLBA_QUEUE_%s_DLQ_URL (or PLBA_QUEUE_URL and PLBA_DLQ_URL)", name, n, n)
 	}
-	return sqsqueue.Options{QueueURL: url, DeadLetterURL: dlq, Name: name}, nil
+	o := sqsqueue.Options{QueueURL: url, DeadLetterURL: dlq, Name: name}
+	// local-aws-sqs counts in-flight messages as available (see sqsqueue).
+	o.ReadyCountsInFlight = getenv("PLBA_SQS_READY_COUNTS_IN_FLIGHT") == "true"
+	return o, nil
 }
 
 // OpenQueues opens an sqsqueue.Queue for every logical name, configured from

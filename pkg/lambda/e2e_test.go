@@ -1,0 +1,281 @@
+package lambda_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.uber.org/goleak"
+
+	"github.com/plba/plba/pkg/lambda/controlfn"
+	"github.com/plba/plba/pkg/lambda/emulator"
+	"github.com/plba/plba/pkg/lambda/pollerfn"
+	"github.com/plba/plba/pkg/queue/sqsqueue"
+	"github.com/plba/plba/pkg/queue/sqsqueue/sqstest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
+
+// buildBootstrap builds testdata/e2efn like a real function.
+func buildBootstrap(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./testdata/e2efn")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build bootstrap: %v\n%s", err, b)
+	}
+	return out
+}
+
+// countingProxy forwards to the SQS server and counts API calls by action,
+// the HTTP middleware the poller's calls-per-task are measured at.
+func countingProxy(t *testing.T, endpoint string) (*httptest.Server, *sqstest.Counter) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &sqstest.Counter{}
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.Transport = c
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv, c
+}
+
+// TestEndToEnd runs the split deployment over real processes: the poller
+// bootstrap under the emulator publishes to the SQS server; the test, acting
+// as the event source mapping, receives batches and invokes the worker
+// bootstrap with them, deleting what the worker does not list; a failing
+// record comes back after its visibility timeout and lands in the
+// dead-letter queue on the last receive; the control bootstrap reports it
+// and redrives it.
+func TestEndToEnd(t *testing.T) {
+	endpoint := sqstest.Endpoint(t)
+	client := sqstest.NewClient(endpoint, nil)
+	pair := sqstest.CreatePair(t, client, sqstest.PairOptions{MaxReceiveCount: 2, VisibilityTimeout: 2 * time.Second})
+	arnOut, err := client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(pair.URL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := arnOut.Attributes["QueueArn"]
+	bootstrap := buildBootstrap(t)
+	proxy, calls := countingProxy(t, endpoint)
+	out := t.TempDir()
+	const tasks = 20
+	env := func(fn string) map[string]string {
+		return map[string]string{
+			"PLBA_FN":                         fn,
+			"AWS_ENDPOINT_URL_SQS":            proxy.URL,
+			"AWS_ACCESS_KEY_ID":               "test",
+			"AWS_SECRET_ACCESS_KEY":           "test",
+			"AWS_EC2_METADATA_DISABLED":       "true",
+			"PLBA_QUEUE_WORK_URL":             pair.URL,
+			"PLBA_QUEUE_WORK_DLQ_URL":         pair.DeadLetterURL,
+			"PLBA_SQS_READY_COUNTS_IN_FLIGHT": "true",
+			"PLBA_MAX_RECEIVE_COUNT":          "2",
+			"PLBA_BUILD":                      "e2e-build",
+			"E2E_TASKS":                       strconv.Itoa(tasks),
+			"E2E_FAIL":                        "t-3",
+			"E2E_RETRY":                       "t-5",
+			"E2E_OUT":                         out,
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := func(fn string) *emulator.Emulator {
+		e, err := emulator.Start(ctx, emulator.Options{Bootstrap: bootstrap, FunctionName: fn, Env: env(fn), Timeout: 20 * time.Second, Stderr: io.Discard, Stdout: io.Discard})
+		if err != nil {
+			t.Fatalf("start %s: %v", fn, err)
+		}
+		t.Cleanup(func() { _ = e.Close() })
+		return e
+	}
+
+	// Poller: one scheduled invocation publishes every task.
+	poller := start("poller")
+	calls.Reset()
+	raw, err := poller.Invoke(ctx, []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`))
+	if err != nil {
+		t.Fatalf("poller: %v", err)
+	}
+	var sum pollerfn.Summary
+	if err := json.Unmarshal(raw, &sum); err != nil || sum.Published["numbers"] != tasks || len(sum.Errors) != 0 {
+		t.Fatalf("poller summary %s (%v)", raw, err)
+	}
+	if n, all := calls.Count("SendMessageBatch"), calls.Count(""); n != tasks/10 || all != n {
+		t.Errorf("poller made %d SendMessageBatch and %d calls in all for %d tasks, want %d and no others", n, all, tasks, tasks/10)
+	}
+	t.Logf("poller: %d SQS API calls for %d tasks = %.3f calls/task", calls.Count(""), tasks, float64(calls.Count(""))/tasks)
+
+	// Worker, fed by an event source mapping played by the test.
+	worker := start("worker")
+	type seen struct {
+		at     time.Time
+		count  int
+		listed bool
+	}
+	history := map[string][]seen{}
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		if done(t, out, tasks) && len(history["t-3"]) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done in time; history %v", history)
+		}
+		recv, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(pair.URL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			MessageAttributeNames:       []string{"All"},
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+			AttributeNames:              []types.QueueAttributeName{types.QueueAttributeNameAll},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recv.Messages) == 0 {
+			continue
+		}
+		ev := sqsEvent(recv.Messages, arn)
+		evRaw, _ := json.Marshal(ev)
+		respRaw, err := worker.Invoke(ctx, evRaw)
+		if err != nil {
+			t.Fatalf("worker invocation failed (a record must never fail the batch): %v", err)
+		}
+		var resp events.SQSEventResponse
+		if err := json.Unmarshal(respRaw, &resp); err != nil {
+			t.Fatalf("worker response %s: %v", respRaw, err)
+		}
+		listed := map[string]bool{}
+		for _, f := range resp.BatchItemFailures {
+			listed[f.ItemIdentifier] = true
+		}
+		var del []types.DeleteMessageBatchRequestEntry
+		for i, m := range recv.Messages {
+			task, _ := sqsqueue.Decode(aws.ToString(m.Body), nil)
+			n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+			history[task.ID] = append(history[task.ID], seen{at: time.Now(), count: n, listed: listed[aws.ToString(m.MessageId)]})
+			if !listed[aws.ToString(m.MessageId)] {
+				del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+			}
+		}
+		if len(del) > 0 {
+			if _, err := client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(pair.URL), Entries: del}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// The failing record: listed on the first receive, back after the 2s
+	// visibility timeout, dead-lettered (not listed) on the last receive.
+	h3 := history["t-3"]
+	if len(h3) != 2 || !h3[0].listed || h3[1].listed || h3[1].count != 2 {
+		t.Fatalf("t-3 history %+v: want listed once, then dead-lettered on receive 2", h3)
+	}
+	if gap := h3[1].at.Sub(h3[0].at); gap < 2*time.Second {
+		t.Errorf("t-3 came back after %v, before its 2s visibility timeout", gap)
+	}
+	// The Retry(2s) record: listed, back after ≥ 2s, then done.
+	h5 := history["t-5"]
+	if len(h5) != 2 || !h5[0].listed || h5[1].listed {
+		t.Fatalf("t-5 history %+v", h5)
+	}
+	if gap := h5[1].at.Sub(h5[0].at); gap < 2*time.Second {
+		t.Errorf("t-5 came back after %v, before its Retry delay of 2s", gap)
+	}
+	for _, f := range []string{"settled-t-0-succeeded", "settled-t-3-dead-lettered", "done-t-5-attempt2"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+
+	// Control: the dead letter shows, and is redriven.
+	control := start("control")
+	var st controlfn.Response
+	invokeJSON(t, ctx, control, `{"action":"status"}`, &st)
+	if !st.OK || st.Status == nil || len(st.Status.Queues) != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	if q := st.Status.Queues[0]; q.Name != "work" || q.Dead != 1 || q.Ready != 0 {
+		t.Errorf("queue stats %+v, want work with one dead letter and nothing ready", q)
+	}
+	if st.Status.Build != "e2e-build" || st.Status.ConfigVersion != "e2e-1" || len(st.Status.Health) != 1 || st.Status.Health[0].Name != "e2e-source" {
+		t.Errorf("status %+v", st.Status)
+	}
+	var rd controlfn.Response
+	invokeJSON(t, ctx, control, `{"action":"redrive-dlq","limit":10}`, &rd)
+	if !rd.OK || rd.Redriven["work"] != 1 {
+		t.Fatalf("redrive %+v", rd)
+	}
+	var bad controlfn.Response
+	invokeJSON(t, ctx, control, `{"action":"explode"}`, &bad)
+	if bad.OK || bad.Error == "" {
+		t.Fatalf("unknown action answered %+v", bad)
+	}
+}
+
+func invokeJSON(t *testing.T, ctx context.Context, e *emulator.Emulator, req string, out any) {
+	t.Helper()
+	raw, err := e.Invoke(ctx, []byte(req))
+	if err != nil {
+		t.Fatalf("%s: %v", req, err)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("%s: response %s: %v", req, raw, err)
+	}
+}
+
+// done reports whether every task but the failing one finished.
+func done(t *testing.T, dir string, n int) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range entries {
+		var id, rest string
+		if _, err := fmt.Sscanf(e.Name(), "done-%s", &rest); err == nil {
+			id = rest
+			ids = append(ids, id)
+		}
+	}
+	return len(ids) == n-1 && !slices.ContainsFunc(ids, func(s string) bool { return s == "t-3-attempt1" || s == "t-3-attempt2" })
+}
+
+// sqsEvent builds the event Lambda's event source mapping would send.
+func sqsEvent(msgs []types.Message, arn string) events.SQSEvent {
+	var ev events.SQSEvent
+	for _, m := range msgs {
+		attrs := map[string]events.SQSMessageAttribute{}
+		for k, v := range m.MessageAttributes {
+			attrs[k] = events.SQSMessageAttribute{StringValue: v.StringValue, DataType: aws.ToString(v.DataType), StringListValues: []string{}, BinaryListValues: [][]byte{}}
+		}
+		ev.Records = append(ev.Records, events.SQSMessage{
+			MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body),
+			Md5OfBody: aws.ToString(m.MD5OfBody), Attributes: m.Attributes, MessageAttributes: attrs,
+			EventSourceARN: arn, EventSource: "aws:sqs", AWSRegion: "us-east-1",
+		})
+	}
+	return ev
+}

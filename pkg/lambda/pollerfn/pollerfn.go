@@ -1,0 +1,142 @@
+// Package pollerfn is the Lambda poller: a scheduled function that runs each
+// of a module's sources once per invocation and publishes their tasks to SQS
+// in batches, the split-mode counterpart of the local source worker.
+//
+// # An invocation
+//
+// Every source's Poll runs once, concurrently, into its own
+// [sqsqueue.Batcher] (10 tasks per SendMessageBatch call), which is flushed
+// when Poll returns. The result is a [Summary]: tasks published and failed
+// per source, and each source's error. A failing source does not stop the
+// others, and the invocation itself succeeds (its errors are in the summary
+// and in the log at ERROR level), so a scheduled retry storm never starts;
+// the next schedule polls again, and sources keep what they could not
+// publish for that next cycle.
+//
+// Build the Poller once per cold start: the sources' connections, the SQS
+// client and configuration are reused by warm invocations.
+package pollerfn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/queue/sqsqueue"
+)
+
+// Options configure a [Poller].
+type Options struct {
+	// Sources are the module's sources (runtime.Assembly.Sources).
+	Sources []contracts.SourceSpec
+	// Queues maps each logical queue name a source publishes to onto its
+	// SQS queue. Required for every source's queue.
+	Queues map[string]*sqsqueue.Queue
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Poller polls sources. It is safe for concurrent use, though Lambda
+// invokes it one event at a time.
+type Poller struct {
+	opts Options
+}
+
+// Summary is the poller's response.
+type Summary struct {
+	// Published counts the tasks each source got onto the queue.
+	Published map[string]int `json:"published"`
+	// Failed counts tasks a source published that could not be sent.
+	Failed map[string]int `json:"failed,omitempty"`
+	// Errors holds each failing source's error.
+	Errors     map[string]string `json:"errors,omitempty"`
+	DurationMS int64             `json:"duration_ms"`
+}
+
+// New checks that every source has a queue.
+func New(opts Options) (*Poller, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if len(opts.Sources) == 0 {
+		return nil, errors.New("pollerfn: no sources")
+	}
+	for _, s := range opts.Sources {
+		if opts.Queues[s.Queue] == nil {
+			return nil, fmt.Errorf("pollerfn: source %s publishes to queue %q, which has no SQS queue", s.Source.Name(), s.Queue)
+		}
+	}
+	return &Poller{opts: opts}, nil
+}
+
+// Handle polls every source once. The event (an EventBridge schedule
+// event, or anything) is not read.
+func (p *Poller) Handle(ctx context.Context, _ json.RawMessage) (Summary, error) {
+	start := time.Now()
+	sum := Summary{Published: map[string]int{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, spec := range p.opts.Sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := spec.Source.Name()
+			sent, failed, err := p.poll(ctx, spec)
+			mu.Lock()
+			defer mu.Unlock()
+			sum.Published[name] = sent
+			if failed > 0 {
+				if sum.Failed == nil {
+					sum.Failed = map[string]int{}
+				}
+				sum.Failed[name] = failed
+			}
+			if err != nil {
+				if sum.Errors == nil {
+					sum.Errors = map[string]string{}
+				}
+				sum.Errors[name] = err.Error()
+				p.opts.Logger.Error("pollerfn: source failed", "source", name, "published", sent, "failed", failed, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+	sum.DurationMS = time.Since(start).Milliseconds()
+	p.opts.Logger.Info("pollerfn: poll done", "published", sum.Published, "failed", sum.Failed, "duration_ms", sum.DurationMS)
+	return sum, nil
+}
+
+func (p *Poller) poll(ctx context.Context, spec contracts.SourceSpec) (sent, failed int, err error) {
+	b := p.opts.Queues[spec.Queue].NewBatcher()
+	defer func() {
+		if v := recover(); v != nil {
+			err = errors.Join(err, fmt.Errorf("pollerfn: source %s panicked: %v", spec.Source.Name(), v))
+		}
+		// Whatever the source published before it failed still goes out.
+		ferr := b.Flush(context.WithoutCancel(ctx))
+		if ferr != nil {
+			var pe *sqsqueue.PublishError
+			for _, e := range unjoin(ferr) {
+				if errors.As(e, &pe) {
+					failed++
+				}
+			}
+			err = errors.Join(err, ferr)
+		}
+		sent = b.Sent()
+	}()
+	_, err = spec.Source.Poll(ctx, b)
+	return
+}
+
+func unjoin(err error) []error {
+	if u, ok := err.(interface{ Unwrap() []error }); ok {
+		return u.Unwrap()
+	}
+	return []error{err}
+}
