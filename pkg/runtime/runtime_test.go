@@ -35,11 +35,6 @@ func quietLogging(t *testing.T) *runtime.Logging {
 	return l
 }
 
-// crashWorker fails as soon as it is told to.
-type crashWorker struct {
-	*workers.FuncWorker
-}
-
 func TestSupervisorRestartsThenGivesUp(t *testing.T) {
 	var made atomic.Int64
 	crash := make(chan struct{}, 100)
