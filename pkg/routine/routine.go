@@ -124,21 +124,25 @@ type Executor struct {
 
 var propagator = propagation.TraceContext{}
 
+const spanName = "plba.routine"
+
+var spanKind = trace.WithSpanKind(trace.SpanKindConsumer)
+
 // Execute runs task and returns what to do with it. It never panics.
 func (e *Executor) Execute(ctx context.Context, task contracts.Task) Result {
 	if e.Tracer != nil {
 		ctx = propagator.Extract(ctx, propagation.MapCarrier(task.Attributes))
 		var span trace.Span
-		ctx, span = e.Tracer.Start(ctx, "routine "+task.Kind,
-			trace.WithSpanKind(trace.SpanKindConsumer),
+		// Span name and attributes are kept few: this runs for every task.
+		ctx, span = e.Tracer.Start(ctx, spanName, spanKind,
 			trace.WithAttributes(
-				attribute.String("plba.task.id", task.ID),
 				attribute.String("plba.task.kind", task.Kind),
+				attribute.String("plba.task.id", task.ID),
 				attribute.Int("plba.task.attempt", task.Attempt),
 			))
 		r := e.execute(ctx, task)
-		span.SetAttributes(attribute.String("plba.decision", r.Decision.String()))
 		if r.Err != nil {
+			span.SetAttributes(attribute.String("plba.decision", r.Decision.String()))
 			span.RecordError(r.Err)
 			span.SetStatus(codes.Error, r.Err.Error())
 		}

@@ -286,7 +286,7 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 		log := m.opts.Logging.Logger("source")
 		if err := m.sup.Add(WorkerDefinition{Name: name, New: func() (contracts.Worker, error) {
 			return workers.NewSourceWorker(workers.SourceOptions{Name: name, Source: spec.Source, Publisher: q,
-				Mode: spec.Mode, Interval: spec.Interval, FailureLimit: 10, Logger: log})
+				Mode: spec.Mode, Interval: spec.Interval, FailureLimit: 10, Logger: log, Tracer: m.opts.Tracer})
 		}}); err != nil {
 			return err
 		}

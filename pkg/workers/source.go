@@ -9,6 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/plba/plba/pkg/contracts"
 )
 
@@ -28,6 +33,11 @@ type SourceOptions struct {
 	// never give up (errors are logged and retried with backoff).
 	FailureLimit int
 	Logger       *slog.Logger
+	// Tracer, when set, starts a producer span for every published task
+	// that carries no trace context yet and writes its W3C traceparent into
+	// the task's attributes, so source → queue → worker → routine is one
+	// trace.
+	Tracer trace.Tracer
 }
 
 // SourceWorker drives a task source and publishes what it produces.
@@ -86,7 +96,22 @@ func (w *SourceWorker) Start(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	pub := contracts.PublisherFunc(func(ctx context.Context, t contracts.Task) error {
+		var span trace.Span
+		if w.opts.Tracer != nil && t.Attr(contracts.AttrTraceParent) == "" {
+			ctx, span = w.opts.Tracer.Start(ctx, "publish "+t.Kind, trace.WithSpanKind(trace.SpanKindProducer),
+				trace.WithAttributes(attribute.String("plba.source", w.opts.Source.Name()), attribute.String("plba.task.id", t.ID)))
+			carrier := propagation.MapCarrier{}
+			propagation.TraceContext{}.Inject(ctx, carrier)
+			for k, v := range carrier {
+				t = t.WithAttr(k, v)
+			}
+			defer span.End()
+		}
 		if err := w.opts.Publisher.Publish(ctx, t); err != nil {
+			if span != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, err.Error())
+			}
 			return err
 		}
 		w.published.Add(1)
