@@ -69,12 +69,6 @@ func TestSupervisorRestartsThenGivesUp(t *testing.T) {
 		if n := <-started; n != i {
 			t.Fatalf("instance %d started, want %d", n, i)
 		}
-		if i < 4 {
-			st := sup.Statuses()[0]
-			if st.Restarts != int(i-1) {
-				t.Fatalf("restarts = %d before crash %d", st.Restarts, i)
-			}
-		}
 		crash <- struct{}{}
 	}
 	select {
