@@ -220,3 +220,61 @@ func TestRunTickerStopsOnContext(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errw.String())
 	}
 }
+
+// With the stdout exporter, a tick's publish span and routine span share
+// one trace: source → queue → worker → routine.
+func TestTracingOneTracePerTask(t *testing.T) {
+	notifySignals = func(chan<- os.Signal) func() { return func() {} }
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errw syncBuf
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"run", "--app", "ticker", "--listen", "off", "--set", "apps.ticker.interval=5ms",
+			"--set", "platform.tracing.exporter=stdout"}, &out, &errw)
+	}()
+	deadline := time.After(20 * time.Second)
+	for !strings.Contains(errw.String(), "tick=3") {
+		select {
+		case <-deadline:
+			t.Fatalf("no ticks: %s", errw.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	if code := <-done; code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errw.String())
+	}
+	type span struct {
+		Name        string
+		SpanContext struct{ TraceID, SpanID string }
+		Parent      struct{ TraceID, SpanID string }
+	}
+	byTrace := map[string][]span{}
+	dec := json.NewDecoder(strings.NewReader(out.String()))
+	for dec.More() {
+		var s span
+		if err := dec.Decode(&s); err != nil {
+			t.Fatalf("span output: %v\n%s", err, out.String())
+		}
+		byTrace[s.SpanContext.TraceID] = append(byTrace[s.SpanContext.TraceID], s)
+	}
+	joined := 0
+	for _, spans := range byTrace {
+		if len(spans) == 2 {
+			var pub, run span
+			for _, s := range spans {
+				if s.Name == "plba.routine" {
+					run = s
+				} else {
+					pub = s
+				}
+			}
+			if run.Parent.SpanID == pub.SpanContext.SpanID && pub.Name == "publish tick" {
+				joined++
+			}
+		}
+	}
+	if joined < 3 {
+		t.Fatalf("want ≥3 traces joining publish and routine spans, got %d of %d traces", joined, len(byTrace))
+	}
+}
