@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"go.uber.org/goleak"
 
 	"github.com/plba/plba/apps/mailorderbot"
 	"github.com/plba/plba/apps/mailorderbot/demodata"
@@ -121,4 +122,8 @@ func TestPollAndIdleModesAreEquivalent(t *testing.T) {
 	if fmt.Sprint(poll) != fmt.Sprint(want) {
 		t.Fatalf("outcomes differ from the samples' expectations:\ngot:  %v\nwant: %v", poll, want)
 	}
+}
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }
