@@ -131,11 +131,14 @@ func TestDovecotRoundTripsConstant(t *testing.T) {
 	counts := map[int]int64{}
 	for _, n := range []int{10, 1000} {
 		acc := dovecotAccount(t)
-		acc.seed(t, "INBOX", "m", n)
-		counts[n] = pollCommands(t, acc.config(func(c *imapsource.Config) { c.BatchSize = 1000 }), n)
+		counts[n] = pollCommands(t, acc, acc.config(func(c *imapsource.Config) { c.BatchSize = 1000 }), n)
 	}
 	if counts[10] != counts[1000] {
 		t.Fatalf("commands per cycle: %d for 10 messages, %d for 1000", counts[10], counts[1000])
+	}
+	// SELECT, UID SEARCH, UID FETCH, UID STORE.
+	if counts[10] != 4 {
+		t.Errorf("commands per cycle = %d, want 4", counts[10])
 	}
 	t.Logf("commands per cycle: %d (10 and 1000 messages)", counts[10])
 }
