@@ -32,7 +32,14 @@ const Password = "pass"
 func Dovecot(t testing.TB) (addr, user, pass string) {
 	t.Helper()
 	addr = testsvc.Require(t, testsvc.Dovecot)
-	return addr, UserName(t), Password
+	user = UserName(t)
+	if os.Getenv(testsvc.Dovecot.Env) == "" {
+		// Our own instance: drop the user's maildir afterwards (sources
+		// and clients are closed by then; cleanups run last-in first-out).
+		maildir := filepath.Join(testsvc.Root(t), "var", "services", "dovecot", "mail", user)
+		t.Cleanup(func() { _ = os.RemoveAll(maildir) })
+	}
+	return addr, user, Password
 }
 
 // TLS returns the implicit-TLS address of the shared test Dovecot and the
