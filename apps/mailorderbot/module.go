@@ -124,7 +124,8 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	if err := r.AddSource(contracts.SourceSpec{Source: src, Queue: Queue, Mode: m.cfg.IMAP.SourceMode(), Interval: m.cfg.IMAP.PollInterval}); err != nil {
 		return err
 	}
-	if err := r.AddRoutine(contracts.RoutineSpec{Name: "orders", Kind: handler.TaskKind, Queue: Queue, Routine: h, Workers: m.cfg.Workers}); err != nil {
+	if err := r.AddRoutine(contracts.RoutineSpec{Name: "orders", Kind: handler.TaskKind, Queue: Queue, Routine: h, Workers: m.cfg.Workers,
+		WorkersKey: ConfigPath + ".workers"}); err != nil {
 		return err
 	}
 	if deps.Sender != nil {

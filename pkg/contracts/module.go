@@ -79,6 +79,10 @@ type RoutineSpec struct {
 	Routine Routine
 	// Workers is the pool size in long-lived deployments; default 1.
 	Workers int
+	// WorkersKey, when set, is the configuration key that holds Workers
+	// (e.g. "apps.mailorderbot.workers"): a reload that changes it resizes
+	// the pool without a restart.
+	WorkersKey string
 	// Timeout bounds one run of the routine; 0 means the runtime default.
 	Timeout time.Duration
 	// MaxAttempts is how many deliveries a task gets before it is

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +92,8 @@ type Manager struct {
 	startedAt time.Time
 	stopOnce  sync.Once
 	stopErr   error
+
+	unsubscribe []func()
 }
 
 // NewManager returns a manager; register modules, then Start.
@@ -237,7 +240,7 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 	// One pool per queue: its executors dispatch by task kind.
 	for _, qname := range a.Queues() {
 		execs := map[string]*routine.Executor{}
-		n := 0
+		var specs []contracts.RoutineSpec
 		var names []string
 		for _, spec := range a.Routines {
 			if spec.Queue != qname {
@@ -246,7 +249,7 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 			e := a.Executor(spec)
 			e.Observer = m.opts.Observer
 			execs[spec.Kind] = e
-			n += spec.Workers
+			specs = append(specs, spec)
 			names = append(names, spec.Name)
 		}
 		if len(execs) == 0 {
@@ -255,11 +258,13 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 		q := m.queues[qname]
 		poolName := "pool:" + strings.Join(names, "+")
 		log := m.opts.Logging.Logger("worker")
+		size := &poolSize{specs: specs}
 		if err := m.sup.Add(WorkerDefinition{Name: poolName, New: func() (contracts.Worker, error) {
-			return workers.NewPool(workers.PoolOptions{Name: poolName, Queue: q, Executors: execs, Workers: n, Lease: m.opts.Lease, Logger: log})
+			return workers.NewPool(workers.PoolOptions{Name: poolName, Queue: q, Executors: execs, Workers: size.total(), Lease: m.opts.Lease, Logger: log})
 		}}); err != nil {
 			return err
 		}
+		m.watchPoolSize(poolName, size)
 	}
 	for _, w := range a.Workers {
 		def := WorkerDefinition{Name: w.Name(), NoRestart: true}
@@ -292,6 +297,64 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 		}
 	}
 	return m.sup.Start(ctx)
+}
+
+// poolSize is a pool's goroutine count: the sum of its routines' Workers,
+// which configuration reloads may change.
+type poolSize struct {
+	mu    sync.Mutex
+	specs []contracts.RoutineSpec
+}
+
+func (p *poolSize) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, s := range p.specs {
+		n += s.Workers
+	}
+	return n
+}
+
+// subscriber is implemented by configuration managers that notify changes
+// (config.Manager does).
+type subscriber interface {
+	Subscribe(path string, fn func(old, new any)) (cancel func())
+}
+
+// watchPoolSize resizes a running pool when a routine's WorkersKey changes.
+func (m *Manager) watchPoolSize(poolName string, size *poolSize) {
+	sub, ok := m.opts.Config.(subscriber)
+	if !ok {
+		return
+	}
+	for i, spec := range size.specs {
+		if spec.WorkersKey == "" {
+			continue
+		}
+		cancel := sub.Subscribe(spec.WorkersKey, func(_, v any) {
+			n, err := strconv.Atoi(fmt.Sprint(v))
+			if err != nil || n < 1 {
+				m.log.Warn("ignoring pool size change", "key", spec.WorkersKey, "value", fmt.Sprint(v))
+				return
+			}
+			size.mu.Lock()
+			size.specs[i].Workers = n
+			size.mu.Unlock()
+			w, ok := m.sup.Current(poolName)
+			if !ok {
+				return
+			}
+			if r, ok := w.(interface{ Resize(int) error }); ok {
+				if err := r.Resize(size.total()); err != nil {
+					m.log.Warn("pool resize failed", "pool", poolName, "err", err)
+				}
+			}
+		})
+		m.mu.Lock()
+		m.unsubscribe = append(m.unsubscribe, cancel)
+		m.mu.Unlock()
+	}
 }
 
 // Stop stops sources, then custom workers, then drains the pools within
@@ -332,7 +395,12 @@ func (m *Manager) shutdown(ctx context.Context, force bool) error {
 	m.mu.Lock()
 	queues := m.queueList
 	a := m.assembly
+	unsub := m.unsubscribe
+	m.unsubscribe = nil
 	m.mu.Unlock()
+	for _, f := range unsub {
+		f()
+	}
 	for _, name := range queues {
 		q := m.queues[name]
 		if st, err := q.Stats(context.WithoutCancel(ctx)); err == nil && st.Held() > 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/runtime"
 	"github.com/plba/plba/pkg/workers"
@@ -353,4 +355,62 @@ func TestServiceContainerTyped(t *testing.T) {
 	if _, err := runtime.Get[int](c, "missing"); err == nil {
 		t.Fatal("missing accepted")
 	}
+}
+
+// A reload that changes a routine's WorkersKey resizes the running pool.
+func TestReloadResizesPool(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/c.yaml"
+	if err := os.WriteFile(file, []byte("apps:\n  sized:\n    workers: 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.New(ctxT(t), config.Options{Files: []string{file}, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := runtime.NewManager(runtime.Options{Config: cfg, Logging: quietLogging(t)})
+	_ = m.Register(sizedModule{})
+	if err := m.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop(context.Background(), true)
+	conc := func() int {
+		for _, w := range m.Snapshot(ctxT(t)).Workers {
+			if strings.HasPrefix(w.Name, "pool:") {
+				return w.Concurrency
+			}
+		}
+		return -1
+	}
+	if c := conc(); c != 2 {
+		t.Fatalf("concurrency %d, want 2", c)
+	}
+	if err := os.WriteFile(file, []byte("apps:\n  sized:\n    workers: 6\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Reload(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if c := conc(); c != 6 {
+		t.Fatalf("concurrency after reload %d, want 6", c)
+	}
+}
+
+type sizedModule struct{}
+
+type sizedConfig struct {
+	Workers int `koanf:"workers" validate:"gte=1"`
+}
+
+func (sizedModule) Name() string { return "sized" }
+func (sizedModule) DeclareConfig(c contracts.Config) error {
+	return c.Declare("apps.sized", &sizedConfig{Workers: 1})
+}
+func (sizedModule) Register(_ context.Context, r contracts.Registry) error {
+	var c sizedConfig
+	if err := r.Config().Decode("apps.sized", &c); err != nil {
+		return err
+	}
+	return r.AddRoutine(contracts.RoutineSpec{Kind: "k", Queue: "q", Workers: c.Workers, WorkersKey: "apps.sized.workers",
+		Routine: contracts.RoutineFunc(func(context.Context, contracts.Task) error { return nil })})
 }

@@ -286,6 +286,20 @@ func (s *WorkerSupervisor) stopEntries(ctx context.Context, entries []*supervise
 	return errors.Join(errs...)
 }
 
+// Current returns the running instance of the named worker.
+func (s *WorkerSupervisor) Current(name string) (contracts.Worker, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.entries {
+		if e.def.Name == name {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.current, e.current != nil
+		}
+	}
+	return nil, false
+}
+
 // Force cancels the in-flight work of every worker at once, including
 // workers a graceful Stop is still draining; it returns when they stopped
 // or ctx is done.

@@ -46,6 +46,9 @@ type Pool struct {
 	stopOnce    sync.Once
 	stopping    atomic.Bool
 
+	sizeMu  sync.Mutex
+	cancels []context.CancelFunc // one per consuming goroutine
+
 	inFlight, succeeded, failed, panics, dead atomic.Int64
 }
 
@@ -84,10 +87,9 @@ func (p *Pool) Start(context.Context) error {
 	p.consumeCtx, p.stopConsume = context.WithCancel(context.Background())
 	p.runCtx, p.abandon = context.WithCancel(context.Background())
 	p.settleCtx = context.WithoutCancel(p.runCtx)
-	p.wg.Add(p.opts.Workers)
-	for range p.opts.Workers {
-		go p.loop()
-	}
+	p.sizeMu.Lock()
+	p.grow(p.opts.Workers)
+	p.sizeMu.Unlock()
 	p.running()
 	go func() {
 		p.wg.Wait()
@@ -102,13 +104,47 @@ func (p *Pool) Start(context.Context) error {
 	return nil
 }
 
-func (p *Pool) loop() {
+// grow starts n more consuming goroutines; sizeMu is held.
+func (p *Pool) grow(n int) {
+	for range n {
+		ctx, cancel := context.WithCancel(p.consumeCtx)
+		p.cancels = append(p.cancels, cancel)
+		p.wg.Add(1)
+		go p.loop(ctx)
+	}
+}
+
+// Resize changes the number of consuming goroutines while the pool runs
+// (for example after a configuration reload). Goroutines beyond n finish
+// the task in hand and exit.
+func (p *Pool) Resize(n int) error {
+	if n < 1 {
+		return fmt.Errorf("workers: pool %s: cannot resize to %d", p.opts.Name, n)
+	}
+	p.sizeMu.Lock()
+	defer p.sizeMu.Unlock()
+	if p.State() != contracts.WorkerRunning || p.stopping.Load() {
+		return fmt.Errorf("workers: pool %s: resize while %s", p.opts.Name, p.State())
+	}
+	if d := n - len(p.cancels); d > 0 {
+		p.grow(d)
+	}
+	for len(p.cancels) > n {
+		last := len(p.cancels) - 1
+		p.cancels[last]()
+		p.cancels = p.cancels[:last]
+	}
+	p.log.Info("pool resized", "workers", n)
+	return nil
+}
+
+func (p *Pool) loop(ctx context.Context) {
 	defer p.wg.Done()
 	var backoff time.Duration
-	for p.consumeCtx.Err() == nil {
-		d, err := p.opts.Queue.Consume(p.consumeCtx)
+	for ctx.Err() == nil {
+		d, err := p.opts.Queue.Consume(ctx)
 		if err != nil {
-			if p.consumeCtx.Err() != nil || errors.Is(err, contracts.ErrQueueClosed) {
+			if ctx.Err() != nil || errors.Is(err, contracts.ErrQueueClosed) {
 				return
 			}
 			// A transient consume failure (network): back off, never spin.
@@ -117,7 +153,7 @@ func (p *Pool) loop() {
 			p.log.Warn("consume failed", "err", err, "retry_in", backoff)
 			select {
 			case <-time.After(backoff):
-			case <-p.consumeCtx.Done():
+			case <-ctx.Done():
 				return
 			}
 			continue
@@ -248,6 +284,12 @@ func (p *Pool) Stop(ctx context.Context, force bool) error {
 	}
 }
 
+func (p *Pool) size() int {
+	p.sizeMu.Lock()
+	defer p.sizeMu.Unlock()
+	return len(p.cancels)
+}
+
 // Health reports the pool's health.
 func (p *Pool) Health() contracts.Health { return p.health() }
 
@@ -256,7 +298,7 @@ func (p *Pool) Status() contracts.WorkerStatus {
 	st := contracts.WorkerStatus{
 		Name:         p.opts.Name,
 		Kind:         "consumer-pool",
-		Concurrency:  p.opts.Workers,
+		Concurrency:  p.size(),
 		InFlight:     p.inFlight.Load(),
 		Succeeded:    p.succeeded.Load(),
 		Failed:       p.failed.Load(),

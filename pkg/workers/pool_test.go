@@ -276,3 +276,43 @@ func TestFuncWorker(t *testing.T) {
 		t.Fatalf("panic not reported: %v", crash.Err())
 	}
 }
+
+func TestPoolResize(t *testing.T) {
+	q := memqueue.New(memqueue.Options{Capacity: 100})
+	defer q.Close()
+	release := make(chan struct{})
+	var running atomic.Int64
+	exec := &routine.Executor{Routine: contracts.RoutineFunc(func(ctx context.Context, _ contracts.Task) error {
+		running.Add(1)
+		defer running.Add(-1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})}
+	p := startPool(t, q, 2, exec)
+	ctx := ctxT(t)
+	for i := range 20 {
+		_ = q.Publish(ctx, contracts.Task{ID: fmt.Sprint(i)})
+	}
+	waitStats(t, q, func(s contracts.QueueStats) bool { return s.InFlight == 2 })
+	if err := p.Resize(5); err != nil {
+		t.Fatal(err)
+	}
+	waitStats(t, q, func(s contracts.QueueStats) bool { return s.InFlight == 5 })
+	if p.Status().Concurrency != 5 {
+		t.Fatalf("concurrency %d", p.Status().Concurrency)
+	}
+	if err := p.Resize(1); err != nil {
+		t.Fatal(err)
+	}
+	close(release) // running tasks finish; only one goroutine keeps consuming
+	waitStats(t, q, func(s contracts.QueueStats) bool { return s.Acked == 20 })
+	if p.Status().Concurrency != 1 {
+		t.Fatalf("concurrency %d", p.Status().Concurrency)
+	}
+	if err := p.Resize(0); err == nil {
+		t.Fatal("resize to 0 accepted")
+	}
+}
