@@ -81,3 +81,8 @@ require (
 )
 
 tool honnef.co/go/tools/cmd/staticcheck
+
+ignore (
+	./bin
+	./var
+)
