@@ -171,8 +171,25 @@ func workerQueue(a *runtime.Assembly, getenv func(string) string) (string, error
 // Main builds function fn from modules and serves it with aws-lambda-go;
 // it is the whole body of a function's main. A build failure is logged and
 // the process exits 1, which Lambda reports as Runtime.InitError.
+//
+// Without Options.Config, the configuration comes from [LoadConfig], and
+// control status shows its version and its redacted values.
 func Main(fn Function, o Options, modules ...contracts.ApplicationModule) {
 	ctx := context.Background()
+	if o.Config == nil {
+		m, err := LoadConfig(ctx, o.Getenv, o.Logger, modules...)
+		if err != nil {
+			slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "function", string(fn), "error", err)
+			os.Exit(1)
+		}
+		o.Config = m
+		if o.ConfigVersion == "" {
+			o.ConfigVersion = m.Version()
+		}
+		if o.ConfigView == nil {
+			o.ConfigView = m.Redacted()
+		}
+	}
 	b, err := Build(ctx, fn, o, modules...)
 	if err != nil {
 		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "function", string(fn), "error", err)

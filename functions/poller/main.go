@@ -1,0 +1,13 @@
+// Command poller is the mail order bot's poller Lambda function (provided.al2023,
+// arm64, binary "bootstrap"). Everything is in package lambda; see
+// docs/serverless.md for its environment and `make lambdas` for the build.
+package main
+
+import (
+	"github.com/plba/plba/apps/mailorderbot"
+	"github.com/plba/plba/pkg/lambda"
+)
+
+func main() {
+	lambda.Main(lambda.Poller, lambda.Options{}, mailorderbot.New(mailorderbot.Options{}))
+}

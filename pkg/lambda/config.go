@@ -1,0 +1,75 @@
+package lambda
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	awscfg "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/plba/plba/pkg/config"
+	"github.com/plba/plba/pkg/config/awsconfig"
+	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/runtime"
+)
+
+// LoadConfig builds the modules' configuration as a function gets it:
+// declared defaults (the platform's and each module's), the YAML files in
+// PLBA_CONFIG_FILES (comma-separated; relative paths are under
+// LAMBDA_TASK_ROOT, so a config.yaml can ship next to the bootstrap),
+// PLBA_A__B=value environment variables, and ${ssm:/path} or
+// ${secretsmanager:name} references resolved with the function's role —
+// secrets never sit in plain environment variables. getenv nil means
+// os.Getenv.
+func LoadConfig(ctx context.Context, getenv func(string) string, log *slog.Logger, modules ...contracts.ApplicationModule) (*config.Manager, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var files []string
+	for f := range strings.SplitSeq(getenv("PLBA_CONFIG_FILES"), ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(getenv("LAMBDA_TASK_ROOT"), f)
+		}
+		files = append(files, f)
+	}
+	platform := runtime.DefaultPlatformConfig()
+	decl := declarations{"platform": &platform}
+	if err := runtime.DeclareConfig(decl, modules...); err != nil {
+		return nil, err
+	}
+	resolvers := map[string]config.Resolver{}
+	if c, err := awscfg.LoadDefaultConfig(ctx); err == nil {
+		resolvers = awsconfig.Resolvers(c, 5*time.Minute)
+	}
+	m, err := config.New(ctx, config.Options{Files: files, Resolvers: resolvers, Schemas: decl, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("lambda: config: %w", err)
+	}
+	if err := m.Check(); err != nil {
+		return nil, fmt.Errorf("lambda: config: %w", err)
+	}
+	return m, nil
+}
+
+// declarations collects what modules declare before the manager exists.
+type declarations map[string]any
+
+func (d declarations) Declare(path string, schema any) error {
+	if _, dup := d[path]; dup {
+		return fmt.Errorf("config: %q declared twice", path)
+	}
+	d[path] = schema
+	return nil
+}
+
+func (declarations) Decode(string, any) error {
+	return errors.New("config: Decode called while declaring")
+}
