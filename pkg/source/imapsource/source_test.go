@@ -491,16 +491,12 @@ func TestCloseStopsRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	acc.seed(t, "INBOX", "m", 1)
+	pub := newCollector()
 	done := make(chan error, 1)
-	go func() { done <- src.Run(t.Context(), newCollector()) }()
-	// Wait until Run is connected and idling.
-	deadline := time.Now().Add(5 * time.Second)
-	for src.Health(t.Context()).Details["connected"] != "true" {
-		if time.Now().After(deadline) {
-			t.Fatal("Run never connected")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	go func() { done <- src.Run(t.Context(), pub) }()
+	// A published task means Run is connected and past its catch-up.
+	pub.next(t, 5*time.Second)
 	_ = src.Close()
 	if err := <-done; !errors.Is(err, imapsource.ErrClosed) {
 		t.Fatalf("Run after Close = %v", err)
