@@ -22,7 +22,7 @@ import (
 type Queue struct {
 	opts  Options
 	rdb   redis.UniversalClient
-	keys  []string // ready, inflight, delayed, dead, counters, seq, space
+	keys  []string // ready, inflight, delayed, dead, counters, seq, space, signal
 	mpref string   // message hash prefix
 	inst  string   // random per Queue value: receipts tokens are inst.seq
 	seq   atomic.Uint64
@@ -58,6 +58,7 @@ const (
 	keyCounters = "counters"
 	keySeq      = "seq"
 	keySpace    = "space"
+	keySignal   = "signal"
 	keyMessage  = "m:"
 )
 
@@ -85,7 +86,7 @@ func New(opts Options) (*Queue, error) {
 		moverDone: make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 	}
-	for _, k := range []string{keyReady, keyInFlight, keyDelayed, keyDead, keyCounters, keySeq, keySpace} {
+	for _, k := range []string{keyReady, keyInFlight, keyDelayed, keyDead, keyCounters, keySeq, keySpace, keySignal} {
 		q.keys = append(q.keys, kp+k)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -137,16 +138,17 @@ func (q *Queue) Publish(ctx context.Context, task contracts.Task) error {
 		}
 		// Full: wait for a settlement to free a slot. A missed signal only
 		// costs one BlockTimeout; a stale one one more attempt.
-		if err := q.block(ctx, "blpop", q.keys[6]); err != nil {
+		if err := q.block(ctx, q.keys[6]); err != nil {
 			return q.errorf("publish task %s: queue full: %w", task.ID, err)
 		}
 	}
 }
 
-// block runs one blocking list command on key for at most BlockTimeout and
-// the ctx deadline. It returns nil when woken or timed out, ctx's error when
-// ctx is done, ErrQueueClosed after Close, or the Redis error.
-func (q *Queue) block(ctx context.Context, cmd, key string) error {
+// block pops a wake-up token from the list key (BLPOP) for at most
+// BlockTimeout and the ctx deadline. It returns nil when woken or timed out,
+// ctx's error when ctx is done, ErrQueueClosed after Close, or the Redis
+// error.
+func (q *Queue) block(ctx context.Context, key string) error {
 	if q.isShut.Load() {
 		return contracts.ErrQueueClosed
 	}
@@ -162,19 +164,13 @@ func (q *Queue) block(ctx context.Context, cmd, key string) error {
 	}
 	var err error
 	if wait >= time.Second {
-		// go-redis' typed blocking commands take whole seconds and extend
-		// the read deadline by the block time.
-		wait = wait.Truncate(time.Second)
-		if cmd == "blmove" {
-			err = q.rdb.BLMove(ctx, key, key, "RIGHT", "RIGHT", wait).Err()
-		} else {
-			err = q.rdb.BLPop(ctx, wait, key).Err()
-		}
+		// go-redis' typed BLPop takes whole seconds and extends the read
+		// deadline by the block time.
+		err = q.rdb.BLPop(ctx, wait.Truncate(time.Second), key).Err()
 	} else {
-		// Redis takes fractional seconds, go-redis' typed helpers do not:
-		// hence Do, whose read deadline is the client's ReadTimeout (> 1s).
-		timeout := strconv.FormatFloat(float64(ms(wait))/1000, 'f', 3, 64)
-		err = q.rdb.Do(ctx, blockArgs(cmd, key, timeout)...).Err()
+		// Redis takes fractional seconds, go-redis' BLPop does not: hence
+		// Do, whose read deadline is the client's ReadTimeout (> 1s).
+		err = q.rdb.Do(ctx, "blpop", key, strconv.FormatFloat(float64(ms(wait))/1000, 'f', 3, 64)).Err()
 	}
 	switch {
 	case q.isShut.Load():
@@ -188,17 +184,14 @@ func (q *Queue) block(ctx context.Context, cmd, key string) error {
 	}
 }
 
-// blockArgs: BLMOVE of a list's last element onto its own end changes
-// nothing; it only waits until the list is non-empty. The claim script then
-// takes an element atomically.
-func blockArgs(cmd, key, timeout string) []any {
-	if cmd == "blmove" {
-		return []any{cmd, key, key, "RIGHT", "RIGHT", timeout}
-	}
-	return []any{cmd, key, timeout}
-}
-
 // Consume blocks until a task is ready, ctx is done or the queue is closed.
+//
+// It first tries to claim a task (one script: pop from ready, count the
+// attempt, store a fresh receipt token, set the lease). When none is ready it
+// waits on the signal list, where every push to ready leaves one token, so a
+// publish wakes one waiting consumer, not all of them; a successful claim
+// takes a token too, so tokens track ready tasks. A token lost to a race
+// costs at most one BlockTimeout, after which the consumer claims anyway.
 func (q *Queue) Consume(ctx context.Context) (contracts.Delivery, error) {
 	for {
 		if q.isShut.Load() {
@@ -222,7 +215,7 @@ func (q *Queue) Consume(ctx context.Context) (contracts.Delivery, error) {
 			}
 			return contracts.Delivery{}, q.errorf("consume: %w", err)
 		}
-		if err := q.block(ctx, "blmove", q.keys[0]); err != nil {
+		if err := q.block(ctx, q.keys[7]); err != nil {
 			if errors.Is(err, contracts.ErrQueueClosed) {
 				return contracts.Delivery{}, q.errorf("consume: %w", err)
 			}

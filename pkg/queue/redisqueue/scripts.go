@@ -12,21 +12,31 @@ import "github.com/redis/go-redis/v9"
 // Time is Redis server time (TIME), so lease deadlines and delays mean the
 // same to every process whatever its own clock says.
 const prelude = `
-local ready, inflight, delayed, dead, counters, seq, space = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local ready, inflight, delayed, dead, counters, seq, space, signal = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local mprefix = ARGV[1]
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function is_msg(key)
-  return redis.call('TYPE', key).ok == 'hash' and redis.call('HEXISTS', key, 'body') == 1
+-- body returns the message's envelope, or nil when key is no message of
+-- ours (missing, or not a hash).
+local function body(key)
+  local b = redis.pcall('HGET', key, 'body')
+  if type(b) ~= 'string' then return nil end
+  return b
+end
+local function is_msg(key) return body(key) ~= nil end
+-- to_ready makes mid ready and leaves one wake-up token for a blocked
+-- consumer (see Queue.Consume).
+local function to_ready(mid)
+  redis.call('LPUSH', ready, mid)
+  redis.call('RPUSH', signal, 1)
 end
 local function held()
   return redis.call('LLEN', ready) + redis.call('ZCARD', inflight) + redis.call('ZCARD', delayed)
 end
 local function free_slot(cap)
-  if cap > 0 then
-    redis.call('RPUSH', space, 1)
+  if cap > 0 and redis.call('RPUSH', space, 1) > 64 then
     redis.call('LTRIM', space, -64, -1)
   end
 end
@@ -47,12 +57,11 @@ local function bury_foreign(raw, where, now)
   redis.call('RPUSH', dead, mid)
   redis.call('HINCRBY', counters, 'dead_lettered', 1)
 end
--- owned: mid is in flight under this delivery's token.
+-- owned: mid is in flight under this delivery's token. A message holds a
+-- token exactly while it is in flight: every way out of the in-flight set
+-- removes it.
 local function owned(mid, token)
-  if not redis.call('ZSCORE', inflight, mid) then return false end
-  local key = mprefix .. mid
-  if redis.call('TYPE', key).ok ~= 'hash' then return false end
-  return redis.call('HGET', key, 'token') == token
+  return redis.pcall('HGET', mprefix .. mid, 'token') == token
 end
 `
 
@@ -62,7 +71,7 @@ local cap = tonumber(ARGV[2])
 if cap > 0 and held() >= cap then return false end
 local mid = tostring(redis.call('INCR', seq))
 redis.call('HSET', mprefix .. mid, 'body', ARGV[3], 'attempt', 0)
-redis.call('LPUSH', ready, mid)
+to_ready(mid)
 redis.call('HINCRBY', counters, 'published', 1)
 return mid
 `)
@@ -74,11 +83,13 @@ for i = 1, 16 do
   local mid = redis.call('RPOP', ready)
   if not mid then return false end
   local key = mprefix .. mid
-  if is_msg(key) then
+  local b = body(key)
+  if b then
     local attempt = redis.call('HINCRBY', key, 'attempt', 1)
     redis.call('HSET', key, 'token', ARGV[3])
     redis.call('ZADD', inflight, now + tonumber(ARGV[2]), mid)
-    return {mid, attempt, redis.call('HGET', key, 'body')}
+    redis.call('LPOP', signal)
+    return {mid, attempt, b}
   end
   bury_foreign(mid, 'ready list', now)
   free_slot(tonumber(ARGV[4]))
@@ -118,7 +129,7 @@ local delay = tonumber(ARGV[5])
 if delay > 0 then
   redis.call('ZADD', delayed, now + delay, mid)
 else
-  redis.call('LPUSH', ready, mid)
+  to_ready(mid)
 end
 return 1
 `)
@@ -154,7 +165,7 @@ local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, batch)
 for _, mid in ipairs(due) do
   redis.call('ZREM', delayed, mid)
   if is_msg(mprefix .. mid) then
-    redis.call('LPUSH', ready, mid)
+    to_ready(mid)
   else
     bury_foreign(mid, 'delayed set', now)
     free_slot(cap)
@@ -171,7 +182,7 @@ for _, mid in ipairs(expired) do
       free_slot(cap)
     else
       redis.call('HDEL', key, 'token')
-      redis.call('LPUSH', ready, mid)
+      to_ready(mid)
     end
   else
     bury_foreign(mid, 'in-flight set', now)
@@ -222,7 +233,7 @@ while n < limit do
     redis.call('HSET', key, 'attempt', 0)
     redis.call('HDEL', key, 'reason', 'dead_at', 'token')
   end
-  redis.call('LPUSH', ready, mid)
+  to_ready(mid)
   n = n + 1
 end
 return n
