@@ -34,6 +34,10 @@ type Queue struct {
 	stopMover context.CancelFunc
 	wake      chan struct{}
 	nextMove  atomic.Int64 // unix nanos of the mover's next planned step
+
+	waitMu  sync.Mutex
+	idle    []*waiter
+	waiting map[*waiter]struct{}
 }
 
 var (
@@ -85,6 +89,7 @@ func New(opts Options) (*Queue, error) {
 		closed:    make(chan struct{}),
 		moverDone: make(chan struct{}),
 		wake:      make(chan struct{}, 1),
+		waiting:   map[*waiter]struct{}{},
 	}
 	for _, k := range []string{keyReady, keyInFlight, keyDelayed, keyDead, keyCounters, keySeq, keySpace, keySignal} {
 		q.keys = append(q.keys, kp+k)
@@ -141,46 +146,6 @@ func (q *Queue) Publish(ctx context.Context, task contracts.Task) error {
 		if err := q.block(ctx, q.keys[6]); err != nil {
 			return q.errorf("publish task %s: queue full: %w", task.ID, err)
 		}
-	}
-}
-
-// block pops a wake-up token from the list key (BLPOP) for at most
-// BlockTimeout and the ctx deadline. It returns nil when woken or timed out,
-// ctx's error when ctx is done, ErrQueueClosed after Close, or the Redis
-// error.
-func (q *Queue) block(ctx context.Context, key string) error {
-	if q.isShut.Load() {
-		return contracts.ErrQueueClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	wait := q.opts.BlockTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		wait = min(wait, time.Until(dl))
-		if wait <= 0 {
-			return context.DeadlineExceeded
-		}
-	}
-	var err error
-	if wait >= time.Second {
-		// go-redis' typed BLPop takes whole seconds and extends the read
-		// deadline by the block time.
-		err = q.rdb.BLPop(ctx, wait.Truncate(time.Second), key).Err()
-	} else {
-		// Redis takes fractional seconds, go-redis' BLPop does not: hence
-		// Do, whose read deadline is the client's ReadTimeout (> 1s).
-		err = q.rdb.Do(ctx, "blpop", key, strconv.FormatFloat(float64(ms(wait))/1000, 'f', 3, 64)).Err()
-	}
-	switch {
-	case q.isShut.Load():
-		return contracts.ErrQueueClosed
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case err == nil || errors.Is(err, redis.Nil):
-		return nil
-	default:
-		return err
 	}
 }
 
@@ -395,7 +360,9 @@ func (q *Queue) Stats(ctx context.Context) (contracts.QueueStats, error) {
 }
 
 // Close stops the mover and makes Publish, Consume and Redrive return
-// [contracts.ErrQueueClosed]; a blocked call returns within BlockTimeout.
+// [contracts.ErrQueueClosed]; blocked calls are woken at once (CLIENT
+// UNBLOCK; with a client other than *redis.Client or *redis.ClusterClient,
+// within BlockTimeout).
 // Nothing is lost: tasks stay in Redis. Settling deliveries still works
 // after Close (so a runtime may close queues before its last acks), and so
 // does Stats. The client is not closed.
@@ -404,6 +371,7 @@ func (q *Queue) Close() error {
 		q.isShut.Store(true)
 		close(q.closed)
 		q.stopMover()
+		q.unblockAll()
 		<-q.moverDone
 	})
 	return nil

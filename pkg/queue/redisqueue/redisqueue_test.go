@@ -377,29 +377,84 @@ func TestRedriveRespectsCapacityAndLimit(t *testing.T) {
 	}
 }
 
-func TestCloseUnblocksPublish(t *testing.T) {
+func TestCloseUnblocksPublishAndConsume(t *testing.T) {
 	c := client(t)
-	block := time.Second
+	// A long BlockTimeout: only CLIENT UNBLOCK makes this fast.
+	block := 5 * time.Second
 	q := open(t, c, redisqueue.Options{Capacity: 1, BlockTimeout: block})
+	empty := open(t, c, redisqueue.Options{BlockTimeout: block})
 	ctx := ctxT(t)
 	if err := q.Publish(ctx, task("fill")); err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- q.Publish(ctx, task("blocked")) }()
-	time.AfterFunc(50*time.Millisecond, func() { _ = q.Close() })
-	select {
-	case err := <-errc:
-		if !errors.Is(err, contracts.ErrQueueClosed) {
-			t.Fatalf("blocked Publish after Close: %v, want ErrQueueClosed", err)
+	go func() {
+		_, err := empty.Consume(ctx)
+		errc <- err
+	}()
+	time.AfterFunc(50*time.Millisecond, func() { _ = q.Close(); _ = empty.Close() })
+	start := time.Now()
+	for range 2 {
+		select {
+		case err := <-errc:
+			if !errors.Is(err, contracts.ErrQueueClosed) {
+				t.Fatalf("blocked call after Close: %v, want ErrQueueClosed", err)
+			}
+		case <-time.After(block):
+			t.Fatalf("blocked call still blocked after Close")
 		}
-	case <-time.After(block + time.Second):
-		t.Fatalf("blocked Publish still blocked %v after Close", block+time.Second)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("blocked calls took %v to see Close", el)
 	}
 	// Durable: the task published before Close is still there.
 	if s := stats(t, q); s.Ready != 1 {
 		t.Fatalf("stats after close: %+v", s)
 	}
+}
+
+func TestCancelUnblocksConsume(t *testing.T) {
+	c := client(t)
+	q := open(t, c, redisqueue.Options{BlockTimeout: 5 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := q.Consume(ctx)
+		errc <- err
+	}()
+	time.AfterFunc(50*time.Millisecond, cancel)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Consume after cancel: %v, want Canceled", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Consume did not see its ctx cancelled")
+	}
+	// The waiter connection is reused and still works.
+	if err := q.Publish(ctxT(t), task("after")); err != nil {
+		t.Fatal(err)
+	}
+	if d := mustConsume(t, q); d.Task.ID != "after" {
+		t.Fatalf("got %s", d.Task.ID)
+	}
+}
+
+// A client that cannot pin a connection (a Ring) still works; blocking
+// calls then end within BlockTimeout.
+func TestConformanceRing(t *testing.T) {
+	addr := testsvc.Require(t, testsvc.Redis)
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"one": addr}})
+	t.Cleanup(func() { _ = ring.Close() })
+	queuetest.Run(t, queuetest.Harness{
+		New: func(t *testing.T, o queuetest.Options) contracts.TaskQueue {
+			return open(t, ring, redisqueue.Options{Capacity: o.Capacity, MaxAttempts: o.MaxAttempts})
+		},
+		DelayUnit:      50 * time.Millisecond,
+		Bounded:        true,
+		StrictReceipts: true,
+	})
 }
 
 func TestOptionsValidate(t *testing.T) {
