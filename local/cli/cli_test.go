@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/plba/plba/internal/testsvc"
 )
 
 func TestMain(m *testing.M) {
@@ -276,5 +279,63 @@ func TestTracingOneTracePerTask(t *testing.T) {
 	}
 	if joined < 3 {
 		t.Fatalf("want ≥3 traces joining publish and routine spans, got %d of %d traces", joined, len(byTrace))
+	}
+}
+
+// The same module runs on Redis instead of memory by configuration alone.
+func TestRunTickerOnRedis(t *testing.T) {
+	addr := testsvc.Require(t, testsvc.Redis)
+	notifySignals = func(chan<- os.Signal) func() { return func() {} }
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errw syncBuf
+	done := make(chan int, 1)
+	prefix := fmt.Sprintf("plba-cli-test-%d", time.Now().UnixNano())
+	go func() {
+		done <- Main(ctx, []string{"run", "--app", "ticker", "--listen", "off", "--queue", "redis",
+			"--set", "platform.queue.redis.addr=" + addr, "--set", "platform.queue.redis.prefix=" + prefix,
+			"--set", "apps.ticker.interval=5ms"}, &out, &errw)
+	}()
+	deadline := time.After(20 * time.Second)
+	for !strings.Contains(errw.String(), "tick=3") {
+		select {
+		case code := <-done:
+			t.Fatalf("exit %d: %s", code, errw.String())
+		case <-deadline:
+			t.Fatalf("no ticks: %s", errw.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	if code := <-done; code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errw.String())
+	}
+}
+
+// The same module runs on Redis instead of memory by configuration alone.
+func TestRunTickerOnRedis(t *testing.T) {
+	addr := testsvc.Require(t, testsvc.Redis)
+	notifySignals = func(chan<- os.Signal) func() { return func() {} }
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errw syncBuf
+	done := make(chan int, 1)
+	prefix := fmt.Sprintf("plba-cli-test-%d", time.Now().UnixNano())
+	go func() {
+		done <- Main(ctx, []string{"run", "--app", "ticker", "--listen", "off", "--queue", "redis",
+			"--set", "platform.queue.redis.addr=" + addr, "--set", "platform.queue.redis.prefix=" + prefix,
+			"--set", "apps.ticker.interval=5ms"}, &out, &errw)
+	}()
+	deadline := time.After(20 * time.Second)
+	for !strings.Contains(errw.String(), "tick=3") {
+		select {
+		case code := <-done:
+			t.Fatalf("exit %d: %s", code, errw.String())
+		case <-deadline:
+			t.Fatalf("no ticks: %s", errw.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	if code := <-done; code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errw.String())
 	}
 }

@@ -4,11 +4,17 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
+	"time"
 
 	awscfg "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/queue/redisqueue"
+	"github.com/plba/plba/pkg/queue/redisqueue"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
 	"github.com/plba/plba/pkg/runtime"
 )
@@ -42,7 +48,20 @@ func queueFactory(ctx context.Context, qc runtime.QueueConfig, log *slog.Logger)
 				MaxAttempts: qc.MaxAttempts, WaitTime: qc.SQS.WaitTime, Logger: log,
 			})
 		}, func() {}, nil
+	case "redis":
+		if qc.Redis.Addr == "" {
+			return nil, nil, configError{fmt.Errorf("platform.queue.redis.addr: required for the redis backend")}
+		}
+		client := redis.NewClient(&redis.Options{Addr: qc.Redis.Addr})
+		return func(_ context.Context, name string) (contracts.TaskQueue, error) {
+			lease := qc.Lease
+			if lease == 0 {
+				lease = 30 * time.Second
+			}
+			return redisqueue.New(redisqueue.Options{Client: client, Name: name, Prefix: qc.Redis.Prefix, Capacity: qc.Capacity,
+				MaxAttempts: qc.MaxAttempts, Lease: lease, Logger: log})
+		}, func() { _ = client.Close() }, nil
 	default:
-		return nil, nil, configError{fmt.Errorf("platform.queue.backend: %q is not supported by this build (memory, sqs)", qc.Backend)}
+		return nil, nil, configError{fmt.Errorf("platform.queue.backend: %q is not supported (memory, sqs, redis)", qc.Backend)}
 	}
 }

@@ -60,6 +60,8 @@ type SQSQueueConfig struct {
 // RedisQueueConfig configures Redis queues.
 type RedisQueueConfig struct {
 	Addr string `koanf:"addr" json:"addr,omitempty"`
+	// Prefix starts every key, so several deployments share one Redis.
+	Prefix string `koanf:"prefix" json:"prefix,omitempty"`
 }
 
 // RoutineConfig is platform.routines: defaults for every routine.
