@@ -1,0 +1,170 @@
+package redisqueue
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/plba/plba/pkg/contracts"
+)
+
+// waiter is a connection of its own for blocking calls, with its Redis
+// client id, so Close and a cancelled ctx can end a wait at once with
+// CLIENT UNBLOCK instead of waiting out BlockTimeout. Waiters are reused;
+// there are as many as calls ever waited at the same time.
+type waiter struct {
+	node *redis.Client // the node holding the queue's keys
+	conn *redis.Conn
+	id   int64
+}
+
+// errNoWaiter: the client type cannot pin a connection (e.g. *redis.Ring);
+// blocking calls then go through the pool and end within BlockTimeout.
+var errNoWaiter = errors.New("no dedicated connection")
+
+func (q *Queue) getWaiter(ctx context.Context) (*waiter, error) {
+	q.waitMu.Lock()
+	if n := len(q.idle); n > 0 {
+		w := q.idle[n-1]
+		q.idle = q.idle[:n-1]
+		q.waiting[w] = struct{}{}
+		q.waitMu.Unlock()
+		return w, nil
+	}
+	q.waitMu.Unlock()
+	var node *redis.Client
+	switch c := q.rdb.(type) {
+	case *redis.Client:
+		node = c
+	case *redis.ClusterClient:
+		n, err := c.MasterForKey(ctx, q.keys[0])
+		if err != nil {
+			return nil, err
+		}
+		node = n
+	default:
+		return nil, errNoWaiter
+	}
+	conn := node.Conn()
+	id, err := conn.ClientID(ctx).Result()
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	w := &waiter{node: node, conn: conn, id: id}
+	q.waitMu.Lock()
+	q.waiting[w] = struct{}{}
+	q.waitMu.Unlock()
+	return w, nil
+}
+
+// putWaiter returns w for reuse, or closes it when it is broken (its
+// connection may have been replaced, so its id is stale) or the queue is
+// closed.
+func (q *Queue) putWaiter(w *waiter, broken bool) {
+	q.waitMu.Lock()
+	delete(q.waiting, w)
+	keep := !broken && !q.isShut.Load()
+	if keep {
+		q.idle = append(q.idle, w)
+	}
+	q.waitMu.Unlock()
+	if !keep {
+		_ = w.conn.Close()
+	}
+}
+
+// unblockAll wakes every blocked call and closes idle waiters; isShut is
+// set already, so woken calls return ErrQueueClosed and close their waiter.
+func (q *Queue) unblockAll() {
+	q.waitMu.Lock()
+	idle := q.idle
+	q.idle = nil
+	waiting := make([]*waiter, 0, len(q.waiting))
+	for w := range q.waiting {
+		waiting = append(waiting, w)
+	}
+	q.waitMu.Unlock()
+	for _, w := range idle {
+		_ = w.conn.Close()
+	}
+	for _, w := range waiting {
+		q.unblock(w)
+	}
+}
+
+func (q *Queue) unblock(w *waiter) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = w.node.ClientUnblock(ctx, w.id).Err()
+}
+
+// block pops a wake-up token from the list key (BLPOP) for at most
+// BlockTimeout and the ctx deadline. It returns nil when woken or timed out,
+// ctx's error when ctx is done, ErrQueueClosed after Close, or the Redis
+// error.
+func (q *Queue) block(ctx context.Context, key string) error {
+	if q.isShut.Load() {
+		return contracts.ErrQueueClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	wait := q.opts.BlockTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl))
+		if wait <= 0 {
+			return context.DeadlineExceeded
+		}
+	}
+	var cmd redis.Cmdable = q.rdb
+	w, err := q.getWaiter(ctx)
+	switch {
+	case err == nil:
+		cmd = w.conn
+		// Registered as waiting before this check, so a Close after it
+		// unblocks this wait.
+		if q.isShut.Load() {
+			q.putWaiter(w, false)
+			return contracts.ErrQueueClosed
+		}
+		stop := context.AfterFunc(ctx, func() { q.unblock(w) })
+		defer stop()
+	case !errors.Is(err, errNoWaiter):
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	if wait >= time.Second {
+		// go-redis' typed BLPop takes whole seconds and extends the read
+		// deadline by the block time.
+		err = cmd.BLPop(ctx, wait.Truncate(time.Second), key).Err()
+	} else {
+		// Redis takes fractional seconds, go-redis' BLPop does not: hence
+		// Do, whose read deadline is the client's ReadTimeout (> 1s).
+		args := []any{"blpop", key, strconv.FormatFloat(float64(ms(wait))/1000, 'f', 3, 64)}
+		if w != nil {
+			err = w.conn.Do(ctx, args...).Err()
+		} else {
+			err = q.rdb.Do(ctx, args...).Err()
+		}
+	}
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	if w != nil {
+		q.putWaiter(w, err != nil)
+	}
+	switch {
+	case q.isShut.Load():
+		return contracts.ErrQueueClosed
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		return err
+	}
+}
