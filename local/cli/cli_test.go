@@ -311,31 +311,3 @@ func TestRunTickerOnRedis(t *testing.T) {
 	}
 }
 
-// The same module runs on Redis instead of memory by configuration alone.
-func TestRunTickerOnRedis(t *testing.T) {
-	addr := testsvc.Require(t, testsvc.Redis)
-	notifySignals = func(chan<- os.Signal) func() { return func() {} }
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errw syncBuf
-	done := make(chan int, 1)
-	prefix := fmt.Sprintf("plba-cli-test-%d", time.Now().UnixNano())
-	go func() {
-		done <- Main(ctx, []string{"run", "--app", "ticker", "--listen", "off", "--queue", "redis",
-			"--set", "platform.queue.redis.addr=" + addr, "--set", "platform.queue.redis.prefix=" + prefix,
-			"--set", "apps.ticker.interval=5ms"}, &out, &errw)
-	}()
-	deadline := time.After(20 * time.Second)
-	for !strings.Contains(errw.String(), "tick=3") {
-		select {
-		case code := <-done:
-			t.Fatalf("exit %d: %s", code, errw.String())
-		case <-deadline:
-			t.Fatalf("no ticks: %s", errw.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	cancel()
-	if code := <-done; code != ExitOK {
-		t.Fatalf("exit %d: %s", code, errw.String())
-	}
-}

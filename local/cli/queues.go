@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-	"time"
 
 	awscfg "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/plba/plba/pkg/contracts"
-	"github.com/plba/plba/pkg/queue/redisqueue"
 	"github.com/plba/plba/pkg/queue/redisqueue"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
 	"github.com/plba/plba/pkg/runtime"
