@@ -310,4 +310,3 @@ func TestRunTickerOnRedis(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errw.String())
 	}
 }
-
