@@ -213,18 +213,13 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	}
 	if len(pubErrs) > 0 {
 		res.pubErr = fmt.Errorf("imap: publish %d of %d messages: %w", len(failed), len(msgs), errors.Join(pubErrs...))
-		s.recordErr(res.pubErr)
 	}
 	if imapErr != nil {
 		return res, imapErr
 	}
+	// The caller records pubErr in health, after this success of the IMAP
+	// side.
 	s.recordCycle(len(uids)-res.published-len(tooLarge), res.published, uv, cn.keywords)
-	if res.pubErr != nil {
-		s.mu.Lock()
-		s.health.failures = 1 // recordCycle reset it; a refused publish is a failure
-		s.health.lastErr = res.pubErr
-		s.mu.Unlock()
-	}
 	return res, nil
 }
 

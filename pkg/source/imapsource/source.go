@@ -141,7 +141,7 @@ func (s *Source) Name() string { return s.name }
 // Config returns the effective configuration (defaults filled in).
 func (s *Source) Config() Config { return s.cfg }
 
-// Poll runs one cycle on the shared command connection: it publishes up to
+// Poll runs one cycle on the source's poll connection: it publishes up to
 // BatchSize unseen messages that are not in flight and returns how many it
 // published. The number of IMAP round trips does not depend on the number
 // of messages. A connection that turns out dead is replaced once.
@@ -330,6 +330,7 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 			if r.pubErr != nil {
 				// The queue refused tasks; the connection is fine. Retry
 				// after PollInterval at the latest.
+				s.recordErr(r.pubErr)
 				s.log.Warn("imap: publish failed; messages stay for the next cycle", "err", r.pubErr)
 				retrySoon = true
 				break

@@ -3,7 +3,7 @@
 // server. It does not import package testing, so a demo binary may use it.
 //
 // The server speaks IMAP4rev2 (IDLE, MOVE, UIDPLUS) in plain text on
-// 127.0.0.1 and notifies idling clients at once. Unlike Dovecot it
+// 127.0.0.1 and notifies idling clients within 10 ms. Unlike Dovecot it
 // lower-cases keywords; compare flags case-insensitively.
 package imaptest
 
@@ -220,6 +220,27 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	}
 	data.PermanentFlags = perm
 	return data, nil
+}
+
+// Idle polls the session's update queue. imapmemserver's own Idle only
+// wakes for updates queued after IDLE began, so mail appended between a
+// client's last command and its IDLE would wait for the next update (or the
+// client's watchdog); Dovecot does not behave like that.
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if s.selected {
+			if err := s.UserSession.Poll(w, true); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 func (s *session) Unselect() error {
