@@ -414,3 +414,53 @@ func (sizedModule) Register(_ context.Context, r contracts.Registry) error {
 	return r.AddRoutine(contracts.RoutineSpec{Kind: "k", Queue: "q", Workers: c.Workers, WorkersKey: "apps.sized.workers",
 		Routine: contracts.RoutineFunc(func(context.Context, contracts.Task) error { return nil })})
 }
+
+// A graceful stop drains; a second, forced stop cuts the drain short and
+// still loses nothing.
+func TestForcedStopEscalatesGracefulStop(t *testing.T) {
+	mod := newModule(10)
+	mod.block = make(chan struct{}) // routines wait for ctx only
+	m := runtime.NewManager(runtime.Options{Logging: quietLogging(t), StopTimeout: time.Hour})
+	_ = m.Register(mod)
+	if err := m.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := m.Queue("q")
+	ctx := ctxT(t)
+	for {
+		s, _ := q.Stats(ctx)
+		if s.InFlight == 3 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stats %+v", s)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	graceful := make(chan error, 1)
+	go func() { graceful <- m.Stop(context.Background(), false) }()
+	for m.State() != runtime.StateStopping {
+		select {
+		case err := <-graceful:
+			t.Fatalf("graceful stop returned early: %v", err)
+		case <-ctx.Done():
+			t.Fatal("never stopping")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	start := time.Now()
+	_ = m.Stop(ctx, true)
+	select {
+	case <-graceful:
+	case <-ctx.Done():
+		t.Fatal("graceful stop still draining after the forced stop")
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatalf("forced stop took %v", time.Since(start))
+	}
+	s, _ := q.Stats(ctx)
+	if s.InFlight != 0 || s.Held() != 10 {
+		t.Fatalf("after forced stop %+v: all 10 tasks must be back in the queue", s)
+	}
+}
