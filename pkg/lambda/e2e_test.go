@@ -17,10 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.uber.org/goleak"
 
 	"github.com/plba/plba/pkg/lambda/controlfn"
@@ -75,11 +72,6 @@ func TestEndToEnd(t *testing.T) {
 	endpoint := sqstest.Endpoint(t)
 	client := sqstest.NewClient(endpoint, nil)
 	pair := sqstest.CreatePair(t, client, sqstest.PairOptions{MaxReceiveCount: 2, VisibilityTimeout: 2 * time.Second})
-	arnOut, err := client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(pair.URL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	arn := arnOut.Attributes["QueueArn"]
 	bootstrap := buildBootstrap(t)
 	proxy, calls := countingProxy(t, endpoint)
 	out := t.TempDir()
@@ -137,6 +129,7 @@ func TestEndToEnd(t *testing.T) {
 		listed bool
 	}
 	history := map[string][]seen{}
+	esm := sqstest.EventSourceMapping{Client: client, QueueURL: pair.URL}
 	deadline := time.Now().Add(40 * time.Second)
 	for {
 		if done(t, out, tasks) && len(history["t-3"]) >= 2 {
@@ -145,45 +138,14 @@ func TestEndToEnd(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not done in time; history %v", history)
 		}
-		recv, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(pair.URL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
-			MessageAttributeNames:       []string{"All"},
-			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
-			AttributeNames:              []types.QueueAttributeName{types.QueueAttributeNameAll},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(recv.Messages) == 0 {
-			continue
-		}
-		ev := sqsEvent(recv.Messages, arn)
-		evRaw, _ := json.Marshal(ev)
-		respRaw, err := worker.Invoke(ctx, evRaw)
+		recs, err := esm.Poll(ctx, worker.Invoke)
 		if err != nil {
 			t.Fatalf("worker invocation failed (a record must never fail the batch): %v", err)
 		}
-		var resp events.SQSEventResponse
-		if err := json.Unmarshal(respRaw, &resp); err != nil {
-			t.Fatalf("worker response %s: %v", respRaw, err)
-		}
-		listed := map[string]bool{}
-		for _, f := range resp.BatchItemFailures {
-			listed[f.ItemIdentifier] = true
-		}
-		var del []types.DeleteMessageBatchRequestEntry
-		for i, m := range recv.Messages {
-			task, _ := sqsqueue.Decode(aws.ToString(m.Body), nil)
-			n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
-			history[task.ID] = append(history[task.ID], seen{at: time.Now(), count: n, listed: listed[aws.ToString(m.MessageId)]})
-			if !listed[aws.ToString(m.MessageId)] {
-				del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
-			}
-		}
-		if len(del) > 0 {
-			if _, err := client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(pair.URL), Entries: del}); err != nil {
-				t.Fatal(err)
-			}
+		for _, r := range recs {
+			task, _ := sqsqueue.Decode(aws.ToString(r.Message.Body), nil)
+			n, _ := strconv.Atoi(r.Message.Attributes["ApproximateReceiveCount"])
+			history[task.ID] = append(history[task.ID], seen{at: time.Now(), count: n, listed: r.Listed})
 		}
 	}
 
@@ -261,21 +223,4 @@ func done(t *testing.T, dir string, n int) bool {
 		}
 	}
 	return len(ids) == n-1 && !slices.ContainsFunc(ids, func(s string) bool { return s == "t-3-attempt1" || s == "t-3-attempt2" })
-}
-
-// sqsEvent builds the event Lambda's event source mapping would send.
-func sqsEvent(msgs []types.Message, arn string) events.SQSEvent {
-	var ev events.SQSEvent
-	for _, m := range msgs {
-		attrs := map[string]events.SQSMessageAttribute{}
-		for k, v := range m.MessageAttributes {
-			attrs[k] = events.SQSMessageAttribute{StringValue: v.StringValue, DataType: aws.ToString(v.DataType), StringListValues: []string{}, BinaryListValues: [][]byte{}}
-		}
-		ev.Records = append(ev.Records, events.SQSMessage{
-			MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body),
-			Md5OfBody: aws.ToString(m.MD5OfBody), Attributes: m.Attributes, MessageAttributes: attrs,
-			EventSourceARN: arn, EventSource: "aws:sqs", AWSRegion: "us-east-1",
-		})
-	}
-	return ev
 }
