@@ -31,6 +31,9 @@ var (
 	SQS        = Service{Name: "sqs", Env: "PLBA_TEST_SQS_ADDR", Default: "127.0.0.1:19324"}
 	DynamoDB   = Service{Name: "dynamodb", Env: "PLBA_TEST_DYNAMODB_ADDR", Default: "127.0.0.1:18000"}
 	Redis      = Service{Name: "redis", Env: "PLBA_TEST_REDIS_ADDR", Default: "127.0.0.1:16379"}
+	// RedisCluster is a one-node Redis Cluster (all slots), started by the
+	// same script as Redis.
+	RedisCluster = Service{Name: "redis", Env: "PLBA_TEST_REDIS_CLUSTER_ADDR", Default: "127.0.0.1:16380"}
 )
 
 // Addr returns the service's configured address without checking it.

@@ -89,7 +89,7 @@ func TestConformance(t *testing.T) {
 	c := client(t)
 	queuetest.Run(t, queuetest.Harness{
 		New: func(t *testing.T, o queuetest.Options) contracts.TaskQueue {
-			return open(t, c, redisqueue.Options{Capacity: o.Capacity, MaxAttempts: o.MaxAttempts})
+			return open(t, c, redisqueue.Options{Capacity: o.Capacity, MaxAttempts: o.MaxAttempts, BlockTimeout: 5 * time.Second})
 		},
 		DelayUnit:      50 * time.Millisecond,
 		Bounded:        true,
@@ -441,6 +441,31 @@ func TestCancelUnblocksConsume(t *testing.T) {
 	}
 }
 
+// A cancel can reach Redis (as CLIENT UNBLOCK, on another connection)
+// before the BLPOP it is meant to end; it must still end it.
+func TestCancelRacingTheWait(t *testing.T) {
+	c := client(t)
+	q := open(t, c, redisqueue.Options{BlockTimeout: 5 * time.Second})
+	for i := range 200 {
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() {
+			_, err := q.Consume(ctx)
+			errc <- err
+		}()
+		time.Sleep(time.Duration(i%20) * 25 * time.Microsecond) // spreads the cancel over the wait's start
+		cancel()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("round %d: %v, want Canceled", i, err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("round %d: Consume did not return after cancel", i)
+		}
+	}
+}
+
 // A client that cannot pin a connection (a Ring) still works; blocking
 // calls then end within BlockTimeout.
 func TestConformanceRing(t *testing.T) {
@@ -476,4 +501,42 @@ func TestOptionsValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = q.Close()
+}
+
+// In a Redis Cluster every key of a queue shares one hash tag, so the
+// scripts (which also touch per-message keys they cannot declare) run on one
+// node; waiters pin connections to that node.
+func TestConformanceCluster(t *testing.T) {
+	addr := testsvc.Require(t, testsvc.RedisCluster)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
+	t.Cleanup(func() { _ = cc.Close() })
+	queuetest.Run(t, queuetest.Harness{
+		New: func(t *testing.T, o queuetest.Options) contracts.TaskQueue {
+			return open(t, cc, redisqueue.Options{Capacity: o.Capacity, MaxAttempts: o.MaxAttempts, BlockTimeout: 5 * time.Second})
+		},
+		DelayUnit:      50 * time.Millisecond,
+		Bounded:        true,
+		StrictReceipts: true,
+	})
+	t.Run("MalformedAndPurge", func(t *testing.T) {
+		q := open(t, cc, redisqueue.Options{})
+		ctx := ctxT(t)
+		kp := redisqueue.KeyPrefix("plba", optsName(t, q))
+		must(t, cc.LPush(ctx, kp+"ready", "stray").Err())
+		if err := q.Publish(ctx, task("ok")); err != nil {
+			t.Fatal(err)
+		}
+		if d := mustConsume(t, q); d.Task.ID != "ok" {
+			t.Fatalf("got %s", d.Task.ID)
+		}
+		if s := stats(t, q); s.Dead != 1 || s.InFlight != 1 {
+			t.Fatalf("stats %+v", s)
+		}
+		if err := q.Purge(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := cc.Exists(ctx, kp+"ready", kp+"dead", kp+"inflight", kp+"counters").Result(); err != nil || n != 0 {
+			t.Fatalf("keys left after Purge: %d, %v", n, err)
+		}
+	})
 }

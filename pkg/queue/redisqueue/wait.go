@@ -19,6 +19,8 @@ type waiter struct {
 	node *redis.Client // the node holding the queue's keys
 	conn *redis.Conn
 	id   int64
+	// done is closed when the current wait ends; guarded by Queue.waitMu.
+	done chan struct{}
 }
 
 // errNoWaiter: the client type cannot pin a connection (e.g. *redis.Ring);
@@ -30,6 +32,7 @@ func (q *Queue) getWaiter(ctx context.Context) (*waiter, error) {
 	if n := len(q.idle); n > 0 {
 		w := q.idle[n-1]
 		q.idle = q.idle[:n-1]
+		w.done = make(chan struct{})
 		q.waiting[w] = struct{}{}
 		q.waitMu.Unlock()
 		return w, nil
@@ -54,7 +57,7 @@ func (q *Queue) getWaiter(ctx context.Context) (*waiter, error) {
 		_ = conn.Close()
 		return nil, err
 	}
-	w := &waiter{node: node, conn: conn, id: id}
+	w := &waiter{node: node, conn: conn, id: id, done: make(chan struct{})}
 	q.waitMu.Lock()
 	q.waiting[w] = struct{}{}
 	q.waitMu.Unlock()
@@ -66,6 +69,7 @@ func (q *Queue) getWaiter(ctx context.Context) (*waiter, error) {
 // closed.
 func (q *Queue) putWaiter(w *waiter, broken bool) {
 	q.waitMu.Lock()
+	close(w.done)
 	delete(q.waiting, w)
 	keep := !broken && !q.isShut.Load()
 	if keep {
@@ -83,23 +87,46 @@ func (q *Queue) unblockAll() {
 	q.waitMu.Lock()
 	idle := q.idle
 	q.idle = nil
-	waiting := make([]*waiter, 0, len(q.waiting))
+	type wait struct {
+		w    *waiter
+		done chan struct{}
+	}
+	waiting := make([]wait, 0, len(q.waiting))
 	for w := range q.waiting {
-		waiting = append(waiting, w)
+		waiting = append(waiting, wait{w, w.done})
 	}
 	q.waitMu.Unlock()
 	for _, w := range idle {
 		_ = w.conn.Close()
 	}
 	for _, w := range waiting {
-		q.unblock(w)
+		q.unblock(w.w, w.done)
 	}
 }
 
-func (q *Queue) unblock(w *waiter) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// unblock ends w's wait whose done channel is done. The UNBLOCK may reach
+// Redis before the BLPOP it is meant for (they travel on different
+// connections), so it is repeated, with backoff, until the wait has ended.
+func (q *Queue) unblock(w *waiter, done <-chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), q.opts.BlockTimeout+5*time.Second)
 	defer cancel()
-	_ = w.node.ClientUnblock(ctx, w.id).Err()
+	delay := 500 * time.Microsecond
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		if n, err := w.node.ClientUnblock(ctx, w.id).Result(); err == nil && n == 1 {
+			return
+		}
+		timer.Reset(delay)
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+	}
 }
 
 // block pops a wake-up token from the list key (BLPOP) for at most
@@ -131,7 +158,8 @@ func (q *Queue) block(ctx context.Context, key string) error {
 			q.putWaiter(w, false)
 			return contracts.ErrQueueClosed
 		}
-		stop := context.AfterFunc(ctx, func() { q.unblock(w) })
+		done := w.done
+		stop := context.AfterFunc(ctx, func() { q.unblock(w, done) })
 		defer stop()
 	case !errors.Is(err, errNoWaiter):
 		if ctx.Err() != nil {
