@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -744,4 +746,92 @@ func TestSettleWhilePollBlocksInPublish(t *testing.T) {
 	if err := <-polled; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestIdleWatchdogDetectsSilentlyDeadConnection: the connection stops
+// carrying data without being closed (a NAT dropped it). The watchdog ends
+// IDLE, the round trip times out, the source reconnects and catches up.
+func TestIdleWatchdogDetectsSilentlyDeadConnection(t *testing.T) {
+	acc := memAccount(t)
+	var bh blackholes
+	src := newSource(t, acc.config(func(c *imapsource.Config) {
+		c.IdleRestart = 200 * time.Millisecond
+		c.CommandTimeout = 300 * time.Millisecond
+	}), imapsource.WithDialContext(bh.dial))
+	pub := newCollector()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, pub) }()
+	acc.seed(t, "INBOX", "a", 1)
+	pub.next(t, 5*time.Second)
+
+	bh.killAll()
+	acc.seed(t, "INBOX", "b", 1)
+	if id := pub.next(t, 10*time.Second).Attr(imapsource.AttrMessageID); id != "b-0@test" {
+		t.Fatalf("got %s", id)
+	}
+	h := src.Health(t.Context())
+	if h.Details["reconnects"] == "0" || !strings.Contains(h.Details["last_error"], "timed out") {
+		t.Errorf("health = %v", h.Details)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// blackholes dials connections that can be made silently dead: reads
+// never return data again and writes vanish, until closed.
+type blackholes struct {
+	mu    sync.Mutex
+	conns []*blackholeConn
+}
+
+func (b *blackholes) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	bc := &blackholeConn{Conn: c, closed: make(chan struct{})}
+	b.mu.Lock()
+	b.conns = append(b.conns, bc)
+	b.mu.Unlock()
+	return bc, nil
+}
+
+func (b *blackholes) killAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range b.conns {
+		c.dead.Store(true)
+	}
+}
+
+type blackholeConn struct {
+	net.Conn
+	dead      atomic.Bool
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (c *blackholeConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.dead.Load() {
+		<-c.closed
+		return 0, net.ErrClosed
+	}
+	return n, err
+}
+
+func (c *blackholeConn) Write(p []byte) (int, error) {
+	if c.dead.Load() {
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *blackholeConn) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return c.Conn.Close()
 }
