@@ -540,3 +540,30 @@ func TestConformanceCluster(t *testing.T) {
 		}
 	})
 }
+
+// Without Redis every call fails with a wrapped error instead of hanging,
+// the mover keeps retrying quietly, and Close still returns.
+func TestUnreachableRedis(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
+	defer c.Close()
+	q, err := redisqueue.New(redisqueue.Options{Client: c, Name: "nowhere", Logger: quiet, MoverInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if err := q.Publish(ctx, task("x")); err == nil || !strings.Contains(err.Error(), "redisqueue nowhere: publish") {
+		t.Errorf("Publish: %v", err)
+	}
+	if _, err := q.Consume(ctx); err == nil || !strings.Contains(err.Error(), "redisqueue nowhere: consume") {
+		t.Errorf("Consume: %v", err)
+	}
+	if _, err := q.Stats(ctx); err == nil {
+		t.Error("Stats without Redis: no error")
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Consume(ctx); !errors.Is(err, contracts.ErrQueueClosed) {
+		t.Errorf("Consume after Close: %v", err)
+	}
+}
