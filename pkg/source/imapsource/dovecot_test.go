@@ -2,6 +2,8 @@ package imapsource_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -87,6 +89,18 @@ func TestDovecotTLS(t *testing.T) {
 				t.Fatalf("Poll = %d, %v", n, err)
 			}
 		})
+	}
+	// The same through WithTLSConfig.
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	viaOpt := newSource(t, acc.config(func(c *imapsource.Config) { c.TLS = imapsource.TLSImplicit; c.Addr = tlsAddr; c.InFlightKeyword = "$Qopt" }),
+		imapsource.WithTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
+	if n, err := viaOpt.Poll(t.Context(), newCollector()); n != 1 || err != nil {
+		t.Fatalf("Poll with WithTLSConfig = %d, %v", n, err)
 	}
 	// Without the private CA the certificate is refused.
 	src := newSource(t, acc.config(func(c *imapsource.Config) { c.TLS = imapsource.TLSImplicit; c.Addr = tlsAddr }))

@@ -54,6 +54,19 @@ func WithDialContext(dial func(ctx context.Context, network, addr string) (net.C
 	return func(s *Source) { s.dialContext = dial }
 }
 
+// WithTLSConfig replaces the TLS settings built from the config (CAFile,
+// ServerName, InsecureSkipVerify), e.g. for client certificates. It is
+// cloned; ServerName defaults to the host of Addr when empty.
+func WithTLSConfig(tc *tls.Config) Option {
+	return func(s *Source) {
+		c := tc.Clone()
+		if c.ServerName == "" {
+			c.ServerName = s.tlsConfig.ServerName
+		}
+		s.tlsConfig = c
+	}
+}
+
 // WithClock replaces time.Now for in-flight generations and health times.
 func WithClock(now func() time.Time) Option { return func(s *Source) { s.now = now } }
 
