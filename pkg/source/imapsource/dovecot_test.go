@@ -97,7 +97,11 @@ func TestDovecotTLS(t *testing.T) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
-	viaOpt := newSource(t, acc.config(func(c *imapsource.Config) { c.TLS = imapsource.TLSImplicit; c.Addr = tlsAddr; c.InFlightKeyword = "$Qopt" }),
+	viaOpt := newSource(t, acc.config(func(c *imapsource.Config) {
+		c.TLS = imapsource.TLSImplicit
+		c.Addr = tlsAddr
+		c.InFlightKeyword = "$Qopt"
+	}),
 		imapsource.WithTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
 	if n, err := viaOpt.Poll(t.Context(), newCollector()); n != 1 || err != nil {
 		t.Fatalf("Poll with WithTLSConfig = %d, %v", n, err)
