@@ -70,6 +70,12 @@ func WithTLSConfig(tc *tls.Config) Option {
 // WithClock replaces time.Now for in-flight generations and health times.
 func WithClock(now func() time.Time) Option { return func(s *Source) { s.now = now } }
 
+var (
+	_ contracts.PushSource        = (*Source)(nil)
+	_ contracts.Settler           = (*Source)(nil)
+	_ contracts.HealthContributor = (*Source)(nil)
+)
+
 // Source is an IMAP task source. It is safe for concurrent use: Poll and
 // Settle each use one connection (calls of the same kind are serialised),
 // Run keeps a connection of its own for IDLE.
