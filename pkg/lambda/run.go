@@ -183,6 +183,8 @@ func Main(fn Function, o Options, modules ...contracts.ApplicationModule) {
 			os.Exit(1)
 		}
 		o.Config = m
+		// LoadConfig declared the modules' configuration already.
+		o.Assemble.ConfigDeclared = true
 		if o.ConfigVersion == "" {
 			o.ConfigVersion = m.Version()
 		}
