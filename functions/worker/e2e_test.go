@@ -369,4 +369,4 @@ func (s *syncBuffer) String() string {
 type declarations map[string]any
 
 func (d declarations) Declare(path string, schema any) error { d[path] = schema; return nil }
-func (declarations) Decode(string, any) error               { return errors.New("declaring") }
+func (declarations) Decode(string, any) error                { return errors.New("declaring") }
