@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 
 	"github.com/plba/plba/pkg/contracts"
 )
@@ -17,11 +15,8 @@ type RunFunc func(ctx context.Context) error
 // FuncWorker adapts a RunFunc to [contracts.Worker].
 type FuncWorker struct {
 	lifecycle
-	name     string
-	run      RunFunc
-	cancel   context.CancelFunc
-	stopping atomic.Bool
-	once     sync.Once
+	name string
+	run  RunFunc
 }
 
 // Func returns a worker that runs fn in its own goroutine. A panic in fn is
@@ -66,23 +61,7 @@ func (w *FuncWorker) safeRun(ctx context.Context) (err error) {
 }
 
 // Stop cancels fn's context and waits until it returns or ctx is done.
-func (w *FuncWorker) Stop(ctx context.Context, _ bool) error {
-	if w.State() == contracts.WorkerIdle {
-		w.finish(nil)
-		return nil
-	}
-	w.once.Do(func() {
-		w.stopping.Store(true)
-		w.setState(contracts.WorkerStopping)
-		w.cancel()
-	})
-	select {
-	case <-w.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("workers: %s did not stop in time: %w", w.name, ctx.Err())
-	}
-}
+func (w *FuncWorker) Stop(ctx context.Context, _ bool) error { return w.stopRun(ctx, w.name) }
 
 // Health reports up while running.
 func (w *FuncWorker) Health() contracts.Health { return w.health() }

@@ -1,6 +1,8 @@
 package workers
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +20,11 @@ type lifecycle struct {
 	err       error
 	lastErr   atomic.Pointer[string]
 	lastAt    atomic.Int64
+
+	// For workers run by one goroutine that ends when cancel is called.
+	cancel   context.CancelFunc
+	stopping atomic.Bool
+	stopOnce sync.Once
 }
 
 func (l *lifecycle) init() {
@@ -94,5 +101,25 @@ func (l *lifecycle) health() contracts.Health {
 		return h
 	default:
 		return contracts.Down(string(s))
+	}
+}
+
+// stopRun stops a worker whose goroutine ends when l.cancel is called: it
+// cancels once and waits for Done or ctx.
+func (l *lifecycle) stopRun(ctx context.Context, name string) error {
+	if l.State() == contracts.WorkerIdle {
+		l.finish(nil)
+		return nil
+	}
+	l.stopOnce.Do(func() {
+		l.stopping.Store(true)
+		l.setState(contracts.WorkerStopping)
+		l.cancel()
+	})
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("workers: %s did not stop in time: %w", name, ctx.Err())
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,11 +42,8 @@ type SourceOptions struct {
 // SourceWorker drives a task source and publishes what it produces.
 type SourceWorker struct {
 	lifecycle
-	opts     SourceOptions
-	log      *slog.Logger
-	cancel   context.CancelFunc
-	stopOnce sync.Once
-	stopping atomic.Bool
+	opts SourceOptions
+	log  *slog.Logger
 
 	published, polls, failures atomic.Int64
 }
@@ -196,23 +192,7 @@ func (w *SourceWorker) push(ctx context.Context, pub contracts.Publisher) error 
 // Stop cancels the source and waits for it to return. force changes nothing:
 // a source holds no task that could be lost (a task it could not publish
 // stays at its origin).
-func (w *SourceWorker) Stop(ctx context.Context, _ bool) error {
-	if w.State() == contracts.WorkerIdle {
-		w.finish(nil)
-		return nil
-	}
-	w.stopOnce.Do(func() {
-		w.stopping.Store(true)
-		w.setState(contracts.WorkerStopping)
-		w.cancel()
-	})
-	select {
-	case <-w.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("workers: %s: source did not stop in time: %w", w.opts.Name, ctx.Err())
-	}
-}
+func (w *SourceWorker) Stop(ctx context.Context, _ bool) error { return w.stopRun(ctx, w.opts.Name) }
 
 // Health combines the worker's state with the source's own health when it
 // is a HealthContributor.
