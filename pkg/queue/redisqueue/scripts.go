@@ -35,8 +35,11 @@ end
 local function held()
   return redis.call('LLEN', ready) + redis.call('ZCARD', inflight) + redis.call('ZCARD', delayed)
 end
+-- free_slot wakes a publisher waiting for space. Unclaimed tokens are
+-- trimmed now and then, not on every call: a waiting publisher needs one,
+-- and a stale one costs it a retry.
 local function free_slot(cap)
-  if cap > 0 and redis.call('RPUSH', space, 1) > 64 then
+  if cap > 0 and redis.call('RPUSH', space, 1) > 128 then
     redis.call('LTRIM', space, -64, -1)
   end
 end
