@@ -202,17 +202,25 @@ func TestRunDemoUntilSignal(t *testing.T) {
 	}
 }
 
-func TestRunTickerStopsOnContext(t *testing.T) {
+func TestRunTickerStopsOnContext(t *testing.T) { runTicker(t) }
+
+// runTicker runs `plba run --app ticker` with extra args until its log shows
+// the third tick, then cancels it and checks the exit code. It returns the
+// standard output.
+func runTicker(t *testing.T, extra ...string) string {
+	t.Helper()
 	notifySignals = func(chan<- os.Signal) func() { return func() {} }
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var out, errw syncBuf
 	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"run", "--app", "ticker", "--listen", "off", "--set", "apps.ticker.interval=5ms"}, &out, &errw)
-	}()
+	args := append([]string{"run", "--app", "ticker", "--listen", "off", "--set", "apps.ticker.interval=5ms"}, extra...)
+	go func() { done <- Main(ctx, args, &out, &errw) }()
 	deadline := time.After(20 * time.Second)
 	for !strings.Contains(errw.String(), "tick=3") {
 		select {
+		case code := <-done:
+			t.Fatalf("exit %d: %s", code, errw.String())
 		case <-deadline:
 			t.Fatalf("no ticks: %s", errw.String())
 		case <-time.After(10 * time.Millisecond):
@@ -222,42 +230,24 @@ func TestRunTickerStopsOnContext(t *testing.T) {
 	if code := <-done; code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errw.String())
 	}
+	return out.String()
 }
 
 // With the stdout exporter, a tick's publish span and routine span share
 // one trace: source → queue → worker → routine.
 func TestTracingOneTracePerTask(t *testing.T) {
-	notifySignals = func(chan<- os.Signal) func() { return func() {} }
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errw syncBuf
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"run", "--app", "ticker", "--listen", "off", "--set", "apps.ticker.interval=5ms",
-			"--set", "platform.tracing.exporter=stdout"}, &out, &errw)
-	}()
-	deadline := time.After(20 * time.Second)
-	for !strings.Contains(errw.String(), "tick=3") {
-		select {
-		case <-deadline:
-			t.Fatalf("no ticks: %s", errw.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	cancel()
-	if code := <-done; code != ExitOK {
-		t.Fatalf("exit %d: %s", code, errw.String())
-	}
+	out := runTicker(t, "--set", "platform.tracing.exporter=stdout")
 	type span struct {
 		Name        string
 		SpanContext struct{ TraceID, SpanID string }
 		Parent      struct{ TraceID, SpanID string }
 	}
 	byTrace := map[string][]span{}
-	dec := json.NewDecoder(strings.NewReader(out.String()))
+	dec := json.NewDecoder(strings.NewReader(out))
 	for dec.More() {
 		var s span
 		if err := dec.Decode(&s); err != nil {
-			t.Fatalf("span output: %v\n%s", err, out.String())
+			t.Fatalf("span output: %v\n%s", err, out)
 		}
 		byTrace[s.SpanContext.TraceID] = append(byTrace[s.SpanContext.TraceID], s)
 	}
@@ -285,28 +275,6 @@ func TestTracingOneTracePerTask(t *testing.T) {
 // The same module runs on Redis instead of memory by configuration alone.
 func TestRunTickerOnRedis(t *testing.T) {
 	addr := testsvc.Require(t, testsvc.Redis)
-	notifySignals = func(chan<- os.Signal) func() { return func() {} }
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errw syncBuf
-	done := make(chan int, 1)
 	prefix := fmt.Sprintf("plba-cli-test-%d", time.Now().UnixNano())
-	go func() {
-		done <- Main(ctx, []string{"run", "--app", "ticker", "--listen", "off", "--queue", "redis",
-			"--set", "platform.queue.redis.addr=" + addr, "--set", "platform.queue.redis.prefix=" + prefix,
-			"--set", "apps.ticker.interval=5ms"}, &out, &errw)
-	}()
-	deadline := time.After(20 * time.Second)
-	for !strings.Contains(errw.String(), "tick=3") {
-		select {
-		case code := <-done:
-			t.Fatalf("exit %d: %s", code, errw.String())
-		case <-deadline:
-			t.Fatalf("no ticks: %s", errw.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	cancel()
-	if code := <-done; code != ExitOK {
-		t.Fatalf("exit %d: %s", code, errw.String())
-	}
+	runTicker(t, "--queue", "redis", "--set", "platform.queue.redis.addr="+addr, "--set", "platform.queue.redis.prefix="+prefix)
 }
