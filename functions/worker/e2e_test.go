@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"go.uber.org/goleak"
 
 	"github.com/plba/plba/apps/mailorderbot"
 	"github.com/plba/plba/apps/mailorderbot/demodata"
@@ -370,3 +371,10 @@ type declarations map[string]any
 
 func (d declarations) Declare(path string, schema any) error { d[path] = schema; return nil }
 func (declarations) Decode(string, any) error                { return errors.New("declaring") }
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
