@@ -4,7 +4,8 @@
 # only, no persistence, state under var/services/redis:
 #   - a plain server on port 16379 (internal/testsvc.Redis);
 #   - a one-node Redis Cluster (all 16384 slots) on port 16380
-#     (internal/testsvc.RedisCluster), so cluster mode is tested too.
+#     (internal/testsvc.RedisCluster), so cluster mode is tested too; its
+#     cluster bus listens on port+10000 (26380), also on 127.0.0.1.
 # Debian's own redis service (port 6379) is left alone.
 #
 #   scripts/services/redis.sh install|start|stop|status

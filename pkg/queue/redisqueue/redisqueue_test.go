@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -565,5 +566,41 @@ func TestUnreachableRedis(t *testing.T) {
 	}
 	if _, err := q.Consume(ctx); !errors.Is(err, contracts.ErrQueueClosed) {
 		t.Errorf("Consume after Close: %v", err)
+	}
+}
+
+// More due tasks than one mover step moves: the mover goes on at once
+// instead of waiting for its interval.
+func TestMoverMovesInBatches(t *testing.T) {
+	c := client(t)
+	q := open(t, c, redisqueue.Options{MoverBatch: 2, MoverInterval: time.Minute, MaxAttempts: 5})
+	ctx := ctxT(t)
+	const n = 7
+	for i := range n {
+		if err := q.Publish(ctx, task(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		if err := q.Nack(ctx, mustConsume(t, q), 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := stats(t, q); s.Delayed != n {
+		t.Fatalf("stats after nacks: %+v", s)
+	}
+	wait, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for range n {
+		d, err := q.Consume(wait)
+		if err != nil {
+			t.Fatalf("Consume: %v (stats %+v)", err, stats(t, q))
+		}
+		if d.Task.Attempt != 2 {
+			t.Fatalf("attempt %d", d.Task.Attempt)
+		}
+		if err := q.Ack(ctx, d); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

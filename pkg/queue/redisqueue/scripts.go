@@ -201,7 +201,7 @@ if f[2] then
   local w = tonumber(f[2]) - now
   if nxt < 0 or w < nxt then nxt = w end
 end
-if nxt == 0 then nxt = 1 end
+if nxt ~= -1 and nxt < 1 then nxt = 1 end
 return nxt
 `)
 
