@@ -166,11 +166,14 @@ func (q *Queue) Consume(ctx context.Context) (contracts.Delivery, error) {
 			return contracts.Delivery{}, err
 		}
 		token := q.inst + "." + strconv.FormatUint(q.seq.Add(1), 10)
-		res, err := q.run(ctx, claimScript, ms(q.opts.Lease), token, q.opts.Capacity).Slice()
+		reply, err := q.run(ctx, claimScript, ms(q.opts.Lease), token, q.opts.Capacity).Result()
 		switch {
 		case err == nil:
-			d, ok := q.delivery(ctx, res, token)
-			if ok {
+			res, ok := reply.([]any)
+			if !ok {
+				continue // malformed entries dead-lettered; more may follow
+			}
+			if d, ok := q.delivery(ctx, res, token); ok {
 				return d, nil
 			}
 			continue

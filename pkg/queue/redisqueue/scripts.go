@@ -79,7 +79,9 @@ redis.call('HINCRBY', counters, 'published', 1)
 return mid
 `)
 
-// ARGV: 2 lease ms, 3 token, 4 capacity. Returns {mid, attempt, body} or nil.
+// ARGV: 2 lease ms, 3 token, 4 capacity. Returns {mid, attempt, body}, nil
+// when nothing is ready, or 1 when it dead-lettered malformed entries and
+// more may follow (call again at once).
 var claimScript = redis.NewScript(prelude + `
 local now = now_ms()
 for i = 1, 16 do
@@ -97,7 +99,7 @@ for i = 1, 16 do
   bury_foreign(mid, 'ready list', now)
   free_slot(tonumber(ARGV[4]))
 end
-return false
+return 1
 `)
 
 // ARGV: 2 mid, 3 token, 4 capacity. Returns 1, or 0 when not in flight.
