@@ -151,7 +151,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	failed := make([]bool, len(ev.Records))
 	if isFIFO(ev.Records[0].EventSourceARN) {
 		for i := range ev.Records {
-			if ctx.Err() != nil || h.record(ctx, &ev.Records[i]) {
+			if ctx.Err() != nil || h.record(ctx, &ev.Records[i], h.prepare(&ev.Records[i])) {
 				for j := i; j < len(ev.Records); j++ {
 					failed[j] = true
 				}
@@ -161,6 +161,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	} else {
 		// A pool of min(Concurrency, records) goroutines takes records in
 		// order; with one, the records run in this goroutine.
+		prep := make([]prepared, len(ev.Records))
+		for i := range ev.Records {
+			prep[i] = h.prepare(&ev.Records[i])
+		}
 		var next atomic.Int64
 		work := func() {
 			for {
@@ -173,7 +177,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 					failed[i] = true
 					continue
 				}
-				failed[i] = h.record(ctx, &ev.Records[i])
+				failed[i] = h.record(ctx, &ev.Records[i], prep[i])
 			}
 		}
 		var wg sync.WaitGroup
@@ -197,10 +201,29 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	return resp, nil
 }
 
+// prepared is a record decoded into a delivery (or why it could not be).
+type prepared struct {
+	d   contracts.Delivery
+	err error
+}
+
+// prepare decodes a record. Decoding runs on the invocation's goroutine,
+// before the pool starts: JSON decoding needs deep stacks, which fresh pool
+// goroutines would have to grow.
+func (h *Handler) prepare(rec *events.SQSMessage) (p prepared) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.err = fmt.Errorf("workerfn: panic decoding record: %v", v)
+		}
+	}()
+	p.d, p.err = h.opts.Queue.Delivery(MessageOf(rec))
+	return p
+}
+
 // record runs one record and reports whether it must be listed as failed.
 // Loggers are not derived per record (slog's With allocates); the ids are
 // passed where something is logged.
-func (h *Handler) record(ctx context.Context, rec *events.SQSMessage) (failed bool) {
+func (h *Handler) record(ctx context.Context, rec *events.SQSMessage, p prepared) (failed bool) {
 	log := h.opts.Logger
 	defer func() {
 		if v := recover(); v != nil {
@@ -208,7 +231,7 @@ func (h *Handler) record(ctx context.Context, rec *events.SQSMessage) (failed bo
 			failed = true
 		}
 	}()
-	d, err := h.opts.Queue.Delivery(MessageOf(rec))
+	d, err := p.d, p.err
 	if err != nil {
 		if !errors.Is(err, sqsqueue.ErrMalformed) {
 			log.Error("workerfn: record", "message_id", rec.MessageId, "error", err)
