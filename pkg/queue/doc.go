@@ -4,6 +4,7 @@
 //
 //   - memqueue: bounded in-memory queue for the local runner and tests.
 //   - sqsqueue: Amazon SQS (and SQS-compatible servers).
+//   - redisqueue: Redis (lists and sorted sets driven by Lua scripts).
 //
 // Every backend implements contracts.TaskQueue and passes queuetest.Run,
 // so the runtime can rely on the same semantics everywhere: at-least-once
