@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -257,7 +256,7 @@ func runSplit(t *testing.T, ctx context.Context, sqsEndpoint string, bot map[str
 func build(t *testing.T, fn string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), fn, "bootstrap")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./functions/"+fn)
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./functions/"+fn)
 	cmd.Dir = testsvc.Root(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -29,7 +29,9 @@ func (failModule) Register(_ context.Context, r contracts.Registry) error {
 		return err
 	}
 	return r.AddRoutine(contracts.RoutineSpec{Kind: "job", Queue: "jobs", Routine: contracts.RoutineFunc(
-		func(context.Context, contracts.Task) error { return contracts.Permanent(errors.New("cannot ever work")) })})
+		func(context.Context, contracts.Task) error {
+			return contracts.Permanent(errors.New("cannot ever work"))
+		})})
 }
 
 type oneShot struct{}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +30,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bootstrap = filepath.Join(dir, "bootstrap")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gobin := "go" // from PATH, as go test itself was found
 	cmd := exec.Command(gobin, "build", "-tags", "lambda.norpc", "-o", bootstrap, "./testdata/fn")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

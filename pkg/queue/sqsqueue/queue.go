@@ -273,6 +273,7 @@ func (q *Queue) receiveLoop() {
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 			// Deprecated, but some SQS-compatible servers (local-aws-sqs)
 			// only return receive counts when it is set.
+			//lint:ignore SA1019 local-aws-sqs reports receive counts only when the deprecated AttributeNames asks for them
 			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameAll},
 		})
 		if err != nil {
