@@ -316,3 +316,51 @@ func TestPoolResize(t *testing.T) {
 		t.Fatal("resize to 0 accepted")
 	}
 }
+
+// extendingQueue is memqueue plus a LeaseExtender that reports each call.
+type extendingQueue struct {
+	*memqueue.Queue
+	extended chan string
+}
+
+func (q extendingQueue) Extend(_ context.Context, d contracts.Delivery, lease time.Duration) error {
+	q.extended <- d.Task.ID
+	return nil
+}
+
+// A long routine keeps its delivery: the pool extends the lease while it
+// runs and stops extending once it returns.
+func TestPoolExtendsLeaseWhileRoutineRuns(t *testing.T) {
+	q := extendingQueue{Queue: memqueue.New(memqueue.Options{}), extended: make(chan string, 16)}
+	defer q.Close()
+	exec := &routine.Executor{Routine: contracts.RoutineFunc(func(ctx context.Context, _ contracts.Task) error {
+		// Finish only after the lease was extended twice.
+		for range 2 {
+			select {
+			case id := <-q.extended:
+				if id != "long" {
+					return fmt.Errorf("extended %q", id)
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})}
+	p, err := workers.NewPool(workers.PoolOptions{Name: "p", Queue: q, Lease: 30 * time.Millisecond,
+		Executors: map[string]*routine.Executor{"": exec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(context.Background(), true)
+	if err := q.Publish(ctxT(t), contracts.Task{ID: "long"}); err != nil {
+		t.Fatal(err)
+	}
+	waitStats(t, q, func(s contracts.QueueStats) bool { return s.Acked == 1 })
+	if p.Status().Succeeded != 1 {
+		t.Fatalf("status %+v", p.Status())
+	}
+}
