@@ -58,10 +58,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzMerge -fuzztime $(FUZZTIME) ./pkg/config/
 
 ## lambdas: bin/lambda/<fn>/bootstrap for provided.al2023 on arm64
+# Tags: lambda.norpc (no net/rpc runtime, provided.al2023), plba_lambda (no
+# SQLite, no demo IMAP server, AWS config from the environment only) and
+# validator_novalidatefn (keeps the linker's method pruning; see
+# docs/serverless.md). functions/size_test.go checks the same flags.
+LAMBDA_TAGS := lambda.norpc,plba_lambda,validator_novalidatefn
 lambdas:
 	@for fn in $(LAMBDAS); do \
 		echo "building bin/lambda/$$fn/bootstrap"; \
-		GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "$(LDFLAGS)" \
+		GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags $(LAMBDA_TAGS) -trimpath -ldflags "$(LDFLAGS)" \
 			-o bin/lambda/$$fn/bootstrap ./functions/$$fn || exit 1; \
 	done
 	@ls -l bin/lambda/*/bootstrap

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/plba/plba/apps/mailorderbot/demo"
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/handler"
 	"github.com/plba/plba/apps/mailorderbot/reply"
@@ -54,10 +53,7 @@ func New(opts Options) *Module {
 	if opts.Demo {
 		// Placeholders that satisfy validation; Register points the source
 		// at the embedded server.
-		cfg.IMAP.Addr = demo.DefaultAddr
-		cfg.IMAP.TLS = imapsource.TLSNone
-		cfg.IMAP.Username = demo.User
-		cfg.IMAP.Password = demo.Password
+		demoDefaults(&cfg)
 	}
 	return &Module{opts: opts, cfg: cfg, counts: map[string]int{}}
 }
@@ -88,15 +84,11 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	}
 	log := r.Logger()
 	if m.opts.Demo {
-		addr, err := demo.PickAddr()
+		addr, err := startDemo(r, m.opts.DemoInterval)
 		if err != nil {
 			return err
 		}
 		m.cfg.IMAP.Addr = addr
-		if err := r.AddWorker(demo.Worker(addr, m.opts.DemoInterval, uint64(time.Now().UnixNano()))); err != nil {
-			return err
-		}
-		log.Info("demo mode: embedded IMAP server with sample order e-mails", "addr", addr, "user", demo.User, "new_mail_every", m.opts.DemoInterval)
 	}
 	st, err := OpenStore(ctx, m.cfg.Store)
 	if err != nil {

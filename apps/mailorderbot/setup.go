@@ -2,6 +2,7 @@ package mailorderbot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/plba/plba/apps/mailorderbot/catalog"
@@ -9,18 +10,25 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/reply"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/apps/mailorderbot/store/dynamostore"
-	"github.com/plba/plba/apps/mailorderbot/store/sqlitestore"
 )
+
+// ErrNotInBuild is wrapped by the errors of features that builds tagged
+// plba_lambda (the Lambda bootstraps, see docs/serverless.md) leave out:
+// the sqlite store driver and demo mode.
+var ErrNotInBuild = errors.New("mailorderbot: left out of builds tagged plba_lambda")
 
 // OpenStore opens the configured order store. For DynamoDB with an endpoint
 // (a local server) it creates the table when missing; against AWS the table
 // must exist (the CDK stack creates it, and the functions' roles may not).
+//
+// Builds tagged plba_lambda (the Lambda bootstraps) have no SQLite driver:
+// there the sqlite driver fails with [ErrNotInBuild].
 func OpenStore(ctx context.Context, sc StoreConfig) (store.OrderStore, error) {
 	switch sc.Driver {
 	case DriverSQLite, "":
-		return sqlitestore.Open(ctx, sc.Path, sqlitestore.Options{})
+		return openSQLite(ctx, sc)
 	case DriverDynamoDB:
-		client, err := dynamostore.NewClient(ctx, dynamostore.ClientConfig{Region: sc.Region, Endpoint: sc.Endpoint})
+		client, err := newDynamoClient(ctx, sc)
 		if err != nil {
 			return nil, err
 		}

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	awscfg "github.com/aws/aws-sdk-go-v2/config"
-
 	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/config/awsconfig"
 	"github.com/plba/plba/pkg/contracts"
@@ -46,7 +44,7 @@ func LoadConfig(ctx context.Context, getenv func(string) string, log *slog.Logge
 		return nil, err
 	}
 	resolvers := map[string]config.Resolver{}
-	if c, err := awscfg.LoadDefaultConfig(ctx); err == nil {
+	if c, err := awsconfig.Load(ctx, ""); err == nil {
 		resolvers = awsconfig.Resolvers(c, 5*time.Minute)
 	}
 	m, err := config.New(ctx, config.Options{Files: files, Resolvers: resolvers, Schemas: decl, Logger: log})

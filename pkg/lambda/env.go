@@ -8,17 +8,19 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/plba/plba/pkg/config/awsconfig"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
 )
 
-// NewSQSClient loads the default AWS configuration (environment, shared
-// files, the Lambda role) and returns an SQS client. AWS_ENDPOINT_URL_SQS
-// points it at an SQS-compatible server. Build it once per cold start.
+// NewSQSClient loads the AWS configuration with [awsconfig.Load] (the SDK's
+// default chain; in builds tagged plba_lambda only the environment Lambda
+// sets: AWS_REGION and the role's AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN) and returns an SQS client. AWS_ENDPOINT_URL_SQS points
+// it at an SQS-compatible server. Build it once per cold start.
 func NewSQSClient(ctx context.Context) (*sqs.Client, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconfig.Load(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("lambda: load AWS config: %w", err)
 	}

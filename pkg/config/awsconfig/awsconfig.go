@@ -1,8 +1,11 @@
 // Package awsconfig resolves PLBA secret references from AWS Systems
 // Manager Parameter Store (${ssm:/path}) and Secrets Manager
 // (${secretsmanager:name}), and provides a Parameter Store subtree as a
-// configuration layer. It uses the real aws-sdk-go-v2 clients; callers
-// build them (credentials, region, endpoint) and pass them in.
+// configuration layer. It talks to both services with [Client], a small
+// client of their JSON APIs signed by the SDK's Signature Version 4 signer
+// (the SDK's service clients would add about 3 MB to a Lambda bootstrap for
+// three operations); callers build the aws.Config (credentials, region,
+// endpoint), with [Load] or [FromEnv] or their own.
 //
 // # Resolvers
 //
@@ -31,33 +34,36 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/contracts"
 )
 
-// SSMAPI is the part of *ssm.Client the resolver and provider use.
+// SSMAPI is what the resolver and provider need from Parameter Store;
+// [*Client] implements it. Both calls decrypt SecureString values; a
+// missing parameter is an error wrapping [config.ErrNotFound].
 type SSMAPI interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
-	ssm.GetParametersByPathAPIClient
+	GetParameter(ctx context.Context, name string) (Parameter, error)
+	// GetParametersByPath returns one page of the parameters under path,
+	// recursively; next is "" on the last page.
+	GetParametersByPath(ctx context.Context, path, nextToken string) (params []Parameter, next string, err error)
 }
 
-// SecretsManagerAPI is the part of *secretsmanager.Client the resolver
-// uses.
+// SecretsManagerAPI is what the resolver needs from Secrets Manager;
+// [*Client] implements it. A missing secret is an error wrapping
+// [config.ErrNotFound].
 type SecretsManagerAPI interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	// GetSecretValue returns the current SecretString of secret id.
+	GetSecretValue(ctx context.Context, id string) (string, error)
 }
 
-// Resolvers returns the "ssm" and "secretsmanager" resolvers over clients
-// built from cfg, each caching values for maxAge.
+// Resolvers returns the "ssm" and "secretsmanager" resolvers over a
+// [Client] built from cfg, each caching values for maxAge.
 func Resolvers(cfg aws.Config, maxAge time.Duration) map[string]config.Resolver {
+	c := NewClient(cfg)
 	return map[string]config.Resolver{
-		"ssm":            NewSSMResolver(ssm.NewFromConfig(cfg), maxAge),
-		"secretsmanager": NewSecretsManagerResolver(secretsmanager.NewFromConfig(cfg), maxAge),
+		"ssm":            NewSSMResolver(c, maxAge),
+		"secretsmanager": NewSecretsManagerResolver(c, maxAge),
 	}
 }
 
@@ -66,18 +72,14 @@ func Resolvers(cfg aws.Config, maxAge time.Duration) map[string]config.Resolver 
 // [config.ErrNotFound].
 func NewSSMResolver(c SSMAPI, maxAge time.Duration) config.Resolver {
 	return config.Cache(config.ResolverFunc(func(ctx context.Context, name string) (string, error) {
-		out, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+		p, err := c.GetParameter(ctx, name)
 		if err != nil {
-			var nf *ssmtypes.ParameterNotFound
-			if errors.As(err, &nf) {
+			if errors.Is(err, config.ErrNotFound) {
 				return "", fmt.Errorf("ssm parameter %s: %w", name, config.ErrNotFound)
 			}
-			return "", fmt.Errorf("ssm: get parameter %s: %w", name, err)
+			return "", err // names the parameter and the operation
 		}
-		if out.Parameter == nil || out.Parameter.Value == nil {
-			return "", fmt.Errorf("ssm parameter %s: no value", name)
-		}
-		return *out.Parameter.Value, nil
+		return p.Value, nil
 	}), maxAge, nil)
 }
 
@@ -86,18 +88,14 @@ func NewSSMResolver(c SSMAPI, maxAge time.Duration) config.Resolver {
 // for maxAge.
 func NewSecretsManagerResolver(c SecretsManagerAPI, maxAge time.Duration) config.Resolver {
 	fetch := config.Cache(config.ResolverFunc(func(ctx context.Context, id string) (string, error) {
-		out, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+		v, err := c.GetSecretValue(ctx, id)
 		if err != nil {
-			var nf *smtypes.ResourceNotFoundException
-			if errors.As(err, &nf) {
+			if errors.Is(err, config.ErrNotFound) {
 				return "", fmt.Errorf("secretsmanager secret %s: %w", id, config.ErrNotFound)
 			}
-			return "", fmt.Errorf("secretsmanager: get secret value %s: %w", id, err)
+			return "", err // names the secret and the operation
 		}
-		if out.SecretString == nil {
-			return "", fmt.Errorf("secretsmanager secret %s: no SecretString (binary secrets are not supported)", id)
-		}
-		return *out.SecretString, nil
+		return v, nil
 	}), maxAge, nil)
 	return config.ResolverFunc(func(ctx context.Context, ref string) (string, error) {
 		id, field, hasField := strings.Cut(ref, "#")
@@ -141,29 +139,30 @@ func (p *SSMProvider) Name() string { return "ssm " + p.Path }
 // come back as [contracts.Secret] so the manager redacts them.
 func (p *SSMProvider) Load(ctx context.Context) (map[string]any, error) {
 	prefix := "/" + strings.Trim(p.Path, "/")
-	pg := ssm.NewGetParametersByPathPaginator(p.Client, &ssm.GetParametersByPathInput{
-		Path: aws.String(prefix), Recursive: aws.Bool(true), WithDecryption: aws.Bool(true),
-	})
 	out := map[string]any{}
-	for pg.HasMorePages() {
-		page, err := pg.NextPage(ctx)
+	token := ""
+	for {
+		page, next, err := p.Client.GetParametersByPath(ctx, prefix, token)
 		if err != nil {
-			return nil, fmt.Errorf("ssm: get parameters by path %s: %w", prefix, err)
+			return nil, err
 		}
-		for _, prm := range page.Parameters {
-			if prm.Name == nil || prm.Value == nil {
+		for _, prm := range page {
+			if prm.Name == "" {
 				continue
 			}
-			rest := strings.TrimPrefix(strings.TrimPrefix(*prm.Name, prefix), "/")
+			rest := strings.TrimPrefix(strings.TrimPrefix(prm.Name, prefix), "/")
 			parts := strings.Split(rest, "/")
-			var v any = *prm.Value
-			if prm.Type == ssmtypes.ParameterTypeSecureString {
-				v = contracts.Secret(*prm.Value)
+			var v any = prm.Value
+			if prm.Type == "SecureString" {
+				v = contracts.Secret(prm.Value)
 			}
 			setPath(out, parts, v)
 		}
+		if next == "" || next == token {
+			return out, nil
+		}
+		token = next
 	}
-	return out, nil
 }
 
 func setPath(m map[string]any, parts []string, v any) {

@@ -2,8 +2,11 @@ package awsconfig_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,8 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"go.uber.org/goleak"
 
 	"github.com/plba/plba/pkg/config"
@@ -51,11 +53,13 @@ func (f *fakeAWS) count(op string) int {
 
 func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDTEST/") {
-		http.Error(w, "unsigned request", http.StatusForbidden)
+	body, _ := io.ReadAll(r.Body)
+	if err := verifySignature(r, body); err != nil {
+		f.t.Errorf("%s: %v", target, err)
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"__type": "InvalidSignatureException", "message": err.Error()})
 		return
 	}
-	body, _ := io.ReadAll(r.Body)
 	var in map[string]any
 	_ = json.Unmarshal(body, &in)
 	f.mu.Lock()
@@ -117,6 +121,40 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// verifySignature checks the request's Signature Version 4 by signing the
+// signed headers and the body again with the test credentials.
+func verifySignature(r *http.Request, body []byte) error {
+	auth := r.Header.Get("Authorization")
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIDTEST/") {
+		return errors.New("unsigned request")
+	}
+	_, signed, ok := strings.Cut(auth, "SignedHeaders=")
+	signed, _, _ = strings.Cut(signed, ",")
+	if !ok {
+		return errors.New("no SignedHeaders")
+	}
+	at, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil {
+		return err
+	}
+	service := strings.Split(auth, "/")[3] // Credential=ID/date/region/service/aws4_request
+	re, _ := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), strings.NewReader(string(body)))
+	for _, h := range strings.Split(signed, ";") {
+		if h != "host" && h != "x-amz-date" {
+			re.Header.Set(h, r.Header.Get(h))
+		}
+	}
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"},
+		re, hex.EncodeToString(sum[:]), service, "us-east-1", at); err != nil {
+		return err
+	}
+	if got := re.Header.Get("Authorization"); got != auth {
+		return fmt.Errorf("signature mismatch:\n got %s\nwant %s", auth, got)
+	}
+	return nil
+}
+
 func sortStrings(s []string) []string {
 	for i := 1; i < len(s); i++ {
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
@@ -137,7 +175,7 @@ func awsCfg(url string) aws.Config {
 	}
 }
 
-func TestResolversOverRealSDK(t *testing.T) {
+func TestResolvers(t *testing.T) {
 	f, srv := newFake(t)
 	f.params["/plba/imap/password"] = [2]string{"SecureString", "ssm-secret-pw"}
 	f.params["/plba/imap/user"] = [2]string{"String", "bot@example.org"}
@@ -193,7 +231,7 @@ func TestResolversOverRealSDK(t *testing.T) {
 func TestResolverCacheExpires(t *testing.T) {
 	f, srv := newFake(t)
 	f.params["/p"] = [2]string{"SecureString", "v1"}
-	r := awsconfig.NewSSMResolver(ssm.NewFromConfig(awsCfg(srv.URL)), 0)
+	r := awsconfig.NewSSMResolver(awsconfig.NewClient(awsCfg(srv.URL)), 0)
 	for _, want := range []string{"v1", "v2"} {
 		f.mu.Lock()
 		f.params["/p"] = [2]string{"SecureString", want}
@@ -211,11 +249,11 @@ func TestResolverCacheExpires(t *testing.T) {
 func TestNotFound(t *testing.T) {
 	_, srv := newFake(t)
 	cfg := awsCfg(srv.URL)
-	_, err := awsconfig.NewSSMResolver(ssm.NewFromConfig(cfg), time.Minute).Resolve(t.Context(), "/missing")
+	_, err := awsconfig.NewSSMResolver(awsconfig.NewClient(cfg), time.Minute).Resolve(t.Context(), "/missing")
 	if !errors.Is(err, config.ErrNotFound) {
 		t.Errorf("ssm: %v", err)
 	}
-	_, err = awsconfig.NewSecretsManagerResolver(secretsmanager.NewFromConfig(cfg), time.Minute).Resolve(t.Context(), "missing#x")
+	_, err = awsconfig.NewSecretsManagerResolver(awsconfig.NewClient(cfg), time.Minute).Resolve(t.Context(), "missing#x")
 	if !errors.Is(err, config.ErrNotFound) {
 		t.Errorf("secretsmanager: %v", err)
 	}
@@ -233,7 +271,7 @@ func TestNotFound(t *testing.T) {
 func TestSecretsManagerFieldErrorsDoNotEcho(t *testing.T) {
 	f, srv := newFake(t)
 	f.secret["plain"] = "not-json-secret-value"
-	r := awsconfig.NewSecretsManagerResolver(secretsmanager.NewFromConfig(awsCfg(srv.URL)), time.Minute)
+	r := awsconfig.NewSecretsManagerResolver(awsconfig.NewClient(awsCfg(srv.URL)), time.Minute)
 	_, err := r.Resolve(t.Context(), "plain#field")
 	if err == nil || strings.Contains(err.Error(), "not-json-secret-value") {
 		t.Fatalf("got %v", err)
@@ -246,7 +284,7 @@ func TestSSMProviderLayer(t *testing.T) {
 	f.params["/plba/prod/apps/bot/imap/password"] = [2]string{"SecureString", "layer-secret"}
 	f.params["/plba/prod/platform/log/level"] = [2]string{"String", "debug"}
 	f.params["/other/x"] = [2]string{"String", "no"}
-	p := &awsconfig.SSMProvider{Client: ssm.NewFromConfig(awsCfg(srv.URL)), Path: "/plba/prod"}
+	p := &awsconfig.SSMProvider{Client: awsconfig.NewClient(awsCfg(srv.URL)), Path: "/plba/prod"}
 	m, err := config.New(t.Context(), config.Options{
 		Environ:   []string{"PLBA_APPS__BOT__WORKERS=2"},
 		Providers: []contracts.ConfigProvider{p},

@@ -1,0 +1,188 @@
+package functions_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/plba/plba/pkg/lambda/emulator"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The Lambda build, as the Makefile's lambdas target runs it.
+const (
+	lambdaTags = "lambda.norpc,plba_lambda,validator_novalidatefn"
+	// maxBootstrap is issue 6's target for each bootstrap (decimal MB).
+	maxBootstrap = 15_000_000
+)
+
+// build builds ./fn with the Lambda tags for goos/goarch into a temporary
+// directory; strip as the Makefile does (-s -w) or not.
+func build(t *testing.T, fn, goos, goarch string, strip bool) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), fn, "bootstrap")
+	ldflags := "-s -w"
+	if !strip {
+		ldflags = ""
+	}
+	cmd := exec.Command("go", "build", "-tags", lambdaTags, "-trimpath", "-ldflags", ldflags, "-o", out, "./"+fn)
+	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", fn, err, b)
+	}
+	return out
+}
+
+// TestMakefileBuildsWithTheseFlags keeps this file and the Makefile in step:
+// the size test below is only worth something if it builds what
+// `make lambdas` builds.
+func TestMakefileBuildsWithTheseFlags(t *testing.T) {
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"LAMBDA_TAGS := " + lambdaTags + "\n",
+		`GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags $(LAMBDA_TAGS) -trimpath -ldflags "$(LDFLAGS)"`,
+		"LDFLAGS := -s -w ",
+	} {
+		if !bytes.Contains(mk, []byte(want)) {
+			t.Errorf("Makefile has no %q: update the lambdas target or this test", want)
+		}
+	}
+}
+
+// TestBootstrapSize builds the three bootstraps as `make lambdas` does
+// (linux/arm64, stripped) and fails when one exceeds 15 MB, or links a
+// module the Lambda build leaves out.
+func TestBootstrapSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds three linux/arm64 binaries")
+	}
+	// Modules no package of the Lambda build imports.
+	leftOut := []string{
+		"modernc.org/sqlite",                                  // SQLite store: local only
+		"github.com/aws/aws-sdk-go-v2/service/ssm",            // awsconfig.Client instead
+		"github.com/aws/aws-sdk-go-v2/service/secretsmanager", //
+	}
+	for _, fn := range []string{"poller", "worker", "control"} {
+		bin := build(t, fn, "linux", "arm64", true)
+		st, err := os.Stat(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d bytes (%.1f MB)", fn, st.Size(), float64(st.Size())/1e6)
+		if st.Size() > maxBootstrap {
+			t.Errorf("%s bootstrap is %d bytes, over the %d-byte target: see docs/serverless.md (Building) for what it links and how to measure",
+				fn, st.Size(), maxBootstrap)
+		}
+		info, err := exec.Command("go", "version", "-m", bin).Output()
+		if err != nil {
+			t.Fatalf("go version -m %s: %v", fn, err)
+		}
+		for _, mod := range leftOut {
+			if bytes.Contains(info, []byte("\tdep\t"+mod+"\t")) || bytes.Contains(info, []byte("\t"+mod+"\n")) {
+				t.Errorf("%s bootstrap links %s", fn, mod)
+			}
+		}
+		if !bytes.Contains(info, []byte("-tags="+lambdaTags)) {
+			t.Errorf("%s bootstrap build info has no -tags=%s:\n%s", fn, lambdaTags, info)
+		}
+	}
+	// Packages imported (dynamostore imports the SDK's config package) but
+	// whose code must not be linked, by symbol: their package
+	// initialisation stays, about 0.1 MB.
+	syms, err := exec.Command("go", "tool", "nm", build(t, "worker", "linux", "arm64", false)).Output()
+	if err != nil {
+		t.Fatalf("go tool nm: %v", err)
+	}
+	for _, sym := range []string{
+		"github.com/emersion/go-imap/v2/imapserver.New",                                // demo IMAP server
+		"github.com/aws/aws-sdk-go-v2/config.LoadDefaultConfig",                        // default chain
+		"github.com/aws/aws-sdk-go-v2/service/sts.(*Client).AssumeRoleWithWebIdentity", // its providers
+		"github.com/aws/aws-sdk-go-v2/service/sso.(*Client).GetRoleCredentials",
+		"github.com/go-playground/validator/v10.tryCallValidateFn", // see docs/serverless.md
+	} {
+		if bytes.Contains(syms, []byte(" "+sym+"\n")) {
+			t.Errorf("the worker bootstrap links %s", sym)
+		}
+	}
+}
+
+// TestLambdaBuildRefusesSQLite runs the Lambda-built worker (for this
+// machine) under the Runtime API emulator with the sqlite store driver: the
+// init fails with a message that says why, instead of a store that would
+// lose its data with the function's sandbox.
+func TestLambdaBuildRefusesSQLite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a bootstrap")
+	}
+	bin := build(t, "worker", goEnv(t, "GOHOSTOS"), goEnv(t, "GOHOSTARCH"), true)
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := emulator.Start(ctx, emulator.Options{
+		Bootstrap: bin,
+		Env: map[string]string{
+			"PLBA_APPS__MAILORDERBOT__IMAP__ADDR":     "127.0.0.1:1",
+			"PLBA_APPS__MAILORDERBOT__IMAP__TLS":      "none",
+			"PLBA_APPS__MAILORDERBOT__IMAP__USERNAME": "u",
+			"PLBA_APPS__MAILORDERBOT__IMAP__PASSWORD": "p",
+			"PLBA_APPS__MAILORDERBOT__STORE__DRIVER":  "sqlite",
+			"PLBA_APPS__MAILORDERBOT__STORE__PATH":    filepath.Join(t.TempDir(), "orders.db"),
+			"PLBA_QUEUE_URL":                          "http://127.0.0.1:1/q",
+			"PLBA_DLQ_URL":                            "http://127.0.0.1:1/dlq",
+		},
+		Timeout: 20 * time.Second,
+		Stdout:  logs,
+		Stderr:  logs,
+	})
+	if err == nil {
+		// Start found the process ready; the invocation meets the failure.
+		defer e.Close()
+		_, err = e.Invoke(ctx, []byte(`{"Records":[]}`))
+	}
+	var ferr *emulator.FunctionError
+	if !errors.As(err, &ferr) || !ferr.Init {
+		t.Fatalf("got %v, want an init error\n%s", err, logs)
+	}
+	if want := "store driver sqlite is not in this build (Lambda builds use dynamodb)"; !strings.Contains(logs.String(), want) {
+		t.Errorf("function output does not say %q:\n%s", want, logs)
+	}
+}
+
+func goEnv(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
