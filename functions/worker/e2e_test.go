@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/emersion/go-imap/v2"
 	"go.uber.org/goleak"
 
@@ -24,7 +27,7 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/demodata"
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/store"
-	"github.com/plba/plba/apps/mailorderbot/store/sqlitestore"
+	"github.com/plba/plba/apps/mailorderbot/store/dynamostore"
 	"github.com/plba/plba/internal/testsvc"
 	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/contracts"
@@ -55,13 +58,15 @@ type result struct {
 
 // TestSplitModeMatchesLocalMode is the issue's equivalence test: the same
 // mails in two fresh Dovecot mailboxes, processed once by the bot in local
-// mode (runtime.Manager, in-memory queue) and once split (the real poller
-// and worker bootstraps under the Runtime API emulator, a real SQS-compatible
-// server in between, the test playing the event source mapping). Stored
-// outcomes, the \Seen set and the dead letters must be the same, and match
-// what the sample generator says each mail is.
+// mode (runtime.Manager, in-memory queue, SQLite store) and once split (the
+// real poller and worker bootstraps, built as `make lambdas` builds them,
+// under the Runtime API emulator, a real SQS-compatible server in between,
+// the test playing the event source mapping, a DynamoDB-compatible store as
+// in AWS). Stored outcomes, the \Seen set and the dead letters must be the
+// same, and match what the sample generator says each mail is.
 func TestSplitModeMatchesLocalMode(t *testing.T) {
 	sqsEndpoint := sqstest.Endpoint(t)
+	dynamoAddr := testsvc.Require(t, testsvc.DynamoDB)
 	addr, userLocal, pass := dovecottest.Dovecot(t)
 	userSplit := dovecottest.UserName(t) + "s"
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -85,8 +90,11 @@ func TestSplitModeMatchesLocalMode(t *testing.T) {
 		}
 		_ = c.Close()
 	}
-	dir := t.TempDir()
-	botEnv := func(user, db string) map[string]string {
+	localStore := mailorderbot.StoreConfig{Driver: mailorderbot.DriverSQLite, Path: filepath.Join(t.TempDir(), "local.db")}
+	splitStore := mailorderbot.StoreConfig{Driver: mailorderbot.DriverDynamoDB, Endpoint: "http://" + dynamoAddr,
+		Table: fmt.Sprintf("orders-split-%d", time.Now().UnixNano())}
+	t.Cleanup(func() { dropTable(t, splitStore) })
+	botEnv := func(user string, sc mailorderbot.StoreConfig) map[string]string {
 		return map[string]string{
 			"PLBA_APPS__MAILORDERBOT__IMAP__ADDR":          addr,
 			"PLBA_APPS__MAILORDERBOT__IMAP__TLS":           "none",
@@ -95,13 +103,15 @@ func TestSplitModeMatchesLocalMode(t *testing.T) {
 			"PLBA_APPS__MAILORDERBOT__IMAP__MAILBOX":       "INBOX",
 			"PLBA_APPS__MAILORDERBOT__IMAP__MODE":          "poll",
 			"PLBA_APPS__MAILORDERBOT__IMAP__POLL_INTERVAL": "300ms",
-			"PLBA_APPS__MAILORDERBOT__STORE__DRIVER":       "sqlite",
-			"PLBA_APPS__MAILORDERBOT__STORE__PATH":         db,
+			"PLBA_APPS__MAILORDERBOT__STORE__DRIVER":       sc.Driver,
+			"PLBA_APPS__MAILORDERBOT__STORE__PATH":         sc.Path,
+			"PLBA_APPS__MAILORDERBOT__STORE__TABLE":        sc.Table,
+			"PLBA_APPS__MAILORDERBOT__STORE__ENDPOINT":     sc.Endpoint,
 		}
 	}
 
-	local := runLocal(t, ctx, botEnv(userLocal, filepath.Join(dir, "local.db")), addr, userLocal, pass)
-	split := runSplit(t, ctx, sqsEndpoint, botEnv(userSplit, filepath.Join(dir, "split.db")), addr, userSplit, pass)
+	local := runLocal(t, ctx, botEnv(userLocal, localStore), localStore, addr, userLocal, pass)
+	split := runSplit(t, ctx, sqsEndpoint, botEnv(userSplit, splitStore), splitStore, addr, userSplit, pass)
 
 	if len(local.outcomes) != mails {
 		t.Fatalf("local mode stored %d outcomes, want %d", len(local.outcomes), mails)
@@ -130,7 +140,7 @@ func TestSplitModeMatchesLocalMode(t *testing.T) {
 
 // runLocal runs the bot in-process with the local runtime until every
 // mail has an outcome.
-func runLocal(t *testing.T, ctx context.Context, env map[string]string, addr, user, pass string) result {
+func runLocal(t *testing.T, ctx context.Context, env map[string]string, sc mailorderbot.StoreConfig, addr, user, pass string) result {
 	t.Helper()
 	var environ []string
 	for k, v := range env {
@@ -157,7 +167,7 @@ func runLocal(t *testing.T, ctx context.Context, env map[string]string, addr, us
 		t.Fatal(err)
 	}
 	defer func() { _ = m.Stop(context.Background(), false) }()
-	waitOutcomes(t, ctx, env["PLBA_APPS__MAILORDERBOT__STORE__PATH"], mails)
+	waitOutcomes(t, ctx, sc, mails)
 	waitSeen(t, ctx, addr, user, pass, mails)
 	q, _ := m.Queue(mailorderbot.Queue)
 	var dead []string
@@ -173,12 +183,12 @@ func runLocal(t *testing.T, ctx context.Context, env map[string]string, addr, us
 	if err := m.Stop(ctx, false); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	return collect(t, ctx, env["PLBA_APPS__MAILORDERBOT__STORE__PATH"], addr, user, pass, dead)
+	return collect(t, ctx, sc, addr, user, pass, dead)
 }
 
 // runSplit runs the poller and worker bootstraps until every mail has an
 // outcome.
-func runSplit(t *testing.T, ctx context.Context, sqsEndpoint string, bot map[string]string, addr, user, pass string) result {
+func runSplit(t *testing.T, ctx context.Context, sqsEndpoint string, bot map[string]string, sc mailorderbot.StoreConfig, addr, user, pass string) result {
 	t.Helper()
 	client := sqstest.NewClient(sqsEndpoint, nil)
 	pair := sqstest.CreatePair(t, client, sqstest.PairOptions{MaxReceiveCount: 3, VisibilityTimeout: 5 * time.Second})
@@ -209,7 +219,6 @@ func runSplit(t *testing.T, ctx context.Context, sqsEndpoint string, bot map[str
 	}
 	poller, worker := start("poller"), start("worker")
 	esm := sqstest.EventSourceMapping{Client: client, QueueURL: pair.URL}
-	db := bot["PLBA_APPS__MAILORDERBOT__STORE__PATH"]
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		out, err := poller.Invoke(ctx, []byte(`{"source":"aws.events","detail-type":"Scheduled Event"}`))
@@ -229,11 +238,11 @@ func runSplit(t *testing.T, ctx context.Context, sqsEndpoint string, bot map[str
 				break
 			}
 		}
-		if n := count(t, ctx, db); n == mails {
+		if n := count(t, ctx, sc); n == mails {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("split mode: %d of %d outcomes in time", count(t, ctx, db), mails)
+			t.Fatalf("split mode: %d of %d outcomes in time", count(t, ctx, sc), mails)
 		}
 	}
 	waitSeen(t, ctx, addr, user, pass, mails)
@@ -250,13 +259,15 @@ func runSplit(t *testing.T, ctx context.Context, sqsEndpoint string, bot map[str
 	for _, d := range dls {
 		dead = append(dead, d.Task.Attr("imap.message_id"))
 	}
-	return collect(t, ctx, db, addr, user, pass, dead)
+	return collect(t, ctx, sc, addr, user, pass, dead)
 }
 
+// build builds function fn with the tags of `make lambdas` (for this
+// machine, not arm64).
 func build(t *testing.T, fn string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), fn, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./functions/"+fn)
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc,plba_lambda,validator_novalidatefn", "-trimpath", "-o", out, "./functions/"+fn)
 	cmd.Dir = testsvc.Root(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -265,21 +276,39 @@ func build(t *testing.T, fn string) string {
 	return out
 }
 
-func openStore(t *testing.T, ctx context.Context, db string) *sqlitestore.Store {
+// openStore opens the store a mode writes to (this test binary has every
+// driver).
+func openStore(t *testing.T, ctx context.Context, sc mailorderbot.StoreConfig) store.OrderStore {
 	t.Helper()
-	st, err := sqlitestore.Open(ctx, db, sqlitestore.Options{})
+	st, err := mailorderbot.OpenStore(ctx, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st
 }
 
-func count(t *testing.T, ctx context.Context, db string) int {
-	t.Helper()
-	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
-		return 0
+// dropTable deletes the split mode's DynamoDB table.
+func dropTable(t *testing.T, sc mailorderbot.StoreConfig) {
+	client, err := dynamostore.NewClient(context.Background(), dynamostore.ClientConfig{Endpoint: sc.Endpoint})
+	if err != nil {
+		t.Error(err)
+		return
 	}
-	st := openStore(t, ctx, db)
+	_, err = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(sc.Table)})
+	var nf *dynamotypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &nf) {
+		t.Errorf("delete table %s: %v", sc.Table, err)
+	}
+}
+
+func count(t *testing.T, ctx context.Context, sc mailorderbot.StoreConfig) int {
+	t.Helper()
+	if sc.Driver == mailorderbot.DriverSQLite {
+		if _, err := os.Stat(sc.Path); errors.Is(err, os.ErrNotExist) {
+			return 0
+		}
+	}
+	st := openStore(t, ctx, sc)
 	defer st.Close()
 	orders, err := st.List(ctx, store.Filter{Limit: 10 * mails})
 	if err != nil {
@@ -290,12 +319,12 @@ func count(t *testing.T, ctx context.Context, db string) int {
 
 // waitOutcomes polls the store; nothing announces a stored outcome across
 // processes.
-func waitOutcomes(t *testing.T, ctx context.Context, db string, n int) {
+func waitOutcomes(t *testing.T, ctx context.Context, sc mailorderbot.StoreConfig, n int) {
 	t.Helper()
-	for count(t, ctx, db) < n {
+	for count(t, ctx, sc) < n {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%d of %d outcomes stored in time", count(t, ctx, db), n)
+			t.Fatalf("%d of %d outcomes stored in time", count(t, ctx, sc), n)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -332,9 +361,9 @@ func waitSeen(t *testing.T, ctx context.Context, addr, user, pass string, n int)
 	}
 }
 
-func collect(t *testing.T, ctx context.Context, db, addr, user, pass string, dead []string) result {
+func collect(t *testing.T, ctx context.Context, sc mailorderbot.StoreConfig, addr, user, pass string, dead []string) result {
 	t.Helper()
-	st := openStore(t, ctx, db)
+	st := openStore(t, ctx, sc)
 	defer st.Close()
 	orders, err := st.List(ctx, store.Filter{Limit: 10 * mails})
 	if err != nil {

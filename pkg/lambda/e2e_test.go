@@ -33,11 +33,13 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
 }
 
-// buildBootstrap builds testdata/e2efn like a real function.
+// buildBootstrap builds testdata/e2efn like a real function, with the tags
+// of `make lambdas` (so the AWS configuration comes from the environment
+// only, as in Lambda).
 func buildBootstrap(t *testing.T) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./testdata/e2efn")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc,plba_lambda,validator_novalidatefn", "-trimpath", "-o", out, "./testdata/e2efn")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build bootstrap: %v\n%s", err, b)
