@@ -35,11 +35,17 @@ type fakeAWS struct {
 	params map[string][2]string // name → type, value
 	secret map[string]string
 	calls  map[string]int
-	t      *testing.T
+	// failures are answered, in order, before anything else.
+	failures []failure
+}
+
+type failure struct {
+	status int
+	typ    string
 }
 
 func newFake(t *testing.T) (*fakeAWS, *httptest.Server) {
-	f := &fakeAWS{params: map[string][2]string{}, secret: map[string]string{}, calls: map[string]int{}, t: t}
+	f := &fakeAWS{params: map[string][2]string{}, secret: map[string]string{}, calls: map[string]int{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -55,7 +61,6 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	body, _ := io.ReadAll(r.Body)
 	if err := verifySignature(r, body); err != nil {
-		f.t.Errorf("%s: %v", target, err)
 		w.WriteHeader(http.StatusBadRequest)
 		_ = json.NewEncoder(w).Encode(map[string]string{"__type": "InvalidSignatureException", "message": err.Error()})
 		return
@@ -66,6 +71,14 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.calls[target]++
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	if len(f.failures) > 0 {
+		// Scripted answers first: [status, __type].
+		st, typ := f.failures[0].status, f.failures[0].typ
+		f.failures = f.failures[1:]
+		w.WriteHeader(st)
+		_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": "scripted " + typ})
+		return
+	}
 	fail := func(typ, msg string) {
 		w.WriteHeader(http.StatusBadRequest)
 		_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
