@@ -22,7 +22,8 @@ const Queue = "orders"
 // Options change how the module runs; configuration stays in Config.
 type Options struct {
 	// Demo serves an embedded IMAP mailbox with sample e-mails and points
-	// the source at it (`make run` without configuration).
+	// the source at it (`make run` without configuration). Builds tagged
+	// plba_lambda leave the demo out: Register fails with ErrNotInBuild.
 	Demo bool
 	// DemoInterval is how often the demo delivers a new e-mail; default 3s.
 	DemoInterval time.Duration

@@ -31,6 +31,13 @@
 //	PLBA_SQS_READY_COUNTS_IN_FLIGHT=true  for local-aws-sqs (see sqsqueue)
 //	AWS_ENDPOINT_URL_SQS        (AWS SDK) an SQS-compatible endpoint, e.g. local
 //
+// The AWS configuration comes from [github.com/plba/plba/pkg/config/awsconfig.Load]: in the bootstraps
+// `make lambdas` builds (tag plba_lambda) only from the environment Lambda
+// sets — AWS_REGION and the role's AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+// and AWS_SESSION_TOKEN, plus AWS_ENDPOINT_URL_<SERVICE> overrides — which
+// keeps the SDK's other credential providers out of the binary; in other
+// builds from the SDK's default chain.
+//
 // NAME is the logical queue name upper-cased with every character outside
 // A-Z and 0-9 replaced by "_".
 package lambda

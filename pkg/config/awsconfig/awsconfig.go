@@ -3,7 +3,7 @@
 // (${secretsmanager:name}), and provides a Parameter Store subtree as a
 // configuration layer. It talks to both services with [Client], a small
 // client of their JSON APIs signed by the SDK's Signature Version 4 signer
-// (the SDK's service clients would add about 3 MB to a Lambda bootstrap for
+// (the SDK's service clients would add about 4.5 MB to a Lambda bootstrap for
 // three operations); callers build the aws.Config (credentials, region,
 // endpoint), with [Load] or [FromEnv] or their own.
 //
@@ -17,6 +17,15 @@
 // Secrets Manager values are the SecretString; "name#field" picks one field
 // of a JSON secret (${secretsmanager:prod/imap#password}). Every value is
 // cached for maxAge, so reloads do not call AWS for each secret.
+//
+// # AWS configuration
+//
+// [Load] returns the aws.Config to build clients from: the SDK's default
+// chain (config.LoadDefaultConfig) in ordinary builds, and [FromEnv] — the
+// region, credentials and endpoint overrides Lambda puts in the
+// environment, nothing else — in builds tagged plba_lambda, the Lambda
+// bootstraps, where the default chain's SSO, STS and IMDS providers would
+// be dead weight.
 //
 // # Parameter Store as a layer
 //

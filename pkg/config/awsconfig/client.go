@@ -35,7 +35,7 @@ type Parameter struct {
 // Client reads Parameter Store parameters and Secrets Manager secrets over
 // their JSON APIs (POST / with X-Amz-Target, signed with Signature Version
 // 4). It implements [SSMAPI] and [SecretsManagerAPI] with the three calls
-// PLBA needs, instead of the SDK's service clients: those are about 3 MB of
+// PLBA needs, instead of the SDK's service clients: those are about 4.5 MB of
 // a Lambda bootstrap for three operations.
 //
 // Endpoints: AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL_SECRETS_MANAGER (via
