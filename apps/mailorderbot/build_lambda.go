@@ -18,6 +18,7 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/pkg/config/awsconfig"
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/source/imapsource"
 )
 
 func openSQLite(context.Context, StoreConfig) (store.OrderStore, error) {
@@ -47,7 +48,14 @@ func newDynamoClient(ctx context.Context, sc StoreConfig) (*dynamodb.Client, err
 	return dynamodb.NewFromConfig(ac), nil
 }
 
-func demoDefaults(*Config) {}
+// demoDefaults fills placeholders that pass validation, so that Register
+// gets as far as startDemo and says why there is no demo.
+func demoDefaults(c *Config) {
+	c.IMAP.Addr = "127.0.0.1:1143"
+	c.IMAP.TLS = imapsource.TLSNone
+	c.IMAP.Username = "demo"
+	c.IMAP.Password = "demo"
+}
 
 func startDemo(contracts.Registry, time.Duration) (string, error) {
 	return "", fmt.Errorf("demo mode (the embedded IMAP server) is not in this build: %w", ErrNotInBuild)
