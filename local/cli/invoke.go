@@ -34,7 +34,8 @@ Runs the function's bootstrap as a child process over the Lambda Runtime API (an
 PLBA's own: next / response / error / init error, deadline and request-id headers), invokes it
 once with the event and prints the response. A function error prints its errorType and
 errorMessage and exits 1. The bootstrap must be built for this machine's architecture
-(go build -tags lambda.norpc ./functions/NAME), or with make lambdas on arm64.
+(go build -tags lambda.norpc,plba_lambda,validator_novalidatefn -o PATH ./functions/NAME builds it for
+this machine; make lambdas builds linux/arm64 for AWS).
 
 Flags:
 `)
@@ -58,7 +59,7 @@ Flags:
 		*bootstrap = filepath.Join("bin", "lambda", fn, "bootstrap")
 	}
 	if _, err := os.Stat(*bootstrap); err != nil {
-		fmt.Fprintf(errw, "plba invoke: bootstrap %s: %v (build it with: make lambdas, or go build -tags lambda.norpc -o %s ./functions/%s)\n", *bootstrap, err, *bootstrap, fn)
+		fmt.Fprintf(errw, "plba invoke: bootstrap %s: %v (build it with: make lambdas)\n", *bootstrap, err)
 		return ExitUsage
 	}
 	payload := []byte("{}")
