@@ -9,6 +9,7 @@ package testsvc
 import (
 	"net"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
@@ -92,4 +93,21 @@ func lastSlash(s string) int {
 		}
 	}
 	return -1
+}
+
+// RequireBinary returns the path of a program the tests need (e.g.
+// chromium), installed by `scripts/services.sh install NAME`. When it is
+// missing the test fails under CI=true and is skipped elsewhere.
+func RequireBinary(t testing.TB, name, service string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	msg := "test program " + name + " is not installed (" + err.Error() + "); install it with: scripts/services.sh install " + service
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
 }
