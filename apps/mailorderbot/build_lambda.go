@@ -12,40 +12,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/plba/plba/apps/mailorderbot/store"
-	"github.com/plba/plba/pkg/config/awsconfig"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/source/imapsource"
 )
 
 func openSQLite(context.Context, StoreConfig) (store.OrderStore, error) {
 	return nil, fmt.Errorf("store driver sqlite is not in this build (Lambda builds use dynamodb): %w", ErrNotInBuild)
-}
-
-// newDynamoClient mirrors dynamostore.NewClient, which would link the SDK's
-// default configuration loader.
-func newDynamoClient(ctx context.Context, sc StoreConfig) (*dynamodb.Client, error) {
-	if sc.Endpoint != "" {
-		region := sc.Region
-		if region == "" {
-			region = "us-east-1"
-		}
-		return dynamodb.New(dynamodb.Options{
-			Region:       region,
-			BaseEndpoint: aws.String(sc.Endpoint),
-			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-				return aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local", Source: "dynamostore.local"}, nil
-			}),
-		}), nil
-	}
-	ac, err := awsconfig.Load(ctx, sc.Region)
-	if err != nil {
-		return nil, fmt.Errorf("dynamostore: load AWS config: %w", err)
-	}
-	return dynamodb.NewFromConfig(ac), nil
 }
 
 // demoDefaults fills placeholders that pass validation, so that Register

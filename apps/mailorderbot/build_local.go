@@ -11,11 +11,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/plba/plba/apps/mailorderbot/demo"
 	"github.com/plba/plba/apps/mailorderbot/store"
-	"github.com/plba/plba/apps/mailorderbot/store/dynamostore"
 	"github.com/plba/plba/apps/mailorderbot/store/sqlitestore"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/source/imapsource"
@@ -23,10 +20,6 @@ import (
 
 func openSQLite(ctx context.Context, sc StoreConfig) (store.OrderStore, error) {
 	return sqlitestore.Open(ctx, sc.Path, sqlitestore.Options{})
-}
-
-func newDynamoClient(ctx context.Context, sc StoreConfig) (*dynamodb.Client, error) {
-	return dynamostore.NewClient(ctx, dynamostore.ClientConfig{Region: sc.Region, Endpoint: sc.Endpoint})
 }
 
 func demoDefaults(c *Config) {

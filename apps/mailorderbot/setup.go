@@ -28,7 +28,7 @@ func OpenStore(ctx context.Context, sc StoreConfig) (store.OrderStore, error) {
 	case DriverSQLite, "":
 		return openSQLite(ctx, sc)
 	case DriverDynamoDB:
-		client, err := newDynamoClient(ctx, sc)
+		client, err := dynamostore.NewClient(ctx, dynamostore.ClientConfig{Region: sc.Region, Endpoint: sc.Endpoint})
 		if err != nil {
 			return nil, err
 		}

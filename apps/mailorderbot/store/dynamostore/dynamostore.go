@@ -38,9 +38,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/plba/plba/pkg/config/awsconfig"
 
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/store"
@@ -72,7 +72,8 @@ type ClientConfig struct {
 	Region string
 	// Endpoint, when set, points the client at a DynamoDB-compatible local
 	// server (e.g. "http://127.0.0.1:18000") with static dummy credentials.
-	// Empty means AWS with the default credential chain.
+	// Empty means AWS: the default credential chain locally, the function's
+	// environment in Lambda builds.
 	Endpoint string
 }
 
@@ -91,11 +92,9 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*dynamodb.Client, error) 
 			}),
 		}), nil
 	}
-	var opts []func(*awsconfig.LoadOptions) error
-	if cfg.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(cfg.Region))
-	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	// awsconfig.Load is the SDK's default chain in local builds and the
+	// Lambda environment alone in Lambda builds (tag plba_lambda).
+	ac, err := awsconfig.Load(ctx, cfg.Region)
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: load AWS config: %w", err)
 	}
