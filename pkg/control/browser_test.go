@@ -25,18 +25,7 @@ func TestStatusPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Stop(context.Background(), true)
-	q, _ := m.Queue("jobs")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s, _ := q.Stats(context.Background())
-		if s.Dead == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never dead-lettered: %+v", s)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitDeadLetter(t, m)
 	srv, err := control.Listen("127.0.0.1:0", control.NewHandler(control.Options{Manager: m, Build: "browser-test"}))
 	if err != nil {
 		t.Fatal(err)

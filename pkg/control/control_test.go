@@ -95,18 +95,7 @@ func TestControlPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Stop(context.Background(), true)
-	q, _ := m.Queue("jobs")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s, _ := q.Stats(context.Background())
-		if s.Dead == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never dead-lettered: %+v", s)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitDeadLetter(t, m)
 	if code, body := get(t, srv.URL+"/healthz"); code != 200 || !strings.Contains(body, `"live": true`) {
 		t.Fatalf("healthz %d %s", code, body)
 	}
@@ -167,5 +156,26 @@ func TestListenAndShutdown(t *testing.T) {
 	}
 	if _, err := control.Listen("256.0.0.1:1", nil); err == nil {
 		t.Fatal("bad address accepted")
+	}
+}
+
+// waitDeadLetter waits until failModule's one task reached the dead-letter
+// queue (the pool settles it just after the routine returned).
+func waitDeadLetter(t *testing.T, m *runtime.Manager) {
+	t.Helper()
+	q, _ := m.Queue("jobs")
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		s, _ := q.Stats(context.Background())
+		if s.Dead == 1 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("never dead-lettered: %+v", s)
+		}
 	}
 }
