@@ -68,25 +68,14 @@ func loadConfig(ctx context.Context, cf *configFlags, extra map[string]string, l
 	if awsCfg, err := awscfg.LoadDefaultConfig(ctx); err == nil {
 		resolvers = awsconfig.Resolvers(awsCfg, 5*time.Minute)
 	}
-	// Collect every declaration first so that one load reports every
-	// problem of the file at once.
-	platform := runtime.DefaultPlatformConfig()
-	decl := declarations{"platform": &platform}
 	modules := a.modules(cf.demo || (len(cf.files) == 0 && len(cf.sets) == 0))
-	if err := runtime.DeclareConfig(decl, modules...); err != nil {
-		return nil, err
-	}
-	m, err := config.New(ctx, config.Options{
+	m, err := runtime.LoadConfig(ctx, config.Options{
 		Files:     cf.files,
 		Flags:     sets,
 		Resolvers: resolvers,
-		Schemas:   decl,
 		Logger:    logger,
-	})
+	}, modules...)
 	if err != nil {
-		return nil, wrapConfigErr(err)
-	}
-	if err := m.Check(); err != nil {
 		return nil, wrapConfigErr(err)
 	}
 	p, err := config.Get[runtime.PlatformConfig](m, "platform")
@@ -94,21 +83,6 @@ func loadConfig(ctx context.Context, cf *configFlags, extra map[string]string, l
 		return nil, wrapConfigErr(err)
 	}
 	return &loaded{cfg: m, platform: p, modules: modules, app: a}, nil
-}
-
-// declarations records what modules declare, before the manager exists.
-type declarations map[string]any
-
-func (d declarations) Declare(path string, schema any) error {
-	if _, dup := d[path]; dup {
-		return fmt.Errorf("config: %q declared twice", path)
-	}
-	d[path] = schema
-	return nil
-}
-
-func (declarations) Decode(string, any) error {
-	return errors.New("config: Decode called while declaring")
 }
 
 func wrapConfigErr(err error) error {

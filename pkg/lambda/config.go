@@ -2,7 +2,6 @@ package lambda
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -38,36 +37,13 @@ func LoadConfig(ctx context.Context, getenv func(string) string, log *slog.Logge
 		}
 		files = append(files, f)
 	}
-	platform := runtime.DefaultPlatformConfig()
-	decl := declarations{"platform": &platform}
-	if err := runtime.DeclareConfig(decl, modules...); err != nil {
-		return nil, err
-	}
 	resolvers := map[string]config.Resolver{}
 	if c, err := awsconfig.Load(ctx, ""); err == nil {
 		resolvers = awsconfig.Resolvers(c, 5*time.Minute)
 	}
-	m, err := config.New(ctx, config.Options{Files: files, Resolvers: resolvers, Schemas: decl, Logger: log})
+	m, err := runtime.LoadConfig(ctx, config.Options{Files: files, Resolvers: resolvers, Logger: log}, modules...)
 	if err != nil {
 		return nil, fmt.Errorf("lambda: config: %w", err)
 	}
-	if err := m.Check(); err != nil {
-		return nil, fmt.Errorf("lambda: config: %w", err)
-	}
 	return m, nil
-}
-
-// declarations collects what modules declare before the manager exists.
-type declarations map[string]any
-
-func (d declarations) Declare(path string, schema any) error {
-	if _, dup := d[path]; dup {
-		return fmt.Errorf("config: %q declared twice", path)
-	}
-	d[path] = schema
-	return nil
-}
-
-func (declarations) Decode(string, any) error {
-	return errors.New("config: Decode called while declaring")
 }

@@ -111,7 +111,7 @@ func TestPollSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Ready+s.InFlight != 30 {
+	if s.Held() != 30 {
 		t.Errorf("queue holds %+v, want 30 tasks", s)
 	}
 }
