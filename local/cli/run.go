@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -103,9 +102,6 @@ func run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 	defer stopSignals()
 
 	if err := mgr.Start(ctx); err != nil {
-		if errors.Is(err, errConfigLike) {
-			return exitFor(errw, configError{err})
-		}
 		return exitFor(errw, fmt.Errorf("start: %w", err))
 	}
 	var ctl *control.Server
@@ -177,6 +173,3 @@ loop:
 	}
 	return ExitOK
 }
-
-// errConfigLike marks start errors caused by module configuration.
-var errConfigLike = errors.New("configuration")
