@@ -83,6 +83,11 @@ type Options struct {
 	MaxReceiveCount int
 	// Concurrency bounds parallel records on a standard queue; default 10.
 	Concurrency int
+	// QuickRecord: while records take less than this on average, a batch
+	// runs on the invocation's goroutine alone, because handing records to
+	// other goroutines costs more than running them in parallel saves.
+	// Default 50µs; negative always uses the parallel pool.
+	QuickRecord time.Duration
 	// Tracer, when set, adds a span per batch linking the records' traces.
 	Tracer trace.Tracer
 	// Logger; default slog.Default().
@@ -95,6 +100,19 @@ type Handler struct {
 	opts      Options
 	executors map[string]*routine.Executor // by spec name
 	byKind    map[string]string            // kind → spec name ("" = fallback)
+	// recordNS is a moving average of how long one record takes (ns), 0
+	// until the first record ran.
+	recordNS atomic.Int64
+}
+
+// observe folds one record's duration into the moving average (weight 1/8).
+func (h *Handler) observe(d time.Duration) {
+	old := h.recordNS.Load()
+	if old == 0 {
+		h.recordNS.Store(int64(d))
+		return
+	}
+	h.recordNS.Store(old + (int64(d)-old)/8)
 }
 
 // New validates opts and builds the executors.
@@ -107,6 +125,9 @@ func New(opts Options) (*Handler, error) {
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 10
+	}
+	if opts.QuickRecord == 0 {
+		opts.QuickRecord = 50 * time.Microsecond
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -160,7 +181,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 	} else {
 		// A pool of min(Concurrency, records) goroutines takes records in
-		// order; with one, the records run in this goroutine.
+		// order; with one, or while records have been quick
+		// (Options.QuickRecord), the records run in this goroutine.
 		prep := make([]prepared, len(ev.Records))
 		for i := range ev.Records {
 			prep[i] = h.prepare(&ev.Records[i])
@@ -177,11 +199,17 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 					failed[i] = true
 					continue
 				}
+				start := time.Now()
 				failed[i] = h.record(ctx, &ev.Records[i], prep[i])
+				h.observe(time.Since(start))
 			}
 		}
+		helpers := min(h.opts.Concurrency, len(ev.Records)) - 1
+		if avg := h.recordNS.Load(); avg != 0 && time.Duration(avg) < h.opts.QuickRecord {
+			helpers = 0
+		}
 		var wg sync.WaitGroup
-		for range min(h.opts.Concurrency, len(ev.Records)) - 1 {
+		for range helpers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

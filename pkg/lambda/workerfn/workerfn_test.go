@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -358,4 +360,68 @@ func TestNewValidates(t *testing.T) {
 	if _, err := workerfn.New(workerfn.Options{}); err == nil {
 		t.Fatal("New without a queue succeeded")
 	}
+}
+
+// TestQuickRecordsRunOnOneGoroutine: once records have proven quick, a batch
+// runs on the invocation's goroutine (hand-offs would cost more than they
+// save); records that take time bring the parallel pool back.
+func TestQuickRecordsRunOnOneGoroutine(t *testing.T) {
+	var mu sync.Mutex
+	goroutines := map[string]bool{}
+	var slow atomic.Bool
+	run := func(ctx context.Context, _ contracts.Task) error {
+		mu.Lock()
+		goroutines[goroutineID()] = true
+		mu.Unlock()
+		if slow.Load() {
+			// Simulated work, far above the quick-record mark.
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil
+	}
+	// A generous mark keeps the test stable on a loaded machine with -race.
+	f := newHandler(t, module{run: run}, workerfn.Options{Concurrency: 10, QuickRecord: 5 * time.Millisecond})
+	batch := func() {
+		t.Helper()
+		ev := events.SQSEvent{}
+		for i := range 10 {
+			ev.Records = append(ev.Records, record(t, stdARN, task(fmt.Sprint(i), "ok"), 1))
+		}
+		if _, err := f.h.Handle(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := len(goroutines)
+		clear(goroutines)
+		return n
+	}
+	batch() // first batch: nothing known yet, the pool runs it
+	used()
+	batch()
+	if n := used(); n != 1 {
+		t.Fatalf("quick records ran on %d goroutines, want 1", n)
+	}
+	slow.Store(true)
+	for range 3 {
+		batch() // the moving average climbs past the mark
+	}
+	used()
+	batch()
+	if n := used(); n < 2 {
+		t.Fatalf("slow records ran on %d goroutine(s), want the parallel pool", n)
+	}
+}
+
+// goroutineID returns the current goroutine's number from its stack header.
+func goroutineID() string {
+	var buf [64]byte
+	n := goruntime.Stack(buf[:], false)
+	f := strings.Fields(string(buf[:n]))
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
 }
