@@ -56,6 +56,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./apps/mailorderbot/mailparse/
 	$(GO) test -run '^$$' -fuzz FuzzMerge -fuzztime $(FUZZTIME) ./pkg/config/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeFast -fuzztime $(FUZZTIME) ./pkg/queue/sqsqueue/
 
 ## lambdas: bin/lambda/<fn>/bootstrap for provided.al2023 on arm64
 # Tags: lambda.norpc (no net/rpc runtime, provided.al2023), plba_lambda (no

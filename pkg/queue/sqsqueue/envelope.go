@@ -119,9 +119,12 @@ func reservedAttr(k string) bool {
 // system attributes). A body that is not an envelope yields an error
 // wrapping [ErrMalformed].
 func Decode(body string, attrs map[string]string) (contracts.Task, error) {
-	var env envelope
-	if err := json.Unmarshal([]byte(body), &env); err != nil {
-		return contracts.Task{}, fmt.Errorf("%w: body is not a task envelope: %v", ErrMalformed, err)
+	env, ok := decodeFast(body)
+	if !ok {
+		env = envelope{}
+		if err := json.Unmarshal([]byte(body), &env); err != nil {
+			return contracts.Task{}, fmt.Errorf("%w: body is not a task envelope: %v", ErrMalformed, err)
+		}
 	}
 	if env.Version != envelopeVersion || env.ID == "" {
 		return contracts.Task{}, fmt.Errorf("%w: body is not a task envelope (version %d, id %q)", ErrMalformed, env.Version, env.ID)
