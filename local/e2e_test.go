@@ -16,6 +16,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"go.uber.org/goleak"
 
 	"github.com/plba/plba/apps/mailorderbot/demodata"
 	"github.com/plba/plba/apps/mailorderbot/domain"
@@ -229,3 +230,5 @@ func checkStore(t *testing.T, ctx context.Context, db string, want map[string]do
 		}
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
