@@ -56,7 +56,8 @@ func (m *Module) Register(_ context.Context, r contracts.Registry) error {
 	if err := r.AddSource(contracts.SourceSpec{Source: m.src, Queue: "ticks", Interval: m.cfg.Interval}); err != nil {
 		return err
 	}
-	return r.AddRoutine(contracts.RoutineSpec{Kind: "tick", Queue: "ticks", Workers: m.cfg.Workers, Routine: contracts.RoutineFunc(m.run)})
+	return r.AddRoutine(contracts.RoutineSpec{Kind: "tick", Queue: "ticks", Workers: m.cfg.Workers,
+		WorkersKey: "apps.ticker.workers", Routine: contracts.RoutineFunc(m.run)})
 }
 
 func (m *Module) run(_ context.Context, t contracts.Task) error {

@@ -278,3 +278,45 @@ func TestRunTickerOnRedis(t *testing.T) {
 	prefix := fmt.Sprintf("plba-cli-test-%d", time.Now().UnixNano())
 	runTicker(t, "--queue", "redis", "--set", "platform.queue.redis.addr="+addr, "--set", "platform.queue.redis.prefix="+prefix)
 }
+
+// SIGHUP reloads the configuration; an invalid file is rejected and the
+// running configuration kept.
+func TestSighupReloads(t *testing.T) {
+	file := writeFile(t, "ticker.yaml", "apps:\n  ticker:\n    interval: 5ms\n    workers: 2\n")
+	sig := make(chan chan<- os.Signal, 1)
+	notifySignals = func(c chan<- os.Signal) func() { sig <- c; return func() {} }
+	var out, errw syncBuf
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(context.Background(), []string{"run", "--app", "ticker", "--listen", "off", "--config", file}, &out, &errw)
+	}()
+	sigc := <-sig
+	waitLog := func(want string) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for !strings.Contains(errw.String(), want) {
+			select {
+			case code := <-done:
+				t.Fatalf("exit %d before %q: %s", code, want, errw.String())
+			case <-deadline:
+				t.Fatalf("log never showed %q:\n%s", want, errw.String())
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	waitLog("tick=2")
+	if err := os.WriteFile(file, []byte("apps:\n  ticker:\n    interval: 5ms\n    workers: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sigc <- syscall.SIGHUP
+	waitLog("configuration reload rejected")
+	if err := os.WriteFile(file, []byte("apps:\n  ticker:\n    interval: 5ms\n    workers: 4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sigc <- syscall.SIGHUP
+	waitLog("pool resized")
+	sigc <- syscall.SIGTERM
+	if code := <-done; code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errw.String())
+	}
+}
