@@ -113,37 +113,7 @@ func TestDovecotTLS(t *testing.T) {
 	}
 }
 
-func TestDovecotUIDValidityChange(t *testing.T) {
-	acc := dovecotAccount(t)
-	acc.create(t, "Orders")
-	raw := acc.seed(t, "Orders", "orig", 1)
-	cfg := acc.config(func(c *imapsource.Config) { c.Mailbox = "Orders" })
-	src := newSource(t, cfg)
-	pub := newCollector()
-	if _, err := src.Poll(t.Context(), pub); err != nil {
-		t.Fatal(err)
-	}
-	old := pub.all()[0]
-	c := acc.client(t)
-	if err := c.Delete("Orders").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	acc.create(t, "Orders")
-	acc.seed(t, "Orders", "other", 1)
-	if _, err := imaptest.AppendMessages(t.Context(), c, "Orders", raw); err != nil {
-		t.Fatal(err)
-	}
-	if err := newSource(t, cfg).Settle(t.Context(), old, contracts.OutcomeSucceeded, nil); err != nil {
-		t.Fatal(err)
-	}
-	fl := acc.flags(t, "Orders")
-	if has(fl[1], `\Seen`) || !has(fl[2], `\Seen`) {
-		t.Fatalf("after settle across UIDVALIDITY change: %v; want only UID 2 (the original) seen", fl)
-	}
-	if n, err := src.Poll(t.Context(), pub); n != 1 || err != nil {
-		t.Fatalf("Poll after change = %d, %v", n, err)
-	}
-}
+func TestDovecotUIDValidityChange(t *testing.T) { checkUIDValidityChange(t, dovecotAccount(t)) }
 
 func TestDovecotRoundTripsConstant(t *testing.T) {
 	counts := map[int]int64{}

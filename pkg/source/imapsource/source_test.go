@@ -321,8 +321,12 @@ func TestPermanentFlagsWithoutWildcardFallsBack(t *testing.T) {
 
 // TestUIDValidityChange recreates the mailbox so that the old task's UID
 // now names another message: Settle must find the right one by Message-ID.
-func TestUIDValidityChange(t *testing.T) {
-	acc := memAccount(t)
+func TestUIDValidityChange(t *testing.T) { checkUIDValidityChange(t, memAccount(t)) }
+
+// checkUIDValidityChange is the UIDVALIDITY scenario, run against the
+// in-process server and against Dovecot.
+func checkUIDValidityChange(t *testing.T, acc account) {
+	t.Helper()
 	acc.create(t, "Orders")
 	raw := acc.seed(t, "Orders", "orig", 1)
 	src := newSource(t, acc.config(func(c *imapsource.Config) { c.Mailbox = "Orders" }))
