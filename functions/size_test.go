@@ -8,12 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/plba/plba/internal/syncio"
 	"github.com/plba/plba/pkg/lambda/emulator"
 )
 
@@ -128,7 +128,7 @@ func TestLambdaBuildRefusesSQLite(t *testing.T) {
 		t.Skip("builds a bootstrap")
 	}
 	bin := build(t, "worker", goEnv(t, "GOHOSTOS"), goEnv(t, "GOHOSTARCH"), true)
-	logs := &syncBuffer{}
+	logs := &syncio.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e, err := emulator.Start(ctx, emulator.Options{
@@ -168,21 +168,4 @@ func goEnv(t *testing.T, name string) string {
 		t.Fatalf("go env %s: %v", name, err)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

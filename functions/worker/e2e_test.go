@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/apps/mailorderbot/store/dynamostore"
+	"github.com/plba/plba/internal/syncio"
 	"github.com/plba/plba/internal/testsvc"
 	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/contracts"
@@ -204,7 +203,7 @@ func runSplit(t *testing.T, ctx context.Context, sqsEndpoint string, bot map[str
 		"PLBA_MAX_RECEIVE_COUNT":          "3",
 	})
 	start := func(fn string) *emulator.Emulator {
-		logs := &syncBuffer{}
+		logs := &syncio.Buffer{}
 		e, err := emulator.Start(ctx, emulator.Options{Bootstrap: build(t, fn), FunctionName: fn, Env: env, Timeout: 60 * time.Second, Stdout: logs, Stderr: logs})
 		if err != nil {
 			t.Fatalf("start %s: %v\n%s", fn, err, logs)
@@ -375,23 +374,6 @@ func collect(t *testing.T, ctx context.Context, sc mailorderbot.StoreConfig, add
 	}
 	slices.Sort(r.dead)
 	return r
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // declarations collects the modules' configuration declarations.

@@ -8,13 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/plba/plba/internal/syncio"
 	"github.com/plba/plba/internal/testsvc"
 )
 
@@ -26,23 +26,6 @@ func TestMain(m *testing.M) {
 		// modernc sqlite keeps no goroutines; go-imap's client reader exits
 		// on close. Nothing else is expected.
 	)
-}
-
-// syncBuf is a goroutine-safe buffer.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func writeFile(t *testing.T, name, content string) string {
@@ -140,13 +123,13 @@ func TestConfigShowRedactsSecrets(t *testing.T) {
 func TestRunDemoUntilSignal(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "orders.db")
-	var prog syncBuf
+	var prog syncio.Buffer
 	progressOut = &prog
 	sig := make(chan chan<- os.Signal, 1)
 	notifySignals = func(c chan<- os.Signal) func() { sig <- c; return func() {} }
 	t.Cleanup(func() { progressOut = os.Stdout })
 
-	var out, errw syncBuf
+	var out, errw syncio.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(context.Background(), []string{"run", "--demo", "--listen", "off",
@@ -212,7 +195,7 @@ func runTicker(t *testing.T, extra ...string) string {
 	notifySignals = func(chan<- os.Signal) func() { return func() {} }
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errw syncBuf
+	var out, errw syncio.Buffer
 	done := make(chan int, 1)
 	args := append([]string{"run", "--app", "ticker", "--listen", "off", "--set", "apps.ticker.interval=5ms"}, extra...)
 	go func() { done <- Main(ctx, args, &out, &errw) }()
@@ -285,7 +268,7 @@ func TestSighupReloads(t *testing.T) {
 	file := writeFile(t, "ticker.yaml", "apps:\n  ticker:\n    interval: 5ms\n    workers: 2\n")
 	sig := make(chan chan<- os.Signal, 1)
 	notifySignals = func(c chan<- os.Signal) func() { sig <- c; return func() {} }
-	var out, errw syncBuf
+	var out, errw syncio.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(context.Background(), []string{"run", "--app", "ticker", "--listen", "off", "--config", file}, &out, &errw)

@@ -12,9 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/plba/plba/internal/syncio"
 	"github.com/plba/plba/pkg/lambda/emulator"
 )
 
@@ -80,7 +80,7 @@ Flags:
 		return ExitUsage
 	}
 	// The function's output is copied from other goroutines.
-	errw = &lockedWriter{w: errw}
+	errw = syncio.NewWriter(errw)
 	env := map[string]string{}
 	for _, e := range envs {
 		k, v, ok := strings.Cut(e, "=")
@@ -118,15 +118,4 @@ func invokeError(errw io.Writer, err error) int {
 	}
 	fmt.Fprintf(errw, "plba invoke: %v\n", err)
 	return ExitFailure
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
