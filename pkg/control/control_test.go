@@ -50,24 +50,19 @@ func (f *fakeConfig) Reload(context.Context) error {
 	return nil
 }
 
-func get(t *testing.T, url string, hdr ...string) (int, string) {
+func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	if len(hdr) == 2 {
-		req.Header.Set(hdr[0], hdr[1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	return call(t, http.MethodGet, url, "")
 }
 
 func post(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, nil)
+	return call(t, http.MethodPost, url, token)
+}
+
+func call(t *testing.T, method, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -117,7 +112,7 @@ func TestControlPlane(t *testing.T) {
 	if code, _ := get(t, srv.URL+"/admin/queues/jobs/dead"); code != http.StatusUnauthorized {
 		t.Fatalf("dead without token: %d", code)
 	}
-	code, body = get(t, srv.URL+"/admin/queues/jobs/dead", "Authorization", "Bearer tok")
+	code, body = call(t, http.MethodGet, srv.URL+"/admin/queues/jobs/dead", "tok")
 	if code != 200 || !strings.Contains(body, "job-1") || !strings.Contains(body, "cannot ever work") || strings.Contains(body, "secret payload") {
 		t.Fatalf("dead %d %s", code, body)
 	}

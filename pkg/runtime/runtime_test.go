@@ -263,17 +263,7 @@ func TestManagerGracefulStopLosesNothing(t *testing.T) {
 	}
 	q, _ := m.Queue("q")
 	ctx := ctxT(t)
-	for {
-		s, _ := q.Stats(ctx)
-		if s.Published == 40 && s.InFlight == 3 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("stats %+v", s)
-		case <-time.After(time.Millisecond):
-		}
-	}
+	waitQueue(t, q, func(s contracts.QueueStats) bool { return s.Published == 40 && s.InFlight == 3 })
 	err := m.Stop(context.Background(), false)
 	if err == nil || !strings.Contains(err.Error(), "drain deadline") {
 		t.Fatalf("Stop: %v; want a drain-deadline report", err)
@@ -427,17 +417,7 @@ func TestForcedStopEscalatesGracefulStop(t *testing.T) {
 	}
 	q, _ := m.Queue("q")
 	ctx := ctxT(t)
-	for {
-		s, _ := q.Stats(ctx)
-		if s.InFlight == 3 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("stats %+v", s)
-		case <-time.After(time.Millisecond):
-		}
-	}
+	waitQueue(t, q, func(s contracts.QueueStats) bool { return s.InFlight == 3 })
 	graceful := make(chan error, 1)
 	go func() { graceful <- m.Stop(context.Background(), false) }()
 	for m.State() != runtime.StateStopping {
@@ -462,5 +442,23 @@ func TestForcedStopEscalatesGracefulStop(t *testing.T) {
 	s, _ := q.Stats(ctx)
 	if s.InFlight != 0 || s.Held() != 10 {
 		t.Fatalf("after forced stop %+v: all 10 tasks must be back in the queue", s)
+	}
+}
+
+// waitQueue waits until q's stats satisfy ok (the pool changes them from its
+// own goroutines; there is no event to await).
+func waitQueue(t *testing.T, q contracts.TaskQueue, ok func(contracts.QueueStats) bool) {
+	t.Helper()
+	ctx := ctxT(t)
+	for {
+		s, _ := q.Stats(ctx)
+		if ok(s) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stats %+v", s)
+		case <-time.After(time.Millisecond):
+		}
 	}
 }
