@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-	awscfg "github.com/aws/aws-sdk-go-v2/config"
-
 	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/config/awsconfig"
 	"github.com/plba/plba/pkg/contracts"
@@ -65,7 +63,7 @@ func loadConfig(ctx context.Context, cf *configFlags, extra map[string]string, l
 	// The AWS SDK's default configuration reads only the environment and
 	// files here; SSM or Secrets Manager are called only for references.
 	resolvers := map[string]config.Resolver{}
-	if awsCfg, err := awscfg.LoadDefaultConfig(ctx); err == nil {
+	if awsCfg, err := awsconfig.Load(ctx, ""); err == nil {
 		resolvers = awsconfig.Resolvers(awsCfg, 5*time.Minute)
 	}
 	modules := a.modules(cf.demo || (len(cf.files) == 0 && len(cf.sets) == 0))

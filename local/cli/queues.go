@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"time"
 
-	awscfg "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/plba/plba/pkg/config/awsconfig"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/queue/redisqueue"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
@@ -22,11 +22,7 @@ func queueFactory(ctx context.Context, qc runtime.QueueConfig, log *slog.Logger)
 	case "", "memory":
 		return runtime.MemoryQueues(qc.Capacity, qc.MaxAttempts), func() {}, nil
 	case "sqs":
-		var opts []func(*awscfg.LoadOptions) error
-		if qc.SQS.Region != "" {
-			opts = append(opts, awscfg.WithRegion(qc.SQS.Region))
-		}
-		cfg, err := awscfg.LoadDefaultConfig(ctx, opts...)
+		cfg, err := awsconfig.Load(ctx, qc.SQS.Region)
 		if err != nil {
 			return nil, nil, fmt.Errorf("sqs: load AWS configuration: %w", err)
 		}
