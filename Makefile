@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # Go test flags; CI runs everything with the race detector.
 TESTFLAGS ?= -race -count=1 -timeout 15m
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/plba/plba/local/cli.Version=$(VERSION)
+LDFLAGS := -s -w -X github.com/plba/plba/pkg/runner.Version=$(VERSION)
 LAMBDAS := poller worker control
 
 .PHONY: run build test test-go test-infra lint bench services services-stop deps lambdas synth diff deploy destroy fuzz clean

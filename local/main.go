@@ -1,15 +1,24 @@
-// Command plba is PLBA's local runner: it runs application modules in one
-// long-lived process (sources, queues, worker pools, control plane) and
-// offers the tools around them. Run `plba --help` for the commands.
+// Command plba is the mail order bot's runner: the PLBA runner library
+// (pkg/runner) with the bot's module, so `plba run` runs the bot (its demo
+// without configuration) and `plba orders` lists its outcomes. Run
+// `plba --help` for the commands.
 package main
 
 import (
-	"context"
-	"os"
-
-	"github.com/plba/plba/local/cli"
+	"github.com/plba/plba/apps/mailorderbot"
+	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/runner"
 )
 
-func main() {
-	os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+// app is the bot as the runner sees it; tests run it with runner.Run.
+func app() runner.App {
+	return runner.App{
+		Name:    "plba",
+		Summary: "the mail order bot on the PLBA runner",
+		Modules: func(env runner.ModuleEnv) []contracts.ApplicationModule {
+			return []contracts.ApplicationModule{mailorderbot.New(mailorderbot.Options{Demo: env.Demo, Progress: env.Stdout})}
+		},
+	}
 }
+
+func main() { runner.Main(app()) }

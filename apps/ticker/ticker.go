@@ -1,7 +1,8 @@
 // Package ticker is the smallest complete PLBA application: a source that
 // emits a numbered task on every poll and a routine that logs it. It shows
 // the whole flow (source → queue → pool → routine → settle) without any
-// external service, and it is what `plba run --app ticker` runs.
+// external service, and its main (cmd/ticker) is the whole runner an application needs:
+// `go run ./apps/ticker/cmd/ticker run`.
 package ticker
 
 import (

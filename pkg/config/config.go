@@ -48,6 +48,10 @@ type Options struct {
 	// Schemas are declarations made before the first load, path → pointer
 	// to a struct with defaults; the same as calling [Manager.Declare].
 	Schemas map[string]any
+	// Complete says Schemas declare everything: keys no schema covers are
+	// reported by New together with every other problem, as [Manager.Check]
+	// would report them afterwards.
+	Complete bool
 	// WatchInterval is how often [Manager.Watch] polls the files; default
 	// 1s.
 	WatchInterval time.Duration
@@ -133,7 +137,8 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := m.build(ctx, layers, m.decls, false, nil)
+	m.strict = opts.Complete
+	st, err := m.build(ctx, layers, m.decls, m.strict, nil)
 	if err != nil {
 		return nil, err
 	}

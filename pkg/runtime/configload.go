@@ -28,14 +28,8 @@ func LoadConfig(ctx context.Context, opts config.Options, modules ...contracts.A
 		return nil, err
 	}
 	opts.Schemas = decl
-	m, err := config.New(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.Check(); err != nil {
-		return nil, err
-	}
-	return m, nil
+	opts.Complete = true
+	return config.New(ctx, opts)
 }
 
 // declarations records what modules declare before the manager exists.

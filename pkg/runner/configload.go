@@ -1,4 +1,4 @@
-package cli
+package runner
 
 import (
 	"context"
@@ -19,23 +19,29 @@ import (
 type configFlags struct {
 	files multiFlag
 	sets  multiFlag
-	app   string
 	demo  bool
 }
 
-func (c *configFlags) register(fs *flag.FlagSet) {
+// registerFiles adds --config and --set.
+func (c *configFlags) registerFiles(fs *flag.FlagSet) {
 	fs.Var(&c.files, "config", "YAML config `file` (repeatable; later files override earlier ones)")
 	fs.Var(&c.sets, "set", "override one key, `key.path=value` (repeatable; highest precedence)")
-	fs.StringVar(&c.app, "app", "mailorderbot", "application to run: "+appNames())
+}
+
+// register adds --config, --set and --demo.
+func (c *configFlags) register(fs *flag.FlagSet) {
+	c.registerFiles(fs)
 	fs.BoolVar(&c.demo, "demo", false, "run the application's demo (the default when neither --config nor --set is given)")
 }
+
+// bare reports that the user gave no configuration at all.
+func (c *configFlags) bare() bool { return len(c.files) == 0 && len(c.sets) == 0 }
 
 // loaded is a validated configuration with the modules it was checked for.
 type loaded struct {
 	cfg      *config.Manager
 	platform runtime.PlatformConfig
 	modules  []contracts.ApplicationModule
-	app      app
 }
 
 // configError marks errors that are the user's to fix (exit code 2).
@@ -44,12 +50,15 @@ type configError struct{ err error }
 func (e configError) Error() string { return e.err.Error() }
 func (e configError) Unwrap() error { return e.err }
 
+func newBootLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
 // loadConfig builds the configuration manager, lets the modules declare
 // their sections and checks the whole file: unknown keys, rules, secrets.
-func loadConfig(ctx context.Context, cf *configFlags, extra map[string]string, logger *slog.Logger) (*loaded, error) {
-	a, ok := lookupApp(cf.app)
-	if !ok {
-		return nil, configError{fmt.Errorf("unknown application %q (have: %s)", cf.app, appNames())}
+// Modules are built with demo when the flags ask for it; progress is
+// their standard output.
+func (a *App) loadConfig(ctx context.Context, cf *configFlags, extra map[string]string, logger *slog.Logger, progress io.Writer) (*loaded, error) {
+	if a.Modules == nil {
+		return nil, fmt.Errorf("%s: the application has no modules (App.Modules is nil)", a.name())
 	}
 	sets, err := config.ParseSets(cf.sets)
 	if err != nil {
@@ -66,7 +75,7 @@ func loadConfig(ctx context.Context, cf *configFlags, extra map[string]string, l
 	if awsCfg, err := awsconfig.Load(ctx, ""); err == nil {
 		resolvers = awsconfig.Resolvers(awsCfg, 5*time.Minute)
 	}
-	modules := a.modules(cf.demo || (len(cf.files) == 0 && len(cf.sets) == 0))
+	modules := a.Modules(ModuleEnv{Demo: cf.demo, Stdout: progress})
 	m, err := runtime.LoadConfig(ctx, config.Options{
 		Files:     cf.files,
 		Flags:     sets,
@@ -80,7 +89,7 @@ func loadConfig(ctx context.Context, cf *configFlags, extra map[string]string, l
 	if err != nil {
 		return nil, wrapConfigErr(err)
 	}
-	return &loaded{cfg: m, platform: p, modules: modules, app: a}, nil
+	return &loaded{cfg: m, platform: p, modules: modules}, nil
 }
 
 func wrapConfigErr(err error) error {
@@ -91,12 +100,12 @@ func wrapConfigErr(err error) error {
 }
 
 // exitFor prints err and returns its exit code.
-func exitFor(errw io.Writer, err error) int {
+func exitFor(errw io.Writer, name string, err error) int {
 	var ce configError
 	if errors.As(err, &ce) {
-		fmt.Fprintf(errw, "plba: invalid configuration:\n%v\n", err)
+		fmt.Fprintf(errw, "%s: invalid configuration:\n%v\n", name, err)
 		return ExitUsage
 	}
-	fmt.Fprintf(errw, "plba: %v\n", err)
+	fmt.Fprintf(errw, "%s: %v\n", name, err)
 	return ExitFailure
 }

@@ -1,13 +1,11 @@
-package cli
+package runner
 
 import (
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
@@ -16,37 +14,30 @@ import (
 	"github.com/plba/plba/pkg/runtime"
 )
 
-// signals is replaced by tests.
-var notifySignals = func(c chan<- os.Signal) func() {
-	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	return func() { signal.Stop(c) }
-}
-
-func runCmd(ctx context.Context, args []string, out, errw io.Writer) int {
-	fs := flag.NewFlagSet("plba run", flag.ContinueOnError)
+func (a *App) runCmd(ctx context.Context, args []string, out, errw io.Writer) int {
+	fs := flag.NewFlagSet(a.name()+" run", flag.ContinueOnError)
 	var cf configFlags
 	cf.register(fs)
 	queue := fs.String("queue", "", "queue backend `memory|sqs|redis` (sets platform.queue.backend)")
 	listen := fs.String("listen", "", "control plane `address` (sets platform.control.listen; \"off\" disables)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: plba run [--app NAME] [--config FILE]... [--set key=value]... [--queue memory|sqs|redis] [--listen ADDR]
+		fmt.Fprintf(fs.Output(), `Usage: %s run [--config FILE]... [--set key=value]... [--demo] [--queue memory|sqs|redis] [--listen ADDR]
 
 Runs the application until SIGINT or SIGTERM. The first signal stops sources and drains
 in-flight tasks within platform.shutdown.timeout (unfinished tasks return to the queue);
 a second signal forces the stop. SIGHUP reloads the configuration.
 
-Without --config and --set the mail order bot runs its demo: an embedded IMAP server
-with sample order e-mails, a SQLite store under var/, and the control plane.
+Without --config and --set the application runs its demo, if it has one.
 
 Flags:
-`)
+`, a.name())
 		fs.PrintDefaults()
 	}
 	if code, ok := parse(fs, args, errw); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(errw, "plba run: unexpected arguments %v\n", fs.Args())
+		fmt.Fprintf(errw, "%s run: unexpected arguments %v\n", a.name(), fs.Args())
 		return ExitUsage
 	}
 	extra := map[string]string{}
@@ -56,29 +47,31 @@ Flags:
 	if *listen != "" {
 		extra["platform.control.listen"] = *listen
 	}
-	boot := slog.New(slog.NewTextHandler(errw, nil))
-	l, err := loadConfig(ctx, &cf, extra, boot)
-	if err != nil {
-		return exitFor(errw, err)
+	if cf.bare() {
+		cf.demo = true
 	}
-	return run(ctx, l, out, errw)
+	l, err := a.loadConfig(ctx, &cf, extra, newBootLogger(errw), out)
+	if err != nil {
+		return exitFor(errw, a.name(), err)
+	}
+	return a.run(ctx, l, out, errw)
 }
 
-func run(ctx context.Context, l *loaded, out, errw io.Writer) int {
+func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 	p := l.platform
 	logging, err := runtime.NewLogging(errw, p.Log)
 	if err != nil {
-		return exitFor(errw, configError{err})
+		return exitFor(errw, a.name(), configError{err})
 	}
 	log := logging.Logger("runner")
 	queues, closeQueues, err := queueFactory(ctx, p.Queue, logging.Logger("queue"))
 	if err != nil {
-		return exitFor(errw, err)
+		return exitFor(errw, a.name(), err)
 	}
 	defer closeQueues()
 	tracer, stopTracing, err := setupTracing(p.Tracing, out)
 	if err != nil {
-		return exitFor(errw, configError{err})
+		return exitFor(errw, a.name(), configError{err})
 	}
 	defer stopTracing()
 	mgr := runtime.NewManager(runtime.Options{
@@ -95,23 +88,23 @@ func run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		ConfigDeclared: true,
 	})
 	if err := mgr.Register(l.modules...); err != nil {
-		return exitFor(errw, err)
+		return exitFor(errw, a.name(), err)
 	}
 	sig := make(chan os.Signal, 4)
-	stopSignals := notifySignals(sig)
+	stopSignals := a.signals(sig)
 	defer stopSignals()
 
 	if err := mgr.Start(ctx); err != nil {
-		return exitFor(errw, fmt.Errorf("start: %w", err))
+		return exitFor(errw, a.name(), fmt.Errorf("start: %w", err))
 	}
 	var ctl *control.Server
 	if addr := p.Control.Listen; addr != "" && addr != "off" {
 		ctl, err = control.Listen(addr, control.NewHandler(control.Options{
-			Manager: mgr, Config: l.cfg, Build: Version, Logger: logging.Logger("control"),
+			Manager: mgr, Config: l.cfg, Build: a.version(), Logger: logging.Logger("control"),
 		}))
 		if err != nil {
 			_ = mgr.Stop(context.Background(), true)
-			return exitFor(errw, err)
+			return exitFor(errw, a.name(), err)
 		}
 		log.Info("control plane listening", "url", "http://"+ctl.Addr()+"/")
 	}

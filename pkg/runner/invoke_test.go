@@ -1,4 +1,4 @@
-package cli
+package runner_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/plba/plba/internal/testsvc"
+	"github.com/plba/plba/pkg/runner"
 )
 
 func TestInvokeRunsBootstrapOverRuntimeAPI(t *testing.T) {
@@ -25,8 +26,8 @@ func TestInvokeRunsBootstrapOverRuntimeAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errw bytes.Buffer
-	code := Main(context.Background(), []string{"invoke", "control", "--bootstrap", bin, "--event", ev, "--env", "MY_VAR=hello"}, &out, &errw)
-	if code != ExitOK {
+	code := runner.Run(context.Background(), counterApp(noSignals), []string{"invoke", "control", "--bootstrap", bin, "--event", ev, "--env", "MY_VAR=hello"}, &out, &errw)
+	if code != runner.ExitOK {
 		t.Fatalf("exit %d: %s", code, errw.String())
 	}
 	for _, want := range []string{`"MY_VAR": "hello"`, `"AWS_LAMBDA_FUNCTION_NAME": "control"`, `"request_id"`} {
@@ -39,14 +40,14 @@ func TestInvokeRunsBootstrapOverRuntimeAPI(t *testing.T) {
 	if err := os.WriteFile(ev, []byte(`{"do":"error"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code := Main(context.Background(), []string{"invoke", "control", "--bootstrap", bin, "--event", ev}, &out, &errw); code != ExitFailure ||
+	if code := runner.Run(context.Background(), counterApp(noSignals), []string{"invoke", "control", "--bootstrap", bin, "--event", ev}, &out, &errw); code != runner.ExitFailure ||
 		!strings.Contains(errw.String(), "it failed on purpose") {
 		t.Fatalf("function error: exit %d: %s", code, errw.String())
 	}
-	if code := Main(context.Background(), []string{"invoke", "nosuch"}, &out, &errw); code != ExitUsage {
+	if code := runner.Run(context.Background(), counterApp(noSignals), []string{"invoke", "nosuch"}, &out, &errw); code != runner.ExitUsage {
 		t.Fatalf("unknown function: exit %d", code)
 	}
-	if code := Main(context.Background(), []string{"invoke", "worker", "--bootstrap", "/nonexistent"}, &out, &errw); code != ExitUsage ||
+	if code := runner.Run(context.Background(), counterApp(noSignals), []string{"invoke", "worker", "--bootstrap", "/nonexistent"}, &out, &errw); code != runner.ExitUsage ||
 		!strings.Contains(errw.String(), "make lambdas") {
 		t.Fatalf("missing bootstrap: exit %d: %s", code, errw.String())
 	}

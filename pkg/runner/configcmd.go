@@ -1,28 +1,27 @@
-package cli
+package runner
 
 import (
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 )
 
-func configCmd(ctx context.Context, args []string, out, errw io.Writer) int {
+func (a *App) configCmd(ctx context.Context, args []string, out, errw io.Writer) int {
 	if len(args) == 0 || (args[0] != "check" && args[0] != "show") {
-		fmt.Fprint(errw, `Usage:
-  plba config check [--app NAME] [--config FILE]... [--set key=value]...
+		fmt.Fprintf(errw, `Usage:
+  %[1]s config check [--config FILE]... [--set key=value]... [--demo]
       validate the configuration without running anything; exit 2 when invalid
-  plba config show  [--app NAME] [--config FILE]... [--set key=value]... [--format yaml|json|text]
+  %[1]s config show  [--config FILE]... [--set key=value]... [--demo] [--format yaml|json|text]
       print the effective configuration, secrets redacted, with the source of each value
-`)
+`, a.name())
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return ExitOK
 		}
 		return ExitUsage
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("plba config "+sub, flag.ContinueOnError)
+	fs := flag.NewFlagSet(a.name()+" config "+sub, flag.ContinueOnError)
 	var cf configFlags
 	cf.register(fs)
 	format := "yaml"
@@ -32,16 +31,16 @@ func configCmd(ctx context.Context, args []string, out, errw io.Writer) int {
 	if code, ok := parse(fs, args[1:], errw); !ok {
 		return code
 	}
-	l, err := loadConfig(ctx, &cf, nil, slog.New(slog.NewTextHandler(errw, nil)))
+	l, err := a.loadConfig(ctx, &cf, nil, newBootLogger(errw), io.Discard)
 	if err != nil {
-		return exitFor(errw, err)
+		return exitFor(errw, a.name(), err)
 	}
 	if sub == "check" {
 		fmt.Fprintf(out, "configuration is valid (version %s)\n", l.cfg.Version())
 		return ExitOK
 	}
 	if err := l.cfg.WriteEffective(out, format); err != nil {
-		return exitFor(errw, configError{err})
+		return exitFor(errw, a.name(), configError{err})
 	}
 	return ExitOK
 }
