@@ -83,8 +83,9 @@ func (s *Source) Name() string { return "ticker" }
 // Poll publishes the next tick.
 func (s *Source) Poll(ctx context.Context, pub contracts.Publisher) (int, error) {
 	n := s.n.Add(1)
-	t := contracts.Task{ID: fmt.Sprintf("tick-%d", n), Kind: "tick", Payload: []byte(strconv.FormatInt(n, 10)),
-		Attributes: map[string]string{contracts.AttrSource: "ticker"}}
+	// No plba.source attribute: the runtime stamps it, and Settle below
+	// hears each tick's outcome through it.
+	t := contracts.Task{ID: fmt.Sprintf("tick-%d", n), Kind: "tick", Payload: []byte(strconv.FormatInt(n, 10))}
 	if err := pub.Publish(ctx, t); err != nil {
 		s.n.Add(-1) // not published: the same tick comes next time
 		return 0, err

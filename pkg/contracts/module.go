@@ -86,8 +86,13 @@ type RoutineSpec struct {
 	// Timeout bounds one run of the routine; 0 means the runtime default.
 	Timeout time.Duration
 	// MaxAttempts is how many deliveries a task gets before it is
-	// dead-lettered; 0 means the queue's default.
+	// dead-lettered; 0 means the queue's (see [AttemptLimiter]).
 	MaxAttempts int
+	// Middleware wraps this routine, outermost first, inside the
+	// runtime-wide middleware (which wraps every routine). Both run inside
+	// the executor's fixed steps: trace span, timeout, panic recovery,
+	// outcome classification and settlement.
+	Middleware []RoutineMiddleware
 }
 
 // Settlers: after a task's final outcome the runtime calls Settle on the

@@ -103,3 +103,11 @@ type QueueStats struct {
 // Held is the number of tasks the queue still holds (ready, delayed or in
 // flight), not counting dead letters.
 func (s QueueStats) Held() int64 { return s.Ready + s.InFlight + s.Delayed }
+
+// AttemptLimiter is implemented by queues that dead-letter a task after a
+// number of deliveries (SQS: the redrive policy's maxReceiveCount). The
+// queue owns that number: an executor whose routine sets no MaxAttempts of
+// its own asks the queue, so both decide on the same delivery.
+type AttemptLimiter interface {
+	MaxAttempts() int
+}

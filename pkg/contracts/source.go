@@ -67,3 +67,16 @@ func (o Outcome) String() string {
 type Settler interface {
 	Settle(ctx context.Context, task Task, outcome Outcome, cause error) error
 }
+
+// StampSource returns a publisher that sets [AttrSource] to name on every
+// task that lacks it, then publishes to p. The deployments wrap each
+// source's publisher with it, so a source need not know the attribute that
+// routes its settlement back to it.
+func StampSource(p Publisher, name string) Publisher {
+	return PublisherFunc(func(ctx context.Context, t Task) error {
+		if t.Attributes[AttrSource] == "" {
+			t = t.WithAttr(AttrSource, name)
+		}
+		return p.Publish(ctx, t)
+	})
+}

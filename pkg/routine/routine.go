@@ -100,6 +100,17 @@ func ExponentialBackoff(min, max time.Duration) Backoff {
 // DefaultBackoff is 1s doubling to 5 minutes.
 var DefaultBackoff = ExponentialBackoff(time.Second, 5*time.Minute)
 
+// Chain wraps r in middleware, the first outermost: Chain(r, a, b) runs a,
+// then b, then r.
+func Chain(r contracts.Routine, mw ...contracts.RoutineMiddleware) contracts.Routine {
+	for i := len(mw) - 1; i >= 0; i-- {
+		if mw[i] != nil {
+			r = mw[i](r)
+		}
+	}
+	return r
+}
+
 // Observer hears about every run; it must be quick and must not block.
 type Observer func(task contracts.Task, r Result)
 
@@ -109,7 +120,9 @@ type Executor struct {
 	Routine contracts.Routine
 	// Timeout bounds one run; 0 means no timeout.
 	Timeout time.Duration
-	// MaxAttempts: a failure on this attempt dead-letters; 0 means 5.
+	// MaxAttempts: a failure on this attempt dead-letters; 0 means the
+	// executor never dead-letters by count (the queue does: set it from the
+	// queue's contracts.AttemptLimiter, as the runtime does).
 	MaxAttempts int
 	// Backoff for plain errors; nil means DefaultBackoff.
 	Backoff Backoff
@@ -156,10 +169,6 @@ func (e *Executor) execute(ctx context.Context, task contracts.Task) Result {
 	start := time.Now()
 	err, panicked := e.call(ctx, task)
 	r := Result{Err: err, Panicked: panicked, Duration: time.Since(start)}
-	maxAttempts := e.MaxAttempts
-	if maxAttempts <= 0 {
-		maxAttempts = 5
-	}
 	switch {
 	case err == nil:
 		r.Decision = Ack
@@ -167,7 +176,7 @@ func (e *Executor) execute(ctx context.Context, task contracts.Task) Result {
 			r.Decision, r.Err = Retry, serr
 			r.Delay = e.backoff(task.Attempt)
 		}
-	case contracts.IsPermanent(err) || task.Attempt >= maxAttempts:
+	case contracts.IsPermanent(err) || (e.MaxAttempts > 0 && task.Attempt >= e.MaxAttempts):
 		r.Decision = DeadLetter
 		if serr := e.settle(ctx, task, contracts.OutcomeDeadLettered, err); serr != nil {
 			// The task is dead-lettered regardless: it can be redriven, and
@@ -232,4 +241,14 @@ func (e *Executor) settle(ctx context.Context, task contracts.Task, o contracts.
 		return fmt.Errorf("settle %s of task %s with source %q: %w", o, task.ID, name, err)
 	}
 	return nil
+}
+
+// LimitFrom sets MaxAttempts from q when it is 0 and q is a
+// contracts.AttemptLimiter, so the executor and the queue dead-letter on the
+// same delivery. It returns e.
+func (e *Executor) LimitFrom(q any) *Executor {
+	if l, ok := q.(contracts.AttemptLimiter); ok && e.MaxAttempts == 0 {
+		e.MaxAttempts = l.MaxAttempts()
+	}
+	return e
 }

@@ -82,8 +82,11 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		StopTimeout:  p.Shutdown.Timeout,
 		Supervisor:   runtime.SupervisorOptions{MaxRestarts: p.Restart.MaxRestarts, Window: p.Restart.Window},
 		Backoff:      routine.ExponentialBackoff(p.Routines.BackoffMin, p.Routines.BackoffMax),
-		Lease:        p.Queue.Lease,
-		Tracer:       tracer,
+		Middleware:   a.Middleware,
+
+		RoutineTimeout: p.Routines.Timeout,
+		Lease:          p.Queue.Lease,
+		Tracer:         tracer,
 
 		ConfigDeclared: true,
 	})

@@ -46,6 +46,9 @@ type App struct {
 	// version) next to those the modules contribute through
 	// contracts.CommandProvider.
 	Commands []contracts.Command
+	// Middleware wraps every routine the modules register (logging,
+	// metrics, auth), outermost first.
+	Middleware []contracts.RoutineMiddleware
 	// Signals subscribes c to the signals `run` acts on; nil means SIGINT,
 	// SIGTERM and SIGHUP from the operating system. Tests inject signals
 	// through it.

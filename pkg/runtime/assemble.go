@@ -27,8 +27,12 @@ type AssembleOptions struct {
 	Services *ServiceContainer
 	// Tracer, when set, is given to every executor.
 	Tracer trace.Tracer
-	// DefaultTimeout for routines that set none; 0 means 5 minutes.
+	// DefaultTimeout for routines that set none (platform.routines.timeout);
+	// 0 means no timeout.
 	DefaultTimeout time.Duration
+	// Middleware wraps every routine, outermost first, outside each
+	// routine's own RoutineSpec.Middleware.
+	Middleware []contracts.RoutineMiddleware
 	// Backoff for routine errors; nil means routine.DefaultBackoff.
 	Backoff routine.Backoff
 	// ConfigDeclared: the caller already ran DeclareConfig for these
@@ -65,9 +69,6 @@ func Assemble(ctx context.Context, opts AssembleOptions, modules ...contracts.Ap
 	if opts.Config == nil {
 		opts.Config = noConfig{}
 	}
-	if opts.DefaultTimeout == 0 {
-		opts.DefaultTimeout = 5 * time.Minute
-	}
 	a := &Assembly{Settlers: map[string]contracts.Settler{}, Services: opts.Services, opts: opts}
 	if !opts.ConfigDeclared {
 		if err := DeclareConfig(opts.Config, modules...); err != nil {
@@ -100,38 +101,26 @@ func Assemble(ctx context.Context, opts AssembleOptions, modules ...contracts.Ap
 }
 
 // Executor returns the executor for a routine spec, with the assembly's
-// settlers, tracer, timeout and backoff.
+// settlers, tracer, timeout, backoff and middleware. MaxAttempts is the
+// spec's; 0 leaves it to the queue (see contracts.AttemptLimiter), which the
+// deployment applies with [routine.Executor.LimitFrom].
 func (a *Assembly) Executor(spec contracts.RoutineSpec) *routine.Executor {
 	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = a.opts.DefaultTimeout
 	}
+	r := spec.Routine
+	if len(a.opts.Middleware)+len(spec.Middleware) > 0 {
+		r = routine.Chain(r, append(append([]contracts.RoutineMiddleware(nil), a.opts.Middleware...), spec.Middleware...)...)
+	}
 	return &routine.Executor{
-		Routine:     spec.Routine,
+		Routine:     r,
 		Timeout:     timeout,
 		MaxAttempts: spec.MaxAttempts,
 		Backoff:     a.opts.Backoff,
 		Settlers:    a.Settlers,
 		Tracer:      a.opts.Tracer,
 	}
-}
-
-// RoutineFor returns the routine spec handling kind ("" specs handle any
-// kind not claimed by another).
-func (a *Assembly) RoutineFor(kind string) (contracts.RoutineSpec, bool) {
-	var fallback *contracts.RoutineSpec
-	for i := range a.Routines {
-		switch a.Routines[i].Kind {
-		case kind:
-			return a.Routines[i], true
-		case "":
-			fallback = &a.Routines[i]
-		}
-	}
-	if fallback != nil {
-		return *fallback, true
-	}
-	return contracts.RoutineSpec{}, false
 }
 
 // Queues lists the queue names the assembly uses, in first-use order.

@@ -15,6 +15,23 @@ type PlatformConfig struct {
 	Routines RoutineConfig `koanf:"routines" json:"routines"`
 	Restart  RestartConfig `koanf:"restart" json:"restart"`
 	Tracing  TracingConfig `koanf:"tracing" json:"tracing"`
+	// Lambda holds what only the Lambda functions read.
+	Lambda LambdaConfig `koanf:"lambda" json:"lambda"`
+}
+
+// LambdaConfig is platform.lambda.
+type LambdaConfig struct {
+	Worker LambdaWorkerConfig `koanf:"worker" json:"worker"`
+}
+
+// LambdaWorkerConfig is platform.lambda.worker.
+type LambdaWorkerConfig struct {
+	// Queue is the logical queue the worker function consumes; default the
+	// only queue the routines use.
+	Queue string `koanf:"queue" json:"queue,omitempty"`
+	// Concurrency is how many records of a standard queue's batch run in
+	// parallel; 0 means the worker's default (10).
+	Concurrency int `koanf:"concurrency" json:"concurrency" validate:"gte=0,lte=1000"`
 }
 
 // ControlConfig is platform.control.
@@ -32,9 +49,13 @@ type TimeoutConfig struct {
 // QueueConfig is platform.queue.
 type QueueConfig struct {
 	// Backend: memory (default) or sqs.
-	Backend     string `koanf:"backend" json:"backend" validate:"oneof=memory sqs redis"`
-	Capacity    int    `koanf:"capacity" json:"capacity" validate:"gte=1"`
-	MaxAttempts int    `koanf:"max_attempts" json:"max_attempts" validate:"gte=1"`
+	Backend  string `koanf:"backend" json:"backend" validate:"oneof=memory sqs redis"`
+	Capacity int    `koanf:"capacity" json:"capacity" validate:"gte=1"`
+	// MaxAttempts is how many deliveries a task gets before it is
+	// dead-lettered, for every queue and every routine that sets no
+	// RoutineSpec.MaxAttempts of its own; on SQS it is the redrive
+	// policy's maxReceiveCount. The queue owns it: executors ask the queue.
+	MaxAttempts int `koanf:"max_attempts" json:"max_attempts" validate:"gte=1"`
 	// Lease for backends with leases (SQS visibility, Redis): extended
 	// while a routine runs.
 	Lease time.Duration `koanf:"lease" json:"lease" validate:"gte=0"`
@@ -50,11 +71,34 @@ type SQSQueueConfig struct {
 	URLs map[string]string `koanf:"urls" json:"urls,omitempty"`
 	// DLQURLs maps a queue name to its dead-letter queue URL.
 	DLQURLs map[string]string `koanf:"dlq_urls" json:"dlq_urls,omitempty"`
+	// URL and DLQURL serve every queue name that URLs and DLQURLs do not
+	// list (a deployment with one queue, as the CDK stack makes).
+	URL    string `koanf:"url" json:"url,omitempty"`
+	DLQURL string `koanf:"dlq_url" json:"dlq_url,omitempty"`
+	// ReadyCountsInFlight: the server counts in-flight messages as
+	// available (local-aws-sqs; see sqsqueue.Options).
+	ReadyCountsInFlight bool `koanf:"ready_counts_in_flight" json:"ready_counts_in_flight,omitempty"`
 	// Endpoint overrides the SQS endpoint (SQS-compatible servers).
 	Endpoint string `koanf:"endpoint" json:"endpoint,omitempty"`
 	Region   string `koanf:"region" json:"region,omitempty"`
 	// WaitTime for long polls (0–20s).
 	WaitTime time.Duration `koanf:"wait_time" json:"wait_time" validate:"gte=0,lte=20s"`
+}
+
+// Queue returns the queue and dead-letter URLs for logical queue name, and
+// false with an error naming the key when either is missing.
+func (c SQSQueueConfig) Queue(name string) (url, dlq string, err error) {
+	url, dlq = c.URLs[name], c.DLQURLs[name]
+	if url == "" {
+		url = c.URL
+	}
+	if dlq == "" {
+		dlq = c.DLQURL
+	}
+	if url == "" {
+		return "", "", fmt.Errorf("platform.queue.sqs.urls.%s: no SQS queue URL for queue %q (set it, or platform.queue.sqs.url for every queue)", name, name)
+	}
+	return url, dlq, nil
 }
 
 // RedisQueueConfig configures Redis queues.
@@ -74,6 +118,7 @@ type RoutineConfig struct {
 }
 
 // RestartConfig is platform.restart: the supervisor's restart intensity.
+// MaxRestarts 0 means a failed worker is not restarted.
 type RestartConfig struct {
 	MaxRestarts int           `koanf:"max_restarts" json:"max_restarts" validate:"gte=0"`
 	Window      time.Duration `koanf:"window" json:"window" validate:"gt=0"`
@@ -94,7 +139,7 @@ func DefaultPlatformConfig() PlatformConfig {
 		Shutdown: TimeoutConfig{Timeout: 30 * time.Second},
 		Queue:    QueueConfig{Backend: "memory", Capacity: 1024, MaxAttempts: 5, SQS: SQSQueueConfig{WaitTime: 20 * time.Second}},
 		Routines: RoutineConfig{Timeout: 5 * time.Minute, BackoffMin: time.Second, BackoffMax: 5 * time.Minute},
-		Restart:  RestartConfig{MaxRestarts: 5, Window: time.Minute},
+		Restart:  RestartConfig{MaxRestarts: DefaultSupervisorOptions().MaxRestarts, Window: DefaultSupervisorOptions().Window},
 		Tracing:  TracingConfig{Exporter: "none"},
 	}
 }

@@ -52,6 +52,11 @@ type Options struct {
 	Tracer      trace.Tracer
 	// Backoff for routine errors; nil means routine.DefaultBackoff.
 	Backoff routine.Backoff
+	// RoutineTimeout bounds a routine run when its spec sets none
+	// (platform.routines.timeout); 0 means no timeout.
+	RoutineTimeout time.Duration
+	// Middleware wraps every routine (see AssembleOptions.Middleware).
+	Middleware []contracts.RoutineMiddleware
 	// Observer hears about every routine run (progress output, metrics).
 	Observer routine.Observer
 	// Lease for queues with leases (SQS visibility); 0 disables heartbeats.
@@ -167,8 +172,6 @@ func (m *Manager) Queue(name string) (contracts.TaskQueue, bool) {
 	return q, ok
 }
 
-const sourcePrefix = "source:"
-
 // Start bootstraps the modules and starts queues, pools, custom workers and
 // sources, in that order, within StartTimeout. On failure everything
 // started is stopped again.
@@ -210,6 +213,9 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 		Tracer:    m.opts.Tracer,
 		Backoff:   m.opts.Backoff,
 
+		DefaultTimeout: m.opts.RoutineTimeout,
+		Middleware:     m.opts.Middleware,
+
 		ConfigDeclared: m.opts.ConfigDeclared,
 	}, modules...)
 	if err != nil {
@@ -246,7 +252,7 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 			if spec.Queue != qname {
 				continue
 			}
-			e := a.Executor(spec)
+			e := a.Executor(spec).LimitFrom(m.queues[qname])
 			e.Observer = m.opts.Observer
 			execs[spec.Kind] = e
 			specs = append(specs, spec)
@@ -259,7 +265,7 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 		poolName := "pool:" + strings.Join(names, "+")
 		log := m.opts.Logging.Logger("worker")
 		size := &poolSize{specs: specs}
-		if err := m.sup.Add(WorkerDefinition{Name: poolName, New: func() (contracts.Worker, error) {
+		if err := m.sup.Add(WorkerDefinition{Name: poolName, Role: RolePool, New: func() (contracts.Worker, error) {
 			return workers.NewPool(workers.PoolOptions{Name: poolName, Queue: q, Executors: execs, Workers: size.total(), Lease: m.opts.Lease, Logger: log})
 		}}); err != nil {
 			return err
@@ -287,9 +293,9 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 	for _, s := range a.Sources {
 		q := m.queues[s.Queue]
 		spec := s
-		name := sourcePrefix + spec.Source.Name()
+		name := "source:" + spec.Source.Name()
 		log := m.opts.Logging.Logger("source")
-		if err := m.sup.Add(WorkerDefinition{Name: name, New: func() (contracts.Worker, error) {
+		if err := m.sup.Add(WorkerDefinition{Name: name, Role: RoleSource, New: func() (contracts.Worker, error) {
 			return workers.NewSourceWorker(workers.SourceOptions{Name: name, Source: spec.Source, Publisher: q,
 				Mode: spec.Mode, Interval: spec.Interval, FailureLimit: 10, Logger: log, Tracer: m.opts.Tracer})
 		}}); err != nil {
@@ -385,10 +391,13 @@ func (m *Manager) Stop(ctx context.Context, force bool) error {
 func (m *Manager) shutdown(ctx context.Context, force bool) error {
 	var errs []error
 	// Sources first: nothing new comes in.
-	if err := m.sup.StopWhere(ctx, force, func(n string) bool { return strings.HasPrefix(n, sourcePrefix) }); err != nil {
+	if err := m.sup.StopWhere(ctx, force, func(d WorkerDefinition) bool { return d.Role == RoleSource }); err != nil {
 		errs = append(errs, err)
 	}
-	// Then custom workers and pools (reverse registration order).
+	// Then custom workers, then the pools drain.
+	if err := m.sup.StopWhere(ctx, force, func(d WorkerDefinition) bool { return d.Role == RoleCustom }); err != nil {
+		errs = append(errs, err)
+	}
 	if err := m.sup.Stop(ctx, force); err != nil {
 		errs = append(errs, err)
 	}

@@ -20,21 +20,61 @@ type WorkerDefinition struct {
 	New  func() (contracts.Worker, error)
 	// NoRestart: a failure is final for this worker.
 	NoRestart bool
+	// Role says what the worker does; the stop order follows it (sources
+	// first, so nothing new comes in, then custom workers, then pools).
+	Role Role
 }
 
+// Role is a worker's part in a deployment.
+type Role string
+
+// Worker roles.
+const (
+	// RoleCustom is a module's own worker (the default).
+	RoleCustom Role = ""
+	// RoleSource drives a task source.
+	RoleSource Role = "source"
+	// RolePool consumes a queue.
+	RolePool Role = "pool"
+)
+
 // SupervisorOptions configure restarts. Zero values take the defaults.
+//
+// Start from [DefaultSupervisorOptions]: a zero MaxRestarts means what it
+// says (a failed worker is not restarted); only the zero value of the whole
+// struct stands for the defaults.
 type SupervisorOptions struct {
 	// MaxRestarts within Window is the restart intensity; one more failure
-	// and the supervisor gives up on the worker. Default 5 per minute.
+	// and the supervisor gives up on the worker. 0: never restart.
 	MaxRestarts int
 	Window      time.Duration
 	// BackoffMin and BackoffMax bound the jittered exponential delay
-	// before a restart. Defaults 100ms and 30s.
+	// before a restart.
 	BackoffMin, BackoffMax time.Duration
 	Logger                 *slog.Logger
 	// OnGiveUp is called (once per worker) when a worker exceeded its
 	// restart intensity.
 	OnGiveUp func(name string, err error)
+}
+
+// DefaultSupervisorOptions are the restart intensity and backoff every
+// deployment starts from (platform.restart's defaults come from here):
+// 5 restarts per minute, backoff 100ms to 30s.
+func DefaultSupervisorOptions() SupervisorOptions {
+	return SupervisorOptions{MaxRestarts: 5, Window: time.Minute, BackoffMin: 100 * time.Millisecond, BackoffMax: 30 * time.Second}
+}
+
+// Validate reports options no supervisor can work with.
+func (o SupervisorOptions) Validate() error {
+	switch {
+	case o.MaxRestarts < 0:
+		return fmt.Errorf("supervisor: MaxRestarts %d is negative", o.MaxRestarts)
+	case o.Window < 0 || o.BackoffMin < 0 || o.BackoffMax < 0:
+		return errors.New("supervisor: negative Window or backoff")
+	case o.BackoffMax > 0 && o.BackoffMax < o.BackoffMin:
+		return fmt.Errorf("supervisor: BackoffMax %s is below BackoffMin %s", o.BackoffMax, o.BackoffMin)
+	}
+	return nil
 }
 
 // WorkerSupervisor starts workers in registration order, restarts those
@@ -69,17 +109,19 @@ type supervised struct {
 
 // NewSupervisor returns an empty supervisor.
 func NewSupervisor(opts SupervisorOptions) *WorkerSupervisor {
-	if opts.MaxRestarts == 0 {
-		opts.MaxRestarts = 5
+	d := DefaultSupervisorOptions()
+	if opts.MaxRestarts == 0 && opts.Window == 0 {
+		// Nothing about the intensity was said: the defaults.
+		opts.MaxRestarts, opts.Window = d.MaxRestarts, d.Window
 	}
 	if opts.Window <= 0 {
-		opts.Window = time.Minute
+		opts.Window = d.Window
 	}
 	if opts.BackoffMin <= 0 {
-		opts.BackoffMin = 100 * time.Millisecond
+		opts.BackoffMin = d.BackoffMin
 	}
 	if opts.BackoffMax <= 0 {
-		opts.BackoffMax = 30 * time.Second
+		opts.BackoffMax = d.BackoffMax
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -243,11 +285,11 @@ func (s *WorkerSupervisor) Stop(ctx context.Context, force bool) error {
 
 // StopWhere stops, in reverse order, only the workers whose names match; the
 // runtime uses it to stop sources before draining pools.
-func (s *WorkerSupervisor) StopWhere(ctx context.Context, force bool, match func(name string) bool) error {
+func (s *WorkerSupervisor) StopWhere(ctx context.Context, force bool, match func(def WorkerDefinition) bool) error {
 	s.mu.Lock()
 	var sel []*supervised
 	for _, e := range s.entries {
-		if match(e.def.Name) {
+		if match(e.def) {
 			sel = append(sel, e)
 		}
 	}

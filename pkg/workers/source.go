@@ -91,7 +91,12 @@ func (w *SourceWorker) Start(context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
+	name := w.opts.Source.Name()
 	pub := contracts.PublisherFunc(func(ctx context.Context, t contracts.Task) error {
+		if t.Attributes[contracts.AttrSource] == "" {
+			// Settlement finds its source through this attribute.
+			t = t.WithAttr(contracts.AttrSource, name)
+		}
 		var span trace.Span
 		if w.opts.Tracer != nil && t.Attr(contracts.AttrTraceParent) == "" {
 			ctx, span = w.opts.Tracer.Start(ctx, "publish "+t.Kind, trace.WithSpanKind(trace.SpanKindProducer),

@@ -130,7 +130,7 @@ func (p *Poller) poll(ctx context.Context, spec contracts.SourceSpec) (sent, fai
 		}
 		sent = b.Sent()
 	}()
-	_, err = spec.Source.Poll(ctx, b)
+	_, err = spec.Source.Poll(ctx, contracts.StampSource(b, spec.Source.Name()))
 	return
 }
 

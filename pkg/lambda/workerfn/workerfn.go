@@ -15,8 +15,9 @@
 //	                                  listed; listed if that send fails
 //	no routine for the task's kind  → dead-lettered like Permanent
 //
-// The attempt is the record's ApproximateReceiveCount. When MaxReceiveCount
-// (the redrive policy's) is set, the executor's MaxAttempts is capped by it,
+// The attempt is the record's ApproximateReceiveCount. MaxReceiveCount (the
+// redrive policy's, platform.queue.max_attempts) is the executor's
+// MaxAttempts unless the routine sets a lower one,
 // so the last receive dead-letters through the executor, settlement hooks
 // included, instead of SQS moving the message silently.
 //
@@ -141,11 +142,9 @@ func New(opts Options) (*Handler, error) {
 			return nil, fmt.Errorf("workerfn: two routines for kind %q; give each queue its own worker function (QueueName)", spec.Kind)
 		}
 		ex := *opts.Executor(spec)
-		eff := ex.MaxAttempts
-		if eff <= 0 {
-			eff = 5 // the executor's default
-		}
-		if m := opts.MaxReceiveCount; m > 0 && eff > m {
+		if m := opts.MaxReceiveCount; m > 0 && (ex.MaxAttempts <= 0 || ex.MaxAttempts > m) {
+			// SQS moves the message on the m-th receive anyway: the
+			// executor dead-letters then, settlement hooks included.
 			ex.MaxAttempts = m
 		}
 		h.executors[spec.Name] = &ex

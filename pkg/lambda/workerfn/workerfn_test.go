@@ -227,7 +227,11 @@ func TestOutcomes(t *testing.T) {
 		{name: "retry after", kind: "retry", receiveCount: 1, listed: true, visibility: 42},
 		{name: "error", kind: "fail", receiveCount: 1, maxReceive: 3, listed: true, visibility: -1},
 		{name: "error on the last receive", kind: "fail", receiveCount: 3, maxReceive: 3, listed: false, visibility: -1, deadReason: "boom"},
-		{name: "error past the executor's default attempts", kind: "fail", receiveCount: 5, listed: false, visibility: -1, deadReason: "boom"},
+		// No hidden executor default: without a redrive limit the queue decides.
+		{name: "error with no receive limit", kind: "fail", receiveCount: 5, listed: true, visibility: -1},
+		// The queue allows 10: the 9th receive is retried, the 10th dead-letters.
+		{name: "error on the 9th of 10 receives", kind: "fail", receiveCount: 9, maxReceive: 10, listed: true, visibility: -1},
+		{name: "error on the 10th of 10 receives", kind: "fail", receiveCount: 10, maxReceive: 10, listed: false, visibility: -1, deadReason: "boom"},
 		{name: "permanent", kind: "perm", receiveCount: 1, listed: false, visibility: -1, deadReason: "permanent: boom"},
 		{name: "panic", kind: "panic", receiveCount: 1, maxReceive: 3, listed: true, visibility: -1},
 	} {

@@ -464,3 +464,7 @@ func (q *Queue) mover(ctx context.Context) {
 		timer.Reset(wait)
 	}
 }
+
+// MaxAttempts implements contracts.AttemptLimiter: executors on this queue
+// dead-letter on the delivery the queue would bury.
+func (q *Queue) MaxAttempts() int { return q.opts.MaxAttempts }

@@ -692,3 +692,7 @@ func (q *Queue) releaseBuffered() error {
 	}
 	return nil
 }
+
+// MaxAttempts implements contracts.AttemptLimiter: executors on this queue
+// dead-letter on the delivery the queue would bury.
+func (q *Queue) MaxAttempts() int { return q.opts.MaxAttempts }
