@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/queue/driver"
 )
 
 // Message attribute names this package reads and writes.
@@ -28,7 +28,7 @@ const (
 	AttrDeadAt = "plba.dead_at"
 	// AttrMalformed marks, in [contracts.DeadLetter] tasks, a message whose
 	// body was not a task envelope.
-	AttrMalformed = "plba.malformed"
+	AttrMalformed = driver.AttrMalformed
 )
 
 const (
@@ -37,22 +37,11 @@ const (
 	// AttrReason and AttrDeadAt when a message is dead-lettered.
 	publishAttributeBudget = maxMessageAttributes - 2
 	maxReasonBytes         = 1024
-	envelopeVersion        = 1
 )
 
 // ErrMalformed is wrapped by [Decode] when a message body is not a task
-// envelope.
-var ErrMalformed = errors.New("malformed message")
-
-// envelope is the message body.
-type envelope struct {
-	Version    int               `json:"plba"`
-	ID         string            `json:"id"`
-	Kind       string            `json:"kind"`
-	Payload    []byte            `json:"payload,omitempty"`
-	Attrs      map[string]string `json:"attrs,omitempty"`
-	EnqueuedAt time.Time         `json:"enqueued_at,omitzero"`
-}
+// envelope; it is [driver.ErrMalformed], the same for every backend.
+var ErrMalformed = driver.ErrMalformed
 
 // Encoded is a task ready to send: the body, its message attributes and its
 // size as SQS counts it.
@@ -66,7 +55,7 @@ type Encoded struct {
 // while SQS allows them (see the package documentation), the rest into the
 // body. It does not check a size limit; see [Encoded].Size.
 func Encode(task contracts.Task) (Encoded, error) {
-	env := envelope{Version: envelopeVersion, ID: task.ID, Kind: task.Kind, Payload: task.Payload, EnqueuedAt: task.EnqueuedAt.UTC()}
+	env := driver.NewEnvelope(task, nil)
 	attrs := make(map[string]types.MessageAttributeValue, min(len(task.Attributes)+1, publishAttributeBudget))
 	size := 0
 	put := func(k, v string) {
@@ -119,15 +108,9 @@ func reservedAttr(k string) bool {
 // system attributes). A body that is not an envelope yields an error
 // wrapping [ErrMalformed].
 func Decode(body string, attrs map[string]string) (contracts.Task, error) {
-	env, ok := decodeFast(body)
-	if !ok {
-		env = envelope{}
-		if err := json.Unmarshal([]byte(body), &env); err != nil {
-			return contracts.Task{}, fmt.Errorf("%w: body is not a task envelope: %v", ErrMalformed, err)
-		}
-	}
-	if env.Version != envelopeVersion || env.ID == "" {
-		return contracts.Task{}, fmt.Errorf("%w: body is not a task envelope (version %d, id %q)", ErrMalformed, env.Version, env.ID)
+	env, err := driver.DecodeEnvelope(body)
+	if err != nil {
+		return contracts.Task{}, err
 	}
 	t := contracts.Task{ID: env.ID, Kind: env.Kind, Payload: env.Payload, EnqueuedAt: env.EnqueuedAt}
 	n := len(env.Attrs) + len(attrs)

@@ -1,4 +1,4 @@
-package sqsqueue
+package driver
 
 import (
 	"encoding/base64"
@@ -13,7 +13,7 @@ import (
 // invalid UTF-8, unknown or repeated keys, nulls, other number forms — and
 // the caller then uses encoding/json, so the result never differs from
 // json.Unmarshal (FuzzDecodeFast checks that).
-func decodeFast(s string) (env envelope, ok bool) {
+func decodeFast(s string) (env Envelope, ok bool) {
 	p := fastParser{s: s}
 	if !p.byte('{') {
 		return env, false
