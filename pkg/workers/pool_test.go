@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/queue"
 	"github.com/plba/plba/pkg/queue/memqueue"
 	"github.com/plba/plba/pkg/routine"
 	"github.com/plba/plba/pkg/workers"
@@ -319,7 +320,7 @@ func TestPoolResize(t *testing.T) {
 
 // extendingQueue is memqueue plus a LeaseExtender that reports each call.
 type extendingQueue struct {
-	*memqueue.Queue
+	*queue.Queue
 	extended chan string
 }
 

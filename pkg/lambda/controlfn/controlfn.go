@@ -29,7 +29,7 @@ import (
 )
 
 // Queue is what the control function needs of a queue; *sqsqueue.Queue and
-// *memqueue.Queue implement it.
+// *queue.Queue (memory, Redis) implement it.
 type Queue interface {
 	Stats(ctx context.Context) (contracts.QueueStats, error)
 	Redrive(ctx context.Context, limit int) (int, error)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/lambda/controlfn"
+	"github.com/plba/plba/pkg/queue"
 	"github.com/plba/plba/pkg/queue/memqueue"
 )
 
@@ -22,7 +23,7 @@ type cfg struct {
 	Password contracts.Secret `json:"password"`
 }
 
-func fixture(t *testing.T) (*controlfn.Handler, *memqueue.Queue) {
+func fixture(t *testing.T) (*controlfn.Handler, *queue.Queue) {
 	t.Helper()
 	q := memqueue.New(memqueue.Options{Name: "orders"})
 	t.Cleanup(func() { _ = q.Close() })

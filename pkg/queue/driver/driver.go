@@ -60,6 +60,9 @@ type Message struct {
 	// handle, a Redis token). Opaque to the portable type.
 	Handle any
 	// Op, Delay and Reason are set by the portable type before a Settle.
+	// For OpDead, Delay < 0 marks a dead-lettering Nack (the MaxAttempts-th
+	// delivery failed): a backend that keeps counters counts it as a nack
+	// too.
 	Op     Op
 	Delay  time.Duration
 	Reason string
@@ -87,6 +90,12 @@ func (m *Message) Deliver(attempt int) { m.state.Store(uint64(attempt)<<1 | 1) }
 // not call it.
 func (m *Message) Take(attempt int) bool {
 	return attempt > 0 && m.state.CompareAndSwap(uint64(attempt)<<1|1, uint64(attempt)<<1)
+}
+
+// Holds reports whether the delivery of attempt is still unsettled.
+// Drivers do not call it.
+func (m *Message) Holds(attempt int) bool {
+	return attempt > 0 && m.state.Load() == uint64(attempt)<<1|1
 }
 
 // Limits describe a backend to the portable type.

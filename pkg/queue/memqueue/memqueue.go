@@ -1,16 +1,19 @@
-// Package memqueue is a bounded in-memory [contracts.TaskQueue].
+// Package memqueue is the bounded in-memory queue backend: a driver for the
+// portable [queue.Queue], registered as "memory".
 //
 // # Design
 //
 // Ready tasks sit in a buffered channel, so a hand-off costs one channel
-// operation; a second buffered channel of the same capacity is the admission
-// semaphore that makes Publish block when the queue holds Capacity tasks
-// (ready, delayed or in flight). Delayed tasks wait in a heap served by one
+// operation and consumers receive in their own goroutine (ReadAhead 0); a
+// second buffered channel of the same capacity is the admission semaphore
+// that makes Publish block when the queue holds Capacity tasks (ready,
+// delayed or in flight). Delayed tasks wait in a heap served by one
 // goroutine and one timer, never a goroutine per task. Dead letters are kept
 // in memory until redriven; they do not count against Capacity.
 //
-// A delivery carries its entry and attempt number, so settling a delivery
-// twice, or a stale one, is detected ([contracts.ErrNotInFlight]).
+// The driver stores the portable type's *driver.Message itself, so a task
+// costs one allocation however often it is delivered; the portable type's
+// compare-and-swap on the message detects a stale settlement.
 //
 // The queue is not durable: whatever it holds when the process exits is
 // lost. Close reports what it still held in the final Stats; the runtime
@@ -21,12 +24,13 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/queue"
+	"github.com/plba/plba/pkg/queue/driver"
 )
 
 // Options configure a queue. The zero value is usable.
@@ -39,313 +43,288 @@ type Options struct {
 	// MaxAttempts is the number of deliveries after which a failed task
 	// is dead-lettered by Nack. Default 5; negative means unlimited.
 	MaxAttempts int
+	// MaxTaskBytes bounds one task's envelope; default 1 MiB.
+	MaxTaskBytes int
 }
+
+// DefaultCapacity is the Capacity of a zero Options.
+const DefaultCapacity = 1024
 
 func (o Options) withDefaults() Options {
 	if o.Name == "" {
 		o.Name = "memory"
 	}
 	if o.Capacity <= 0 {
-		o.Capacity = 1024
-	}
-	if o.MaxAttempts == 0 {
-		o.MaxAttempts = 5
+		o.Capacity = DefaultCapacity
 	}
 	return o
 }
 
-const (
-	stateQueued uint32 = iota
-	stateInFlight
-)
-
-type entry struct {
-	task    contracts.Task
-	attempt int
-	state   atomic.Uint32
-	due     time.Time // while delayed
-	index   int       // heap index
+// New returns a running in-memory queue. Close it to stop its delay
+// goroutine.
+func New(opts Options) *queue.Queue {
+	opts = opts.withDefaults()
+	return queue.New(NewDriver(opts.Capacity), queue.Options{
+		Name: opts.Name, Backend: "memory", MaxAttempts: opts.MaxAttempts, MaxTaskBytes: opts.MaxTaskBytes,
+	})
 }
 
-// Queue is a bounded in-memory task queue. It is safe for concurrent use.
-type Queue struct {
-	opts   Options
-	slots  chan struct{}
-	ready  chan *entry
-	closed chan struct{}
-	done   chan struct{} // delay loop exited
-	isShut atomic.Bool
-	seq    atomic.Uint64
+// Driver is the in-memory driver.
+type Driver struct {
+	capacity int
+	slots    chan struct{}
+	ready    chan *driver.Message
+	closed   chan struct{}
+	done     chan struct{} // delay loop exited
+	isShut   atomic.Bool
 
 	mu      sync.Mutex
 	delayed delayHeap
 	wake    chan struct{}
 	dead    []contracts.DeadLetter
 
-	inFlight, published, acked, nacked, deadLettered atomic.Int64
-	closeOnce                                        sync.Once
+	inFlight  atomic.Int64
+	closeOnce sync.Once
 }
 
-var _ contracts.TaskQueue = (*Queue)(nil)
-var _ contracts.DeadLetterQueue = (*Queue)(nil)
+var (
+	_ driver.Queue       = (*Driver)(nil)
+	_ driver.DeadLetters = (*Driver)(nil)
+)
 
-// New returns a running queue. Close it to stop its delay goroutine.
-func New(opts Options) *Queue {
-	opts = opts.withDefaults()
-	q := &Queue{
-		opts:   opts,
-		slots:  make(chan struct{}, opts.Capacity),
-		ready:  make(chan *entry, opts.Capacity),
-		closed: make(chan struct{}),
-		done:   make(chan struct{}),
-		wake:   make(chan struct{}, 1),
+// NewDriver returns a driver holding at most capacity tasks and starts its
+// delay goroutine (stopped by Close).
+func NewDriver(capacity int) *Driver {
+	if capacity <= 0 {
+		capacity = DefaultCapacity
 	}
-	go q.delayLoop()
-	return q
+	d := &Driver{
+		capacity: capacity,
+		slots:    make(chan struct{}, capacity),
+		ready:    make(chan *driver.Message, capacity),
+		closed:   make(chan struct{}),
+		done:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+	}
+	go d.delayLoop()
+	return d
 }
 
-// Publish adds a task, blocking while the queue is full.
-func (q *Queue) Publish(ctx context.Context, task contracts.Task) error {
-	if q.isShut.Load() {
-		return fmt.Errorf("memqueue %s: publish: %w", q.opts.Name, contracts.ErrQueueClosed)
-	}
-	select {
-	case q.slots <- struct{}{}:
-	default:
+// Limits: no round trip, so no read-ahead; no leases.
+func (d *Driver) Limits() driver.Limits {
+	return driver.Limits{MaxBatch: 64, StrictReceipts: true}
+}
+
+// Send stores the batch, blocking while the queue is full.
+func (d *Driver) Send(ctx context.Context, batch []*driver.Message) error {
+	for i, m := range batch {
 		select {
-		case q.slots <- struct{}{}:
-		case <-ctx.Done():
-			return fmt.Errorf("memqueue %s: publish: queue full: %w", q.opts.Name, ctx.Err())
-		case <-q.closed:
-			return fmt.Errorf("memqueue %s: publish: %w", q.opts.Name, contracts.ErrQueueClosed)
+		case d.slots <- struct{}{}:
+		default:
+			select {
+			case d.slots <- struct{}{}:
+			case <-ctx.Done():
+				return fmt.Errorf("queue full (%d sent of %d): %w", i, len(batch), ctx.Err())
+			case <-d.closed:
+				return contracts.ErrQueueClosed
+			}
 		}
+		d.ready <- m // never blocks: ready has as much room as slots
 	}
-	e := &entry{task: task}
-	if e.task.ID == "" {
-		e.task.ID = q.opts.Name + "-" + strconv.FormatUint(q.seq.Add(1), 10)
-	}
-	if e.task.EnqueuedAt.IsZero() {
-		e.task.EnqueuedAt = time.Now()
-	}
-	q.published.Add(1)
-	q.ready <- e // never blocks: ready has as much room as slots
 	return nil
 }
 
-// Consume blocks until a task is ready, ctx is done or the queue is closed.
-func (q *Queue) Consume(ctx context.Context) (contracts.Delivery, error) {
-	if q.isShut.Load() {
-		return contracts.Delivery{}, contracts.ErrQueueClosed
-	}
-	var e *entry
+// Receive returns up to max ready messages, waiting for the first.
+func (d *Driver) Receive(ctx context.Context, max int) ([]*driver.Message, error) {
+	var m *driver.Message
 	select {
-	case e = <-q.ready:
+	case m = <-d.ready:
 	default:
 		select {
-		case e = <-q.ready:
+		case m = <-d.ready:
 		case <-ctx.Done():
-			return contracts.Delivery{}, ctx.Err()
-		case <-q.closed:
-			return contracts.Delivery{}, contracts.ErrQueueClosed
+			return nil, ctx.Err()
+		case <-d.closed:
+			return nil, contracts.ErrQueueClosed
 		}
 	}
-	e.attempt++
-	e.state.Store(stateInFlight)
-	q.inFlight.Add(1)
-	t := e.task
-	t.Attempt = e.attempt
-	return contracts.Delivery{Task: t, Receipt: e}, nil
+	m.Task.Attempt++
+	d.inFlight.Add(1)
+	if max <= 1 {
+		return m.One(), nil
+	}
+	out := []*driver.Message{m}
+	for len(out) < max {
+		select {
+		case m := <-d.ready:
+			m.Task.Attempt++
+			d.inFlight.Add(1)
+			out = append(out, m)
+		default:
+			return out, nil
+		}
+	}
+	return out, nil
 }
 
-// take moves a delivery out of the in-flight state, exactly once.
-func (q *Queue) take(op string, d contracts.Delivery) (*entry, error) {
-	e, ok := d.Receipt.(*entry)
-	if !ok || e == nil {
-		return nil, fmt.Errorf("memqueue %s: %s: foreign delivery: %w", q.opts.Name, op, contracts.ErrNotInFlight)
+// Settle applies each message's Op. The portable type has already made sure
+// each delivery is settled once, so every settlement succeeds.
+func (d *Driver) Settle(_ context.Context, batch []*driver.Message) ([]error, error) {
+	for _, m := range batch {
+		d.inFlight.Add(-1)
+		switch m.Op {
+		case driver.OpAck:
+			<-d.slots
+		case driver.OpDead:
+			d.bury(m)
+		default:
+			d.requeue(m, m.Delay)
+		}
 	}
-	if e.attempt != d.Task.Attempt || !e.state.CompareAndSwap(stateInFlight, stateQueued) {
-		return nil, fmt.Errorf("memqueue %s: %s task %s: %w", q.opts.Name, op, d.Task.ID, contracts.ErrNotInFlight)
-	}
-	q.inFlight.Add(-1)
-	return e, nil
+	return nil, nil
 }
 
-// Ack removes the task.
-func (q *Queue) Ack(_ context.Context, d contracts.Delivery) error {
-	if _, err := q.take("ack", d); err != nil {
-		return err
-	}
-	q.acked.Add(1)
-	<-q.slots
-	return nil
-}
-
-// Nack returns the task, visible again after delay; past MaxAttempts it is
-// dead-lettered instead.
-func (q *Queue) Nack(_ context.Context, d contracts.Delivery, delay time.Duration) error {
-	e, err := q.take("nack", d)
-	if err != nil {
-		return err
-	}
-	q.nacked.Add(1)
-	if q.opts.MaxAttempts > 0 && e.attempt >= q.opts.MaxAttempts {
-		q.bury(e, fmt.Sprintf("max attempts (%d) reached", q.opts.MaxAttempts))
-		return nil
-	}
+func (d *Driver) requeue(m *driver.Message, delay time.Duration) {
 	if delay <= 0 {
-		q.ready <- e
-		return nil
+		d.ready <- m // never blocks: the message holds a slot
+		return
 	}
-	q.mu.Lock()
-	e.due = time.Now().Add(delay)
-	heap.Push(&q.delayed, e)
-	first := q.delayed[0] == e
-	q.mu.Unlock()
+	due := time.Now().Add(delay)
+	d.mu.Lock()
+	heap.Push(&d.delayed, delayed{m: m, due: due})
+	first := d.delayed[0].m == m
+	d.mu.Unlock()
 	if first {
 		select {
-		case q.wake <- struct{}{}:
+		case d.wake <- struct{}{}:
 		default:
 		}
 	}
-	return nil
 }
 
-// DeadLetter moves the task to the dead-letter list at once.
-func (q *Queue) DeadLetter(_ context.Context, d contracts.Delivery, reason error) error {
-	e, err := q.take("dead-letter", d)
-	if err != nil {
-		return err
-	}
-	msg := "dead-lettered"
-	if reason != nil {
-		msg = reason.Error()
-	}
-	q.bury(e, msg)
-	return nil
+func (d *Driver) bury(m *driver.Message) {
+	t := m.Task
+	d.mu.Lock()
+	d.dead = append(d.dead, contracts.DeadLetter{Task: t, Reason: m.Reason, At: time.Now()})
+	d.mu.Unlock()
+	<-d.slots
 }
 
-func (q *Queue) bury(e *entry, reason string) {
-	t := e.task
-	t.Attempt = e.attempt
-	q.mu.Lock()
-	q.dead = append(q.dead, contracts.DeadLetter{Task: t, Reason: reason, At: time.Now()})
-	q.mu.Unlock()
-	q.deadLettered.Add(1)
-	<-q.slots
+// Extend is never called: the driver has no leases.
+func (d *Driver) Extend(context.Context, *driver.Message, time.Duration) error { return nil }
+
+// Release makes messages ready again without counting the delivery.
+func (d *Driver) Release(_ context.Context, batch []*driver.Message) error {
+	for _, m := range batch {
+		d.inFlight.Add(-1)
+		m.Task.Attempt--
+		d.ready <- m
+	}
+	return nil
 }
 
 // DeadLetters lists up to limit dead letters, oldest first (limit <= 0: all).
-func (q *Queue) DeadLetters(_ context.Context, limit int) ([]contracts.DeadLetter, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	n := len(q.dead)
+func (d *Driver) DeadLetters(_ context.Context, limit int) ([]contracts.DeadLetter, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := len(d.dead)
 	if limit > 0 && limit < n {
 		n = limit
 	}
-	return append([]contracts.DeadLetter(nil), q.dead[:n]...), nil
+	return append([]contracts.DeadLetter(nil), d.dead[:n]...), nil
 }
 
 // Redrive moves up to limit dead letters (limit <= 0: all) back to the queue
 // with a fresh attempt count. It moves only as many as fit without blocking.
-func (q *Queue) Redrive(_ context.Context, limit int) (int, error) {
-	if q.isShut.Load() {
-		return 0, fmt.Errorf("memqueue %s: redrive: %w", q.opts.Name, contracts.ErrQueueClosed)
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
+func (d *Driver) Redrive(_ context.Context, limit int) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	moved := 0
-	for len(q.dead) > 0 && (limit <= 0 || moved < limit) {
+	for len(d.dead) > 0 && (limit <= 0 || moved < limit) {
 		select {
-		case q.slots <- struct{}{}:
+		case d.slots <- struct{}{}:
 		default:
 			return moved, nil
 		}
-		t := q.dead[0].Task
+		t := d.dead[0].Task
 		t.Attempt = 0
-		q.dead[0] = contracts.DeadLetter{}
-		q.dead = q.dead[1:]
-		q.ready <- &entry{task: t}
+		d.dead[0] = contracts.DeadLetter{}
+		d.dead = d.dead[1:]
+		d.ready <- &driver.Message{Task: t}
 		moved++
 	}
 	return moved, nil
 }
 
-// Stats reports the queue's counters.
-func (q *Queue) Stats(context.Context) (contracts.QueueStats, error) {
-	q.mu.Lock()
-	delayed, dead := len(q.delayed), len(q.dead)
-	q.mu.Unlock()
+// Stats reports the gauges; the portable type adds the counters.
+func (d *Driver) Stats(context.Context) (contracts.QueueStats, error) {
+	d.mu.Lock()
+	delayedN, dead := len(d.delayed), len(d.dead)
+	d.mu.Unlock()
 	return contracts.QueueStats{
-		Name:         q.opts.Name,
-		Backend:      "memory",
-		Ready:        int64(len(q.ready)),
-		InFlight:     q.inFlight.Load(),
-		Delayed:      int64(delayed),
-		Dead:         int64(dead),
-		Published:    q.published.Load(),
-		Acked:        q.acked.Load(),
-		Nacked:       q.nacked.Load(),
-		DeadLettered: q.deadLettered.Load(),
-		Capacity:     int64(q.opts.Capacity),
+		Backend:  "memory",
+		Ready:    int64(len(d.ready)),
+		InFlight: d.inFlight.Load(),
+		Delayed:  int64(delayedN),
+		Dead:     int64(dead),
+		Capacity: int64(d.capacity),
 	}, nil
 }
 
-// Close stops the queue. Blocked calls return ErrQueueClosed. Tasks still
-// held stay visible in Stats.
-func (q *Queue) Close() error {
-	q.closeOnce.Do(func() {
-		q.isShut.Store(true)
-		close(q.closed)
-		<-q.done
+// Close stops the delay loop and wakes blocked Send and Receive calls.
+// Tasks still held stay visible in Stats.
+func (d *Driver) Close() error {
+	d.closeOnce.Do(func() {
+		d.isShut.Store(true)
+		close(d.closed)
+		<-d.done
 	})
 	return nil
 }
 
 // delayLoop moves delayed tasks to the ready channel when they are due.
-func (q *Queue) delayLoop() {
-	defer close(q.done)
+func (d *Driver) delayLoop() {
+	defer close(d.done)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		q.mu.Lock()
+		d.mu.Lock()
 		now := time.Now()
-		for len(q.delayed) > 0 && !q.delayed[0].due.After(now) {
-			e := heap.Pop(&q.delayed).(*entry)
-			q.ready <- e // never blocks: the entry holds a slot
+		for len(d.delayed) > 0 && !d.delayed[0].due.After(now) {
+			e := heap.Pop(&d.delayed).(delayed)
+			d.ready <- e.m // never blocks: the message holds a slot
 		}
 		wait := time.Hour
-		if len(q.delayed) > 0 {
-			wait = q.delayed[0].due.Sub(now)
+		if len(d.delayed) > 0 {
+			wait = d.delayed[0].due.Sub(now)
 		}
-		q.mu.Unlock()
+		d.mu.Unlock()
 		timer.Reset(wait)
 		select {
 		case <-timer.C:
-		case <-q.wake:
-		case <-q.closed:
+		case <-d.wake:
+		case <-d.closed:
 			return
 		}
 	}
 }
 
-type delayHeap []*entry
+type delayed struct {
+	m   *driver.Message
+	due time.Time
+}
+
+type delayHeap []delayed
 
 func (h delayHeap) Len() int           { return len(h) }
 func (h delayHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h delayHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *delayHeap) Push(x any) {
-	e := x.(*entry)
-	e.index = len(*h)
-	*h = append(*h, e)
-}
+func (h delayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *delayHeap) Push(x any)        { *h = append(*h, x.(delayed)) }
 func (h *delayHeap) Pop() any {
 	old := *h
 	n := len(old)
 	e := old[n-1]
-	old[n-1] = nil
+	old[n-1] = delayed{}
 	*h = old[:n-1]
 	return e
 }

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestConformance(t *testing.T) {
 	queuetest.Run(t, queuetest.Harness{
 		New: func(t *testing.T, o queuetest.Options) contracts.TaskQueue {
-			return memqueue.New(memqueue.Options{Name: "test", Capacity: o.Capacity, MaxAttempts: o.MaxAttempts})
+			return memqueue.New(memqueue.Options{Name: "test", Capacity: o.Capacity, MaxAttempts: o.MaxAttempts, MaxTaskBytes: o.MaxTaskBytes})
 		},
 		DelayUnit:      20 * time.Millisecond,
 		Bounded:        true,
