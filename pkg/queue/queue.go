@@ -117,6 +117,7 @@ type Queue struct {
 	recvDone   chan struct{}
 	buf        chan *driver.Message
 	demand     chan struct{}
+	recvErr    chan error // the receive loop's last failure, for a waiting consumer
 	waiting    atomic.Int64
 
 	published, acked, nacked, deadLettered atomic.Int64
@@ -147,6 +148,7 @@ func New(d driver.Queue, opts Options) *Queue {
 		drained:  make(chan struct{}),
 		recvDone: make(chan struct{}),
 		demand:   make(chan struct{}, 1),
+		recvErr:  make(chan error, 1),
 	}
 	q.dlq, _ = d.(driver.DeadLetters)
 	if lim.ReadAhead > 0 {
@@ -363,7 +365,7 @@ func (q *Queue) deliver(ctx context.Context, m *driver.Message) (contracts.Deliv
 	attempt := max(m.Task.Attempt, 1)
 	m.Task.Attempt = attempt
 	if q.opts.MaxAttempts > 0 && attempt > q.opts.MaxAttempts {
-		m.Op, m.Reason = driver.OpDead, fmt.Sprintf("delivered %d times: max attempts (%d) reached (a lease ran out on the last attempt)", attempt, q.opts.MaxAttempts)
+		m.Op, m.Reason = driver.OpDead, fmt.Sprintf("lease expired on attempt %d: max attempts (%d) reached", attempt-1, q.opts.MaxAttempts)
 		if err := q.settle(context.WithoutCancel(ctx), m); err != nil {
 			q.opts.Logger.Error("queue: dead-lettering a task past max attempts failed; its lease runs out again", "queue", q.opts.Name, "task", m.Task.ID, "error", err)
 		} else if !q.lim.Counters {
@@ -392,6 +394,8 @@ func (q *Queue) next(ctx context.Context) (*driver.Message, error) {
 	select {
 	case m := <-q.buf:
 		return m, nil
+	case err := <-q.recvErr:
+		return nil, q.errorf("consume: %w", err)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-q.closing:
@@ -428,6 +432,10 @@ func (q *Queue) receiveLoop() {
 				return
 			}
 			failures++
+			select {
+			case q.recvErr <- err: // one waiting consumer reports it
+			default:
+			}
 			q.opts.Logger.Warn("queue: receive failed", "queue", q.opts.Name, "error", err, "failures", failures)
 			t := time.NewTimer(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second))
 			select {

@@ -29,10 +29,11 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	_ = q.Purge(ctx) // start clean: the example reruns on the same server
+	purge := q.Driver().(*redisqueue.Driver).Purge
+	_ = purge(ctx) // start clean: the example reruns on the same server
 	defer func() {
 		_ = q.Close()
-		_ = q.Purge(ctx)
+		_ = purge(ctx)
 	}()
 
 	err = q.Publish(ctx, contracts.Task{ID: "order-4711", Kind: "order.created", Payload: []byte(`{"order":4711}`)})

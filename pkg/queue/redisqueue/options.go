@@ -9,7 +9,17 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/plba/plba/pkg/queue/driver"
 )
+
+// AttrMalformed marks, in dead letters, an entry that was not a task
+// envelope; its Payload is the raw entry. It is [driver.AttrMalformed].
+const AttrMalformed = driver.AttrMalformed
+
+// ErrMalformed is wrapped when a stored entry is not a task envelope; it is
+// [driver.ErrMalformed], the same for every backend.
+var ErrMalformed = driver.ErrMalformed
 
 // Options configure a [Queue].
 type Options struct {
@@ -34,10 +44,8 @@ type Options struct {
 	// Lease is how long a delivery stays in flight before it is handed to
 	// another consumer, unless extended ([Queue.Extend]). Default 30s.
 	Lease time.Duration
-	// BlockTimeout bounds one blocking Redis call of Consume and of a
-	// Publish waiting for space; it is how late Close or a cancelled ctx
-	// (without deadline) is noticed. A ctx deadline is honoured exactly.
-	// Default 1s.
+	// BlockTimeout bounds one blocking wait for ready tasks (with a
+	// *redis.Ring: how late Close is noticed). Default 1s.
 	BlockTimeout time.Duration
 	// MoverInterval is how often the mover looks for due delayed tasks and
 	// expired leases when it knows of none sooner (tasks nacked by other
@@ -45,6 +53,13 @@ type Options struct {
 	MoverInterval time.Duration
 	// MoverBatch bounds the tasks one mover step moves. Default 256.
 	MoverBatch int
+	// ReadAhead is how many tasks a queue claims ahead of its waiting
+	// consumers in one script (its consumer capacity). Their leases run
+	// while they wait, and Close hands back those never taken. Default 16.
+	ReadAhead int
+	// BatchSize bounds one claim, send or settle script; concurrent acks
+	// and nacks are combined into one script up to it. Default 64.
+	BatchSize int
 	// MaxTaskBytes bounds one encoded task; Publish rejects larger ones with
 	// [contracts.ErrTooLarge]. Default 1 MiB.
 	MaxTaskBytes int
@@ -76,6 +91,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MoverBatch == 0 {
 		o.MoverBatch = 256
+	}
+	if o.ReadAhead == 0 {
+		o.ReadAhead = 16
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 64
 	}
 	if o.MaxTaskBytes == 0 {
 		o.MaxTaskBytes = 1 << 20
@@ -113,6 +134,12 @@ func (o Options) Validate() error {
 	}
 	if o.MoverBatch < 1 {
 		problems = append(problems, "MoverBatch must be ≥ 1")
+	}
+	if o.ReadAhead < 1 {
+		problems = append(problems, "ReadAhead must be ≥ 1")
+	}
+	if o.BatchSize < 1 {
+		problems = append(problems, "BatchSize must be ≥ 1")
 	}
 	if o.MaxTaskBytes < 1 {
 		problems = append(problems, "MaxTaskBytes must be ≥ 1")

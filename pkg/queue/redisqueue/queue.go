@@ -14,17 +14,18 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/queue"
+	"github.com/plba/plba/pkg/queue/driver"
 )
 
-// Queue is a [contracts.TaskQueue] on Redis. It is safe for concurrent use,
-// and any number of Queue values (in any number of processes) may share one
-// queue name.
-type Queue struct {
+// Driver is the Redis driver of the portable [queue.Queue]. Any number of
+// drivers (in any number of processes) may share one queue name.
+type Driver struct {
 	opts  Options
 	rdb   redis.UniversalClient
-	keys  []string // ready, inflight, delayed, dead, counters, seq, space, signal
+	keys  []string // ready, inflight, delayed, dead, counters, seq, signal
 	mpref string   // message hash prefix
-	inst  string   // random per Queue value: receipts tokens are inst.seq
+	inst  string   // random per Driver: receipt tokens are inst.seq.i
 	seq   atomic.Uint64
 
 	closed    chan struct{}
@@ -35,20 +36,20 @@ type Queue struct {
 	wake      chan struct{}
 	nextMove  atomic.Int64 // unix nanos of the mover's next planned step
 
-	waitMu  sync.Mutex
-	idle    []*waiter
-	waiting map[*waiter]struct{}
+	waitMu sync.Mutex // one blocking wait at a time on wait
+	wait   *waiter
+
+	settles *combiner
 }
 
 var (
-	_ contracts.TaskQueue       = (*Queue)(nil)
-	_ contracts.LeaseExtender   = (*Queue)(nil)
-	_ contracts.DeadLetterQueue = (*Queue)(nil)
+	_ driver.Queue       = (*Driver)(nil)
+	_ driver.DeadLetters = (*Driver)(nil)
 )
 
 // receipt identifies one delivery: the message and the token its claim
 // stored. A later delivery of the same message stores a new token, so a
-// stale receipt is detected.
+// stale receipt is detected by the scripts.
 type receipt struct {
 	mid, token string
 }
@@ -61,7 +62,6 @@ const (
 	keyDead     = "dead"
 	keyCounters = "counters"
 	keySeq      = "seq"
-	keySpace    = "space"
 	keySignal   = "signal"
 	keyMessage  = "m:"
 )
@@ -70,10 +70,20 @@ const (
 // ("plba:{orders}:"), for tools and clean-up.
 func KeyPrefix(prefix, name string) string { return prefix + ":{" + name + "}:" }
 
-// New returns a queue on opts.Client and starts its mover goroutine. It does
-// no I/O; an unreachable Redis shows in the first call. Close stops the
-// mover.
-func New(opts Options) (*Queue, error) {
+// New returns the portable queue on a Redis driver (see [NewDriver]).
+func New(opts Options) (*queue.Queue, error) {
+	d, err := NewDriver(opts)
+	if err != nil {
+		return nil, err
+	}
+	return queue.New(d, queue.Options{Name: d.opts.Name, Backend: "redis", MaxAttempts: d.opts.MaxAttempts,
+		MaxTaskBytes: d.opts.MaxTaskBytes, Logger: d.opts.Logger}), nil
+}
+
+// NewDriver returns a driver on opts.Client and starts its mover goroutine.
+// It does no I/O; an unreachable Redis shows in the first call. Close stops
+// the mover.
+func NewDriver(opts Options) (*Driver, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -81,7 +91,7 @@ func New(opts Options) (*Queue, error) {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	kp := KeyPrefix(opts.Prefix, opts.Name)
-	q := &Queue{
+	d := &Driver{
 		opts:      opts,
 		rdb:       opts.Client,
 		mpref:     kp + keyMessage,
@@ -89,206 +99,203 @@ func New(opts Options) (*Queue, error) {
 		closed:    make(chan struct{}),
 		moverDone: make(chan struct{}),
 		wake:      make(chan struct{}, 1),
-		waiting:   map[*waiter]struct{}{},
 	}
-	for _, k := range []string{keyReady, keyInFlight, keyDelayed, keyDead, keyCounters, keySeq, keySpace, keySignal} {
-		q.keys = append(q.keys, kp+k)
+	for _, k := range []string{keyReady, keyInFlight, keyDelayed, keyDead, keyCounters, keySeq, keySignal} {
+		d.keys = append(d.keys, kp+k)
 	}
+	d.settles = &combiner{max: opts.BatchSize, run: d.settleBatch}
 	ctx, cancel := context.WithCancel(context.Background())
-	q.stopMover = cancel
-	go q.mover(ctx)
-	return q, nil
+	d.stopMover = cancel
+	go d.mover(ctx)
+	return d, nil
 }
 
-func (q *Queue) errorf(format string, args ...any) error {
-	return fmt.Errorf("redisqueue %s: "+format, append([]any{q.opts.Name}, args...)...)
+func (d *Driver) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
+	return s.Run(ctx, d.rdb, d.keys, append([]any{d.mpref}, args...)...)
 }
 
-func (q *Queue) run(ctx context.Context, s *redis.Script, args ...any) *redis.Cmd {
-	return s.Run(ctx, q.rdb, q.keys, append([]any{q.mpref}, args...)...)
-}
-
-func ms(d time.Duration) int64 {
-	if d <= 0 {
+func ms(t time.Duration) int64 {
+	if t <= 0 {
 		return 0
 	}
-	return max(1, int64((d+time.Millisecond-1)/time.Millisecond))
+	return max(1, int64((t+time.Millisecond-1)/time.Millisecond))
 }
 
-// Publish adds a task. With a Capacity it blocks while the queue is full.
-func (q *Queue) Publish(ctx context.Context, task contracts.Task) error {
-	if q.isShut.Load() {
-		return q.errorf("publish: %w", contracts.ErrQueueClosed)
-	}
-	if task.ID == "" {
-		task.ID = q.opts.Name + "-" + q.inst + "-" + strconv.FormatUint(q.seq.Add(1), 10)
-	}
-	if task.EnqueuedAt.IsZero() {
-		task.EnqueuedAt = time.Now()
-	}
-	body, err := encode(task)
-	if err != nil {
-		return q.errorf("publish: %w", err)
-	}
-	if len(body) > q.opts.MaxTaskBytes {
-		return q.errorf("publish task %s: %d bytes encoded, limit %d: %w", task.ID, len(body), q.opts.MaxTaskBytes, contracts.ErrTooLarge)
-	}
-	for {
-		err := q.run(ctx, publishScript, q.opts.Capacity, body).Err()
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, redis.Nil) {
-			return q.errorf("publish task %s: %w", task.ID, err)
-		}
-		// Full: wait for a settlement to free a slot. A missed signal only
-		// costs one BlockTimeout; a stale one one more attempt.
-		if err := q.block(ctx, q.keys[6]); err != nil {
-			return q.errorf("publish task %s: queue full: %w", task.ID, err)
-		}
-	}
+// Limits: batches of BatchSize, ReadAhead as configured, leases, shared
+// counters.
+func (d *Driver) Limits() driver.Limits {
+	return driver.Limits{MaxBatch: d.opts.BatchSize, MaxMessageBytes: d.opts.MaxTaskBytes, ReadAhead: d.opts.ReadAhead,
+		Leases: true, StrictReceipts: true, Counters: true}
 }
 
-// Consume blocks until a task is ready, ctx is done or the queue is closed.
-//
-// It first tries to claim a task (one script: pop from ready, count the
-// attempt, store a fresh receipt token, set the lease). When none is ready it
-// waits on the signal list, where every push to ready leaves one token, so a
-// publish wakes one waiting consumer, not all of them; a successful claim
-// takes a token too, so tokens track ready tasks. A token lost to a race
-// costs at most one BlockTimeout, after which the consumer claims anyway.
-func (q *Queue) Consume(ctx context.Context) (contracts.Delivery, error) {
-	for {
-		if q.isShut.Load() {
-			return contracts.Delivery{}, q.errorf("consume: %w", contracts.ErrQueueClosed)
+// Send stores the batch with one script. A batch that does not fit under
+// Capacity fails with driver.ErrFull (the portable type retries).
+func (d *Driver) Send(ctx context.Context, batch []*driver.Message) error {
+	args := make([]any, 0, len(batch)+2)
+	args = append(args, d.mpref, d.opts.Capacity)
+	for _, m := range batch {
+		body, err := driver.Encode(m.Task)
+		if err != nil {
+			return err
 		}
-		if err := ctx.Err(); err != nil {
-			return contracts.Delivery{}, err
+		if len(body) > d.opts.MaxTaskBytes {
+			return fmt.Errorf("task %s: %d bytes encoded, limit %d: %w", m.Task.ID, len(body), d.opts.MaxTaskBytes, contracts.ErrTooLarge)
 		}
-		token := q.inst + "." + strconv.FormatUint(q.seq.Add(1), 10)
-		reply, err := q.run(ctx, claimScript, ms(q.opts.Lease), token, q.opts.Capacity).Result()
-		switch {
-		case err == nil:
-			res, ok := reply.([]any)
-			if !ok {
-				continue // malformed entries dead-lettered; more may follow
-			}
-			if d, ok := q.delivery(ctx, res, token); ok {
-				return d, nil
-			}
-			continue
-		case !errors.Is(err, redis.Nil):
-			if ctx.Err() != nil {
-				return contracts.Delivery{}, ctx.Err()
-			}
-			return contracts.Delivery{}, q.errorf("consume: %w", err)
-		}
-		if err := q.block(ctx, q.keys[7]); err != nil {
-			if errors.Is(err, contracts.ErrQueueClosed) {
-				return contracts.Delivery{}, q.errorf("consume: %w", err)
-			}
-			if ctx.Err() != nil {
-				return contracts.Delivery{}, ctx.Err()
-			}
-			return contracts.Delivery{}, q.errorf("consume: wait: %w", err)
-		}
+		args = append(args, body)
 	}
-}
-
-// delivery turns a claim result into a delivery. An entry that is not a task
-// envelope is dead-lettered at once and reported as not ok.
-func (q *Queue) delivery(ctx context.Context, res []any, token string) (contracts.Delivery, bool) {
-	var mid, body string
-	var attempt int64
-	if len(res) == 3 {
-		mid, _ = res[0].(string)
-		attempt, _ = res[1].(int64)
-		body, _ = res[2].(string)
+	err := sendScript.Run(ctx, d.rdb, d.keys, args...).Err()
+	if errors.Is(err, redis.Nil) {
+		return driver.ErrFull
 	}
-	task, err := decode(body)
-	if err == nil {
-		task.Attempt = int(attempt)
-		return contracts.Delivery{Task: task, Receipt: receipt{mid: mid, token: token}}, true
-	}
-	q.opts.Logger.Warn("redisqueue: malformed entry moved to the dead-letter list", "queue", q.opts.Name, "message", mid, "error", err)
-	if derr := q.run(context.WithoutCancel(ctx), deadScript, mid, token, q.opts.Capacity, err.Error(), "1").Err(); derr != nil {
-		// Its lease runs out and the mover retries; MaxAttempts ends it.
-		q.opts.Logger.Error("redisqueue: dead-lettering a malformed entry failed", "queue", q.opts.Name, "message", mid, "error", derr)
-	}
-	return contracts.Delivery{}, false
-}
-
-func receiptOf(d contracts.Delivery) (receipt, bool) {
-	r, ok := d.Receipt.(receipt)
-	return r, ok && r.mid != "" && r.token != ""
-}
-
-// settle runs a settlement script; 0 from the script means not in flight.
-func (q *Queue) settle(ctx context.Context, op string, d contracts.Delivery, s *redis.Script, args ...any) (int64, error) {
-	r, ok := receiptOf(d)
-	if !ok {
-		return 0, q.errorf("%s task %s: foreign delivery: %w", op, d.Task.ID, contracts.ErrNotInFlight)
-	}
-	n, err := q.run(ctx, s, append([]any{r.mid, r.token}, args...)...).Int64()
-	if err != nil {
-		return 0, q.errorf("%s task %s: %w", op, d.Task.ID, err)
-	}
-	if n == 0 {
-		return 0, q.errorf("%s task %s: %w", op, d.Task.ID, contracts.ErrNotInFlight)
-	}
-	return n, nil
-}
-
-// Ack removes the task.
-func (q *Queue) Ack(ctx context.Context, d contracts.Delivery) error {
-	_, err := q.settle(ctx, "ack", d, ackScript, q.opts.Capacity)
 	return err
 }
 
-// Nack returns the task to the queue, visible again after delay (in the
-// delayed set until then); on the MaxAttempts-th delivery it is
-// dead-lettered instead.
-func (q *Queue) Nack(ctx context.Context, d contracts.Delivery, delay time.Duration) error {
-	if _, err := q.settle(ctx, "nack", d, nackScript, q.opts.Capacity, ms(delay), q.opts.MaxAttempts); err != nil {
+// Receive claims up to max ready messages with one script; with none
+// ready it waits on the signal list (one blocking connection per Driver,
+// outside the client's pool) and claims again.
+func (d *Driver) Receive(ctx context.Context, max int) ([]*driver.Message, error) {
+	for {
+		if d.isShut.Load() {
+			return nil, contracts.ErrQueueClosed
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		tok := d.inst + "." + strconv.FormatUint(d.seq.Add(1), 10)
+		reply, err := d.run(ctx, claimScript, ms(d.opts.Lease), tok, max).Slice()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+		if out := d.messages(ctx, reply); len(out) > 0 {
+			return out, nil
+		}
+		if len(reply) > 0 {
+			continue // all were malformed; more may follow
+		}
+		if err := d.block(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// messages turns a claim reply into messages; an entry that is not a task
+// envelope is dead-lettered at once.
+func (d *Driver) messages(ctx context.Context, reply []any) []*driver.Message {
+	out := make([]*driver.Message, 0, len(reply)/4)
+	for i := 0; i+3 < len(reply); i += 4 {
+		mid, _ := reply[i].(string)
+		attempt, _ := reply[i+1].(int64)
+		body, _ := reply[i+2].(string)
+		tok, _ := reply[i+3].(string)
+		task, err := driver.Decode(body)
+		if err != nil {
+			d.opts.Logger.Warn("redisqueue: malformed entry moved to the dead-letter list", "queue", d.opts.Name, "message", mid, "error", err)
+			m := &driver.Message{Handle: receipt{mid: mid, token: tok}, Op: opMalformed, Reason: err.Error()}
+			if _, derr := d.settleBatch(context.WithoutCancel(ctx), []*driver.Message{m}); derr != nil {
+				// Its lease runs out and the mover retries.
+				d.opts.Logger.Error("redisqueue: dead-lettering a malformed entry failed", "queue", d.opts.Name, "message", mid, "error", derr)
+			}
+			continue
+		}
+		task.Attempt = int(attempt)
+		out = append(out, &driver.Message{Task: task, Handle: receipt{mid: mid, token: tok}})
+	}
+	return out
+}
+
+// opMalformed dead-letters an entry marked malformed (driver-internal).
+const opMalformed driver.Op = 100
+
+// Settle applies the batch with one script; settlements of concurrent
+// callers are combined into one script call while one is on the wire.
+func (d *Driver) Settle(ctx context.Context, batch []*driver.Message) ([]error, error) {
+	if len(batch) == 1 {
+		return d.settles.do(ctx, batch[0])
+	}
+	return d.settleBatch(ctx, batch)
+}
+
+func (d *Driver) settleBatch(ctx context.Context, batch []*driver.Message) ([]error, error) {
+	args := make([]any, 0, 2+5*len(batch))
+	args = append(args, d.mpref, d.opts.Capacity)
+	for _, m := range batch {
+		r, _ := m.Handle.(receipt)
+		op, num := "a", "0"
+		switch m.Op {
+		case driver.OpNack:
+			op, num = "n", strconv.FormatInt(ms(m.Delay), 10)
+		case driver.OpDead:
+			op = "d"
+			if m.Delay < 0 {
+				num = "1"
+			}
+		case opMalformed:
+			op = "m"
+		}
+		args = append(args, r.mid, r.token, op, num, m.Reason)
+	}
+	res, err := settleScript.Run(ctx, d.rdb, d.keys, args...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	var soonest time.Duration
+	for i, m := range batch {
+		if m.Op == driver.OpNack && m.Delay > 0 && (soonest == 0 || m.Delay < soonest) {
+			soonest = m.Delay
+		}
+		if i < len(res) && res[i] == 1 {
+			continue
+		}
+		if errs == nil {
+			errs = make([]error, len(batch))
+		}
+		errs[i] = contracts.ErrNotInFlight
+	}
+	if soonest > 0 {
+		d.wakeMover(time.Now().Add(soonest))
+	}
+	return errs, nil
+}
+
+// Extend sets the delivery's lease to run out lease from now (Redis time).
+func (d *Driver) Extend(ctx context.Context, m *driver.Message, lease time.Duration) error {
+	r, _ := m.Handle.(receipt)
+	n, err := d.run(ctx, extendScript, r.mid, r.token, ms(lease)).Int64()
+	if err != nil {
 		return err
 	}
-	if delay > 0 {
-		q.wakeMover(time.Now().Add(delay))
+	if n == 0 {
+		return contracts.ErrNotInFlight
 	}
 	return nil
 }
 
-// DeadLetter moves the task to the dead-letter list at once, recording
-// reason.
-func (q *Queue) DeadLetter(ctx context.Context, d contracts.Delivery, reason error) error {
-	msg := "dead-lettered"
-	if reason != nil {
-		msg = reason.Error()
+// Release hands read-ahead messages back to the head of the ready list.
+func (d *Driver) Release(ctx context.Context, batch []*driver.Message) error {
+	args := make([]any, 0, 1+2*len(batch))
+	args = append(args, d.mpref)
+	for _, m := range batch {
+		r, _ := m.Handle.(receipt)
+		args = append(args, r.mid, r.token)
 	}
-	_, err := q.settle(ctx, "dead-letter", d, deadScript, q.opts.Capacity, msg, "0")
-	return err
-}
-
-// Extend sets the delivery's lease to run out lease from now (Redis time).
-func (q *Queue) Extend(ctx context.Context, d contracts.Delivery, lease time.Duration) error {
-	if lease <= 0 {
-		return q.errorf("extend task %s: lease %s: must be positive", d.Task.ID, lease)
-	}
-	_, err := q.settle(ctx, "extend", d, extendScript, ms(lease))
-	return err
+	return releaseScript.Run(ctx, d.rdb, d.keys, args...).Err()
 }
 
 // DeadLetters lists up to limit dead letters, oldest first (limit <= 0: all).
-func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]contracts.DeadLetter, error) {
-	res, err := q.run(ctx, deadListScript, limit).Slice()
+func (d *Driver) DeadLetters(ctx context.Context, limit int) ([]contracts.DeadLetter, error) {
+	res, err := d.run(ctx, deadListScript, limit).Slice()
 	if err != nil {
-		return nil, q.errorf("list dead letters: %w", err)
+		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
 	out := make([]contracts.DeadLetter, 0, len(res))
 	for _, r := range res {
 		f, _ := r.([]any)
 		if len(f) != 6 {
-			return nil, q.errorf("list dead letters: unexpected reply %v", r)
+			return nil, fmt.Errorf("list dead letters: unexpected reply %v", r)
 		}
 		s := make([]string, 6)
 		for i, v := range f {
@@ -297,7 +304,7 @@ func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]contracts.DeadLet
 		mid, body, reason := s[0], s[1], s[3]
 		attempt, _ := strconv.Atoi(s[2])
 		at, _ := strconv.ParseInt(s[4], 10, 64)
-		task, err := decode(body)
+		task, err := driver.Decode(body)
 		if err != nil || s[5] == "1" {
 			task = contracts.Task{ID: mid, Payload: []byte(body), Attributes: map[string]string{AttrMalformed: "true"}}
 		}
@@ -314,19 +321,16 @@ const redriveChunk = 1000
 // Redrive moves up to limit dead letters (limit <= 0: all), oldest first,
 // back to the ready list with their attempt count reset. With a Capacity it
 // moves only as many as fit.
-func (q *Queue) Redrive(ctx context.Context, limit int) (int, error) {
-	if q.isShut.Load() {
-		return 0, q.errorf("redrive: %w", contracts.ErrQueueClosed)
-	}
+func (d *Driver) Redrive(ctx context.Context, limit int) (int, error) {
 	moved := 0
 	for limit <= 0 || moved < limit {
 		chunk := redriveChunk
 		if limit > 0 {
 			chunk = min(chunk, limit-moved)
 		}
-		n, err := q.run(ctx, redriveScript, chunk, q.opts.Capacity).Int()
+		n, err := d.run(ctx, redriveScript, chunk, d.opts.Capacity).Int()
 		if err != nil {
-			return moved, q.errorf("redrive: %w", err)
+			return moved, err
 		}
 		moved += n
 		if n < chunk {
@@ -338,17 +342,16 @@ func (q *Queue) Redrive(ctx context.Context, limit int) (int, error) {
 
 // Stats reports the queue's gauges, exact at one instant (one script), and
 // its counters, which count what every process did on this queue since its
-// keys were created (not only this Queue value).
-func (q *Queue) Stats(ctx context.Context) (contracts.QueueStats, error) {
-	res, err := q.run(ctx, statsScript).Int64Slice()
+// keys were created.
+func (d *Driver) Stats(ctx context.Context) (contracts.QueueStats, error) {
+	res, err := d.run(ctx, statsScript).Int64Slice()
 	if err != nil {
-		return contracts.QueueStats{}, q.errorf("stats: %w", err)
+		return contracts.QueueStats{Backend: "redis"}, err
 	}
 	if len(res) != 8 {
-		return contracts.QueueStats{}, q.errorf("stats: unexpected reply %v", res)
+		return contracts.QueueStats{Backend: "redis"}, fmt.Errorf("stats: unexpected reply %v", res)
 	}
 	return contracts.QueueStats{
-		Name:         q.opts.Name,
 		Backend:      "redis",
 		Ready:        res[0],
 		InFlight:     res[1],
@@ -358,73 +361,74 @@ func (q *Queue) Stats(ctx context.Context) (contracts.QueueStats, error) {
 		Acked:        res[5],
 		Nacked:       res[6],
 		DeadLettered: res[7],
-		Capacity:     int64(q.opts.Capacity),
+		Capacity:     int64(d.opts.Capacity),
 	}, nil
 }
 
-// Close stops the mover and makes Publish, Consume and Redrive return
-// [contracts.ErrQueueClosed]; blocked calls are woken at once (CLIENT
-// UNBLOCK; with a client other than *redis.Client or *redis.ClusterClient,
-// within BlockTimeout).
-// Nothing is lost: tasks stay in Redis. Settling deliveries still works
-// after Close (so a runtime may close queues before its last acks), and so
-// does Stats. The client is not closed.
-func (q *Queue) Close() error {
-	q.closeOnce.Do(func() {
-		q.isShut.Store(true)
-		close(q.closed)
-		q.stopMover()
-		q.unblockAll()
-		<-q.moverDone
+// Close stops the mover and closes the blocking connection (a wait in
+// progress ends at once). Tasks stay in Redis; the client is not closed.
+func (d *Driver) Close() error {
+	d.closeOnce.Do(func() {
+		d.isShut.Store(true)
+		close(d.closed)
+		d.stopMover()
+		d.waitMu.Lock()
+		w := d.wait
+		d.wait = nil
+		d.waitMu.Unlock()
+		if w != nil {
+			w.close()
+		}
+		<-d.moverDone
 	})
 	return nil
 }
 
 // Purge deletes every key of the queue: tasks, dead letters and counters.
 // It is for tests and tools; deliveries in flight become stale.
-func (q *Queue) Purge(ctx context.Context) error {
+func (d *Driver) Purge(ctx context.Context) error {
 	var keys []string
-	var scanner redis.Cmdable = q.rdb
-	if cc, ok := q.rdb.(*redis.ClusterClient); ok {
+	var scanner redis.Cmdable = d.rdb
+	if cc, ok := d.rdb.(*redis.ClusterClient); ok {
 		// All keys share one hash tag, so one node holds them all.
-		node, err := cc.MasterForKey(ctx, q.keys[0])
+		node, err := cc.MasterForKey(ctx, d.keys[0])
 		if err != nil {
-			return q.errorf("purge: %w", err)
+			return fmt.Errorf("purge: %w", err)
 		}
 		scanner = node
 	}
-	iter := scanner.Scan(ctx, 0, KeyPrefix(q.opts.Prefix, q.opts.Name)+"*", 1000).Iterator()
+	iter := scanner.Scan(ctx, 0, KeyPrefix(d.opts.Prefix, d.opts.Name)+"*", 1000).Iterator()
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
 	if err := iter.Err(); err != nil {
-		return q.errorf("purge: scan: %w", err)
+		return fmt.Errorf("purge: scan: %w", err)
 	}
 	for len(keys) > 0 {
 		n := min(len(keys), 500)
 		if err := scanner.Del(ctx, keys[:n]...).Err(); err != nil {
-			return q.errorf("purge: %w", err)
+			return fmt.Errorf("purge: %w", err)
 		}
 		keys = keys[n:]
 	}
 	return nil
 }
 
-func (q *Queue) wakeMover(due time.Time) {
-	if due.UnixNano() >= q.nextMove.Load() {
+func (d *Driver) wakeMover(due time.Time) {
+	if due.UnixNano() >= d.nextMove.Load() {
 		return
 	}
 	select {
-	case q.wake <- struct{}{}:
+	case d.wake <- struct{}{}:
 	default:
 	}
 }
 
-// mover is the one goroutine per Queue that moves due delayed tasks and
+// mover is the one goroutine per Driver that moves due delayed tasks and
 // expired leases back to ready. Several processes' movers may run at once;
 // each step is one atomic script, so they never move a task twice.
-func (q *Queue) mover(ctx context.Context) {
-	defer close(q.moverDone)
+func (d *Driver) mover(ctx context.Context) {
+	defer close(d.moverDone)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	failing := false
@@ -433,28 +437,28 @@ func (q *Queue) mover(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
-		case <-q.wake:
+		case <-d.wake:
 		}
-		wait := q.opts.MoverInterval
-		next, err := q.run(ctx, moveScript, q.opts.MaxAttempts, q.opts.MoverBatch, q.opts.Capacity).Int64()
+		wait := d.opts.MoverInterval
+		next, err := d.run(ctx, moveScript, d.opts.MoverBatch).Int64()
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
 			if !failing {
-				q.opts.Logger.Error("redisqueue: mover step failed; retrying", "queue", q.opts.Name, "error", err)
+				d.opts.Logger.Error("redisqueue: mover step failed; retrying", "queue", d.opts.Name, "error", err)
 			}
 			failing = true
 		default:
 			if failing {
-				q.opts.Logger.Info("redisqueue: mover recovered", "queue", q.opts.Name)
+				d.opts.Logger.Info("redisqueue: mover recovered", "queue", d.opts.Name)
 			}
 			failing = false
 			if next >= 0 {
 				wait = min(wait, time.Duration(next)*time.Millisecond)
 			}
 		}
-		q.nextMove.Store(time.Now().Add(wait).UnixNano())
+		d.nextMove.Store(time.Now().Add(wait).UnixNano())
 		if !timer.Stop() {
 			select {
 			case <-timer.C:

@@ -12,7 +12,7 @@ import "github.com/redis/go-redis/v9"
 // Time is Redis server time (TIME), so lease deadlines and delays mean the
 // same to every process whatever its own clock says.
 const prelude = `
-local ready, inflight, delayed, dead, counters, seq, space, signal = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local ready, inflight, delayed, dead, counters, seq, signal = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local mprefix = ARGV[1]
 local function now_ms()
   local t = redis.call('TIME')
@@ -26,22 +26,20 @@ local function body(key)
   return b
 end
 local function is_msg(key) return body(key) ~= nil end
--- to_ready makes mid ready and leaves one wake-up token for a blocked
--- consumer (see Queue.Consume).
-local function to_ready(mid)
-  redis.call('LPUSH', ready, mid)
-  redis.call('RPUSH', signal, 1)
+-- signal_ready leaves wake-up tokens for blocked receivers (one per
+-- process waits, see Driver.Receive), at most 16: a woken receiver claims
+-- a batch, and a claim that empties the ready list deletes the tokens.
+local function signal_ready(n)
+  local have = redis.call('LLEN', signal)
+  if have < 16 then
+    local add = math.min(n, 16 - have)
+    local t = {}
+    for i = 1, add do t[i] = 1 end
+    redis.call('RPUSH', signal, unpack(t))
+  end
 end
 local function held()
   return redis.call('LLEN', ready) + redis.call('ZCARD', inflight) + redis.call('ZCARD', delayed)
-end
--- free_slot wakes a publisher waiting for space. Unclaimed tokens are
--- trimmed now and then, not on every call: a waiting publisher needs one,
--- and a stale one costs it a retry.
-local function free_slot(cap)
-  if cap > 0 and redis.call('RPUSH', space, 1) > 128 then
-    redis.call('LTRIM', space, -64, -1)
-  end
 end
 local function bury(mid, reason, now)
   local key = mprefix .. mid
@@ -68,87 +66,94 @@ local function owned(mid, token)
 end
 `
 
-// ARGV: 2 capacity, 3 body. Returns the message id, or nil when full.
-var publishScript = redis.NewScript(prelude + `
+// ARGV: 2 capacity, 3.. bodies. Returns the number stored, or nil when the
+// batch does not fit under capacity (nothing stored).
+var sendScript = redis.NewScript(prelude + `
 local cap = tonumber(ARGV[2])
-if cap > 0 and held() >= cap then return false end
-local mid = tostring(redis.call('INCR', seq))
-redis.call('HSET', mprefix .. mid, 'body', ARGV[3], 'attempt', 0)
-to_ready(mid)
-redis.call('HINCRBY', counters, 'published', 1)
-return mid
+local n = #ARGV - 2
+if cap > 0 and held() + n > cap then return false end
+for i = 3, #ARGV do
+  local mid = tostring(redis.call('INCR', seq))
+  redis.call('HSET', mprefix .. mid, 'body', ARGV[i], 'attempt', 0)
+  redis.call('LPUSH', ready, mid)
+end
+signal_ready(n)
+redis.call('HINCRBY', counters, 'published', n)
+return n
 `)
 
-// ARGV: 2 lease ms, 3 token, 4 capacity. Returns {mid, attempt, body}, nil
-// when nothing is ready, or 1 when it dead-lettered malformed entries and
-// more may follow (call again at once).
+// ARGV: 2 lease ms, 3 token prefix, 4 max. Returns {mid, attempt, body,
+// token, ...} for up to max claimed messages (empty: nothing ready).
+// Entries that are no message of ours are dead-lettered on the way.
 var claimScript = redis.NewScript(prelude + `
 local now = now_ms()
-for i = 1, 16 do
+local deadline = now + tonumber(ARGV[2])
+local out = {}
+local max = tonumber(ARGV[4])
+local got, seen = 0, 0
+while got < max and seen < max + 16 do
   local mid = redis.call('RPOP', ready)
-  if not mid then return false end
+  if not mid then break end
+  seen = seen + 1
   local key = mprefix .. mid
   local b = body(key)
   if b then
     local attempt = redis.call('HINCRBY', key, 'attempt', 1)
-    redis.call('HSET', key, 'token', ARGV[3])
-    redis.call('ZADD', inflight, now + tonumber(ARGV[2]), mid)
-    redis.call('LPOP', signal)
-    return {mid, attempt, b}
+    local token = ARGV[3] .. '.' .. got
+    redis.call('HSET', key, 'token', token)
+    redis.call('ZADD', inflight, deadline, mid)
+    out[#out + 1] = mid
+    out[#out + 1] = attempt
+    out[#out + 1] = b
+    out[#out + 1] = token
+    got = got + 1
+  else
+    bury_foreign(mid, 'ready list', now)
   end
-  bury_foreign(mid, 'ready list', now)
-  free_slot(tonumber(ARGV[4]))
 end
-return 1
+if redis.call('LLEN', ready) == 0 then redis.call('DEL', signal) end
+return out
 `)
 
-// ARGV: 2 mid, 3 token, 4 capacity. Returns 1, or 0 when not in flight.
-var ackScript = redis.NewScript(prelude + `
-local mid = ARGV[2]
-if not owned(mid, ARGV[3]) then return 0 end
-redis.call('ZREM', inflight, mid)
-redis.call('DEL', mprefix .. mid)
-redis.call('HINCRBY', counters, 'acked', 1)
-free_slot(tonumber(ARGV[4]))
-return 1
-`)
-
-// ARGV: 2 mid, 3 token, 4 capacity, 5 delay ms, 6 max attempts.
-// Returns 1 (requeued), 2 (dead-lettered), 0 (not in flight).
-var nackScript = redis.NewScript(prelude + `
-local mid = ARGV[2]
-if not owned(mid, ARGV[3]) then return 0 end
-local now = now_ms()
-local key = mprefix .. mid
-redis.call('ZREM', inflight, mid)
-redis.call('HINCRBY', counters, 'nacked', 1)
-local attempt = tonumber(redis.call('HGET', key, 'attempt')) or 0
-local max = tonumber(ARGV[6])
-if max > 0 and attempt >= max then
-  bury(mid, 'max attempts (' .. max .. ') reached', now)
-  free_slot(tonumber(ARGV[4]))
-  return 2
+// ARGV: 2 capacity, then per message 5 values: mid, token, op (a ack, n
+// nack, d dead, m dead malformed), delay ms (nack) or "1" when a dead-letter
+// ends a nack, reason. Returns one 1/0 (settled / not in flight) each.
+var settleScript = redis.NewScript(prelude + `
+local out = {}
+local now = nil
+local readied = 0
+for i = 3, #ARGV, 5 do
+  local mid, token, op, num, reason = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
+  if not owned(mid, token) then
+    out[#out + 1] = 0
+  else
+    local key = mprefix .. mid
+    redis.call('ZREM', inflight, mid)
+    if op == 'a' then
+      redis.call('DEL', key)
+      redis.call('HINCRBY', counters, 'acked', 1)
+    elseif op == 'n' then
+      redis.call('HDEL', key, 'token')
+      redis.call('HINCRBY', counters, 'nacked', 1)
+      local delay = tonumber(num)
+      if delay > 0 then
+        now = now or now_ms()
+        redis.call('ZADD', delayed, now + delay, mid)
+      else
+        redis.call('LPUSH', ready, mid)
+        readied = readied + 1
+      end
+    else
+      now = now or now_ms()
+      if num == '1' then redis.call('HINCRBY', counters, 'nacked', 1) end
+      bury(mid, reason, now)
+      if op == 'm' then redis.call('HSET', key, 'malformed', 1) end
+    end
+    out[#out + 1] = 1
+  end
 end
-redis.call('HDEL', key, 'token')
-local delay = tonumber(ARGV[5])
-if delay > 0 then
-  redis.call('ZADD', delayed, now + delay, mid)
-else
-  to_ready(mid)
-end
-return 1
-`)
-
-// ARGV: 2 mid, 3 token, 4 capacity, 5 reason, 6 "1" when malformed.
-// Returns 1, or 0 when not in flight.
-var deadScript = redis.NewScript(prelude + `
-local mid = ARGV[2]
-if not owned(mid, ARGV[3]) then return 0 end
-redis.call('ZREM', inflight, mid)
-bury(mid, ARGV[5], now_ms())
-if ARGV[6] == '1' then redis.call('HSET', mprefix .. mid, 'malformed', 1) end
-free_slot(tonumber(ARGV[4]))
-return 1
+if readied > 0 then signal_ready(readied) end
+return out
 `)
 
 // ARGV: 2 mid, 3 token, 4 lease ms. Returns 1, or 0 when not in flight.
@@ -159,21 +164,41 @@ redis.call('ZADD', inflight, 'XX', now_ms() + tonumber(ARGV[4]), mid)
 return 1
 `)
 
-// ARGV: 2 max attempts, 3 batch, 4 capacity. Moves due delayed tasks and
-// tasks whose lease expired back to ready (or to dead past max attempts).
-// Returns the milliseconds until the next delay or lease runs out (-1: none;
-// 0: more is due now).
+// ARGV: 2.. pairs mid, token. Hands read-ahead messages back: ready again
+// at the head of the list, their delivery not counted.
+var releaseScript = redis.NewScript(prelude + `
+local n = 0
+for i = 2, #ARGV, 2 do
+  local mid = ARGV[i]
+  if owned(mid, ARGV[i+1]) then
+    local key = mprefix .. mid
+    redis.call('ZREM', inflight, mid)
+    redis.call('HDEL', key, 'token')
+    redis.call('HINCRBY', key, 'attempt', -1)
+    redis.call('RPUSH', ready, mid)
+    n = n + 1
+  end
+end
+if n > 0 then signal_ready(n) end
+return n
+`)
+
+// ARGV: 2 batch. Moves due delayed tasks and tasks whose lease expired back
+// to ready; the portable type dead-letters a task delivered past its
+// maximum attempts when it is claimed. Returns the milliseconds until the
+// next delay or lease runs out (-1: none; 0: more is due now).
 var moveScript = redis.NewScript(prelude + `
 local now = now_ms()
-local max, batch, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local batch = tonumber(ARGV[2])
+local readied = 0
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, batch)
 for _, mid in ipairs(due) do
   redis.call('ZREM', delayed, mid)
   if is_msg(mprefix .. mid) then
-    to_ready(mid)
+    redis.call('LPUSH', ready, mid)
+    readied = readied + 1
   else
     bury_foreign(mid, 'delayed set', now)
-    free_slot(cap)
   end
 end
 local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, batch)
@@ -181,19 +206,14 @@ for _, mid in ipairs(expired) do
   redis.call('ZREM', inflight, mid)
   local key = mprefix .. mid
   if is_msg(key) then
-    local attempt = tonumber(redis.call('HGET', key, 'attempt')) or 0
-    if max > 0 and attempt >= max then
-      bury(mid, 'lease expired on attempt ' .. attempt .. ': max attempts (' .. max .. ') reached', now)
-      free_slot(cap)
-    else
-      redis.call('HDEL', key, 'token')
-      to_ready(mid)
-    end
+    redis.call('HDEL', key, 'token')
+    redis.call('LPUSH', ready, mid)
+    readied = readied + 1
   else
     bury_foreign(mid, 'in-flight set', now)
-    free_slot(cap)
   end
 end
+if readied > 0 then signal_ready(readied) end
 if #due == batch or #expired == batch then return 0 end
 local nxt = -1
 local d = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
@@ -238,9 +258,10 @@ while n < limit do
     redis.call('HSET', key, 'attempt', 0)
     redis.call('HDEL', key, 'reason', 'dead_at', 'token')
   end
-  to_ready(mid)
+  redis.call('LPUSH', ready, mid)
   n = n + 1
 end
+if n > 0 then signal_ready(n) end
 return n
 `)
 

@@ -4,46 +4,44 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/queue/driver"
 )
 
-// waiter is a connection of its own for blocking calls, with its Redis
-// client id, so Close and a cancelled ctx can end a wait at once with
-// CLIENT UNBLOCK instead of waiting out BlockTimeout. Waiters are reused;
-// there are as many as calls ever waited at the same time.
+// waiter is the Driver's one connection for blocking waits. It belongs to a
+// private one-connection client made from the caller's client options, so
+// a waiting receiver never holds a connection of the caller's pool: any
+// number of queues sharing a client leave its pool to publishes, claims and
+// acks. A cancelled ctx ends a wait at once with CLIENT UNBLOCK (sent
+// through the caller's client); Close closes the private client.
 type waiter struct {
-	node *redis.Client // the node holding the queue's keys
+	node *redis.Client // the caller's client for the node holding the keys
+	priv *redis.Client // private, PoolSize 1
 	conn *redis.Conn
 	id   int64
-	// done is closed when the current wait ends; guarded by Queue.waitMu.
-	done chan struct{}
 }
 
-// errNoWaiter: the client type cannot pin a connection (e.g. *redis.Ring);
-// blocking calls then go through the pool and end within BlockTimeout.
+func (w *waiter) close() {
+	_ = w.conn.Close()
+	_ = w.priv.Close()
+}
+
+// errNoWaiter: the client type cannot be cloned (e.g. *redis.Ring);
+// blocking calls then go through its pool and end within BlockTimeout.
 var errNoWaiter = errors.New("no dedicated connection")
 
-func (q *Queue) getWaiter(ctx context.Context) (*waiter, error) {
-	q.waitMu.Lock()
-	if n := len(q.idle); n > 0 {
-		w := q.idle[n-1]
-		q.idle = q.idle[:n-1]
-		w.done = make(chan struct{})
-		q.waiting[w] = struct{}{}
-		q.waitMu.Unlock()
-		return w, nil
-	}
-	q.waitMu.Unlock()
+func (d *Driver) newWaiter(ctx context.Context) (*waiter, error) {
 	var node *redis.Client
-	switch c := q.rdb.(type) {
+	switch c := d.rdb.(type) {
 	case *redis.Client:
 		node = c
 	case *redis.ClusterClient:
-		n, err := c.MasterForKey(ctx, q.keys[0])
+		n, err := c.MasterForKey(ctx, d.keys[0])
 		if err != nil {
 			return nil, err
 		}
@@ -51,64 +49,94 @@ func (q *Queue) getWaiter(ctx context.Context) (*waiter, error) {
 	default:
 		return nil, errNoWaiter
 	}
-	conn := node.Conn()
+	o := *node.Options()
+	o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = 1, 0, 1, 1
+	o.OnConnect = nil
+	priv := redis.NewClient(&o)
+	conn := priv.Conn()
 	id, err := conn.ClientID(ctx).Result()
 	if err != nil {
 		_ = conn.Close()
+		_ = priv.Close()
 		return nil, err
 	}
-	w := &waiter{node: node, conn: conn, id: id, done: make(chan struct{})}
-	q.waitMu.Lock()
-	q.waiting[w] = struct{}{}
-	q.waitMu.Unlock()
-	return w, nil
+	return &waiter{node: node, priv: priv, conn: conn, id: id}, nil
 }
 
-// putWaiter returns w for reuse, or closes it when it is broken (its
-// connection may have been replaced, so its id is stale) or the queue is
-// closed.
-func (q *Queue) putWaiter(w *waiter, broken bool) {
-	q.waitMu.Lock()
-	close(w.done)
-	delete(q.waiting, w)
-	keep := !broken && !q.isShut.Load()
-	if keep {
-		q.idle = append(q.idle, w)
+// block pops a wake-up token from the signal list (BLPOP) for at most
+// BlockTimeout and the ctx deadline. It returns nil when woken or timed out,
+// ctx's error when ctx is done, ErrQueueClosed after Close, or the Redis
+// error.
+func (d *Driver) block(ctx context.Context) error {
+	wait := d.opts.BlockTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl))
+		if wait <= 0 {
+			return context.DeadlineExceeded
+		}
 	}
-	q.waitMu.Unlock()
-	if !keep {
-		_ = w.conn.Close()
+	d.waitMu.Lock()
+	defer d.waitMu.Unlock()
+	if d.isShut.Load() {
+		return contracts.ErrQueueClosed
 	}
-}
-
-// unblockAll wakes every blocked call and closes idle waiters; isShut is
-// set already, so woken calls return ErrQueueClosed and close their waiter.
-func (q *Queue) unblockAll() {
-	q.waitMu.Lock()
-	idle := q.idle
-	q.idle = nil
-	type wait struct {
-		w    *waiter
-		done chan struct{}
+	var cmd redis.Cmdable = d.rdb
+	if d.wait == nil {
+		w, err := d.newWaiter(ctx)
+		switch {
+		case err == nil:
+			d.wait = w
+		case !errors.Is(err, errNoWaiter):
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
 	}
-	waiting := make([]wait, 0, len(q.waiting))
-	for w := range q.waiting {
-		waiting = append(waiting, wait{w, w.done})
+	w := d.wait
+	if w != nil {
+		cmd = w.conn
+		done := make(chan struct{})
+		defer close(done)
+		stop := context.AfterFunc(ctx, func() { d.unblock(w, done) })
+		defer stop()
 	}
-	q.waitMu.Unlock()
-	for _, w := range idle {
-		_ = w.conn.Close()
+	var err error
+	if wait >= time.Second {
+		// go-redis' typed BLPop takes whole seconds and extends the read
+		// deadline by the block time.
+		err = cmd.BLPop(ctx, wait.Truncate(time.Second), d.keys[6]).Err()
+	} else {
+		// Redis takes fractional seconds, go-redis' BLPop does not: hence
+		// Do, whose read deadline is the client's ReadTimeout (> 1s).
+		args := []any{"blpop", d.keys[6], strconv.FormatFloat(float64(ms(wait))/1000, 'f', 3, 64)}
+		if w != nil {
+			err = w.conn.Do(ctx, args...).Err()
+		} else {
+			err = d.rdb.Do(ctx, args...).Err()
+		}
 	}
-	for _, w := range waiting {
-		q.unblock(w.w, w.done)
+	if errors.Is(err, redis.Nil) {
+		err = nil
 	}
+	switch {
+	case d.isShut.Load():
+		return contracts.ErrQueueClosed
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil && w != nil:
+		// The connection may have been replaced: its id is stale.
+		w.close()
+		d.wait = nil
+	}
+	return err
 }
 
 // unblock ends w's wait whose done channel is done. The UNBLOCK may reach
 // Redis before the BLPOP it is meant for (they travel on different
 // connections), so it is repeated, with backoff, until the wait has ended.
-func (q *Queue) unblock(w *waiter, done <-chan struct{}) {
-	ctx, cancel := context.WithTimeout(context.Background(), q.opts.BlockTimeout+5*time.Second)
+func (d *Driver) unblock(w *waiter, done <-chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.opts.BlockTimeout+5*time.Second)
 	defer cancel()
 	delay := 500 * time.Microsecond
 	timer := time.NewTimer(0)
@@ -129,70 +157,69 @@ func (q *Queue) unblock(w *waiter, done <-chan struct{}) {
 	}
 }
 
-// block pops a wake-up token from the list key (BLPOP) for at most
-// BlockTimeout and the ctx deadline. It returns nil when woken or timed out,
-// ctx's error when ctx is done, ErrQueueClosed after Close, or the Redis
-// error.
-func (q *Queue) block(ctx context.Context, key string) error {
-	if q.isShut.Load() {
-		return contracts.ErrQueueClosed
+// combiner joins concurrent one-message settlements into one script call:
+// the first caller runs a batch of everything waiting (up to max), the
+// others wait for its result; when it is done, the next waiting caller
+// leads the next batch. Nobody waits for a timer.
+type combiner struct {
+	max int
+	run func(ctx context.Context, batch []*driver.Message) ([]error, error)
+
+	mu      sync.Mutex
+	busy    bool
+	pending []*combined
+}
+
+type combined struct {
+	ctx  context.Context
+	m    *driver.Message
+	err  error
+	lead chan bool // true: lead the next batch; false: done
+}
+
+func (c *combiner) do(ctx context.Context, m *driver.Message) ([]error, error) {
+	it := &combined{ctx: ctx, m: m, lead: make(chan bool, 1)}
+	c.mu.Lock()
+	if c.busy {
+		c.pending = append(c.pending, it)
+		c.mu.Unlock()
+		if !<-it.lead {
+			return nil, it.err
+		}
+		c.mu.Lock()
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	c.busy = true
+	n := min(len(c.pending), c.max-1)
+	batch := make([]*combined, 0, n+1)
+	batch = append(batch, it)
+	batch = append(batch, c.pending[:n]...)
+	c.pending = append(c.pending[:0], c.pending[n:]...)
+	c.mu.Unlock()
+
+	ms := make([]*driver.Message, len(batch))
+	for i, b := range batch {
+		ms[i] = b.m
 	}
-	wait := q.opts.BlockTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		wait = min(wait, time.Until(dl))
-		if wait <= 0 {
-			return context.DeadlineExceeded
+	// The leader's ctx bounds the call; the others' settlements ride along.
+	errs, err := c.run(context.WithoutCancel(ctx), ms)
+	for i, b := range batch {
+		b.err = err
+		if err == nil && len(errs) > i {
+			b.err = errs[i]
 		}
 	}
-	var cmd redis.Cmdable = q.rdb
-	w, err := q.getWaiter(ctx)
-	switch {
-	case err == nil:
-		cmd = w.conn
-		// Registered as waiting before this check, so a Close after it
-		// unblocks this wait.
-		if q.isShut.Load() {
-			q.putWaiter(w, false)
-			return contracts.ErrQueueClosed
-		}
-		done := w.done
-		stop := context.AfterFunc(ctx, func() { q.unblock(w, done) })
-		defer stop()
-	case !errors.Is(err, errNoWaiter):
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return err
+	for _, b := range batch[1:] {
+		b.lead <- false
 	}
-	if wait >= time.Second {
-		// go-redis' typed BLPop takes whole seconds and extends the read
-		// deadline by the block time.
-		err = cmd.BLPop(ctx, wait.Truncate(time.Second), key).Err()
+	c.mu.Lock()
+	if len(c.pending) > 0 {
+		next := c.pending[0]
+		c.pending = c.pending[1:]
+		c.mu.Unlock()
+		next.lead <- true
 	} else {
-		// Redis takes fractional seconds, go-redis' BLPop does not: hence
-		// Do, whose read deadline is the client's ReadTimeout (> 1s).
-		args := []any{"blpop", key, strconv.FormatFloat(float64(ms(wait))/1000, 'f', 3, 64)}
-		if w != nil {
-			err = w.conn.Do(ctx, args...).Err()
-		} else {
-			err = q.rdb.Do(ctx, args...).Err()
-		}
+		c.busy = false
+		c.mu.Unlock()
 	}
-	if errors.Is(err, redis.Nil) {
-		err = nil
-	}
-	if w != nil {
-		q.putWaiter(w, err != nil)
-	}
-	switch {
-	case q.isShut.Load():
-		return contracts.ErrQueueClosed
-	case ctx.Err() != nil:
-		return ctx.Err()
-	default:
-		return err
-	}
+	return nil, it.err
 }
