@@ -127,6 +127,7 @@ var (
 	_ contracts.TaskQueue       = (*Queue)(nil)
 	_ contracts.LeaseExtender   = (*Queue)(nil)
 	_ contracts.DeadLetterQueue = (*Queue)(nil)
+	_ contracts.AttemptLimiter  = (*Queue)(nil)
 )
 
 const closedBit = int64(1) << 62
@@ -162,7 +163,8 @@ func New(d driver.Queue, opts Options) *Queue {
 func (q *Queue) Name() string { return q.opts.Name }
 
 // MaxAttempts is the number of deliveries after which a failed task is
-// dead-lettered (negative: never).
+// dead-lettered (negative: never). It implements contracts.AttemptLimiter:
+// executors on this queue dead-letter on the delivery the queue would.
 func (q *Queue) MaxAttempts() int { return q.opts.MaxAttempts }
 
 // ReadAhead is the consumer capacity: how many tasks the queue fetches

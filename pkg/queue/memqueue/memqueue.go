@@ -328,7 +328,3 @@ func (h *delayHeap) Pop() any {
 	*h = old[:n-1]
 	return e
 }
-
-// MaxAttempts implements contracts.AttemptLimiter: executors on this queue
-// dead-letter on the delivery the queue would bury.
-func (q *Queue) MaxAttempts() int { return q.opts.MaxAttempts }

@@ -468,7 +468,3 @@ func (d *Driver) mover(ctx context.Context) {
 		timer.Reset(wait)
 	}
 }
-
-// MaxAttempts implements contracts.AttemptLimiter: executors on this queue
-// dead-letter on the delivery the queue would bury.
-func (q *Queue) MaxAttempts() int { return q.opts.MaxAttempts }
