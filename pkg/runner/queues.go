@@ -2,59 +2,47 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/plba/plba/pkg/config/awsconfig"
 	"github.com/plba/plba/pkg/contracts"
-	"github.com/plba/plba/pkg/queue/redisqueue"
-	"github.com/plba/plba/pkg/queue/sqsqueue"
+	"github.com/plba/plba/pkg/queue"
+	// The backends plba links: each registers itself by name.
+	_ "github.com/plba/plba/pkg/queue/memqueue"
+	_ "github.com/plba/plba/pkg/queue/redisqueue"
+	_ "github.com/plba/plba/pkg/queue/sqsqueue"
 	"github.com/plba/plba/pkg/runtime"
 )
 
-// queueFactory returns the queue factory for the configured backend.
+// queueFactory returns the queue factory of the configured backend, any
+// registered one ([queue.Register]); its own section is
+// platform.queue.<backend>.
 func queueFactory(ctx context.Context, qc runtime.QueueConfig, log *slog.Logger) (runtime.QueueFactory, func(), error) {
-	switch qc.Backend {
-	case "", "memory":
-		return runtime.MemoryQueues(qc.Capacity, qc.MaxAttempts), func() {}, nil
-	case "sqs":
-		cfg, err := awsconfig.Load(ctx, qc.SQS.Region)
-		if err != nil {
-			return nil, nil, fmt.Errorf("sqs: load AWS configuration: %w", err)
-		}
-		client := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
-			if qc.SQS.Endpoint != "" {
-				o.BaseEndpoint = &qc.SQS.Endpoint
-			}
-		})
-		return func(_ context.Context, name string) (contracts.TaskQueue, error) {
-			url, ok := qc.SQS.URLs[name]
-			if !ok {
-				return nil, configError{fmt.Errorf("platform.queue.sqs.urls.%s: no SQS queue URL for queue %q", name, name)}
-			}
-			return sqsqueue.New(sqsqueue.Options{
-				Client: client, QueueURL: url, DeadLetterURL: qc.SQS.DLQURLs[name], Name: name,
-				MaxAttempts: qc.MaxAttempts, WaitTime: qc.SQS.WaitTime, Logger: log,
-			})
-		}, func() {}, nil
-	case "redis":
-		if qc.Redis.Addr == "" {
-			return nil, nil, configError{fmt.Errorf("platform.queue.redis.addr: required for the redis backend")}
-		}
-		client := redis.NewClient(&redis.Options{Addr: qc.Redis.Addr})
-		return func(_ context.Context, name string) (contracts.TaskQueue, error) {
-			lease := qc.Lease
-			if lease == 0 {
-				lease = 30 * time.Second
-			}
-			return redisqueue.New(redisqueue.Options{Client: client, Name: name, Prefix: qc.Redis.Prefix, Capacity: qc.Capacity,
-				MaxAttempts: qc.MaxAttempts, Lease: lease, Logger: log})
-		}, func() { _ = client.Close() }, nil
-	default:
-		return nil, nil, configError{fmt.Errorf("platform.queue.backend: %q is not supported (memory, sqs, redis)", qc.Backend)}
+	name := qc.Backend
+	if name == "" {
+		name = "memory"
 	}
+	if !queue.Registered(name) {
+		return nil, nil, configError{fmt.Errorf("platform.queue.backend: %q is not a registered queue backend (registered: %v)", name, queue.Backends())}
+	}
+	sections := map[string]any{"sqs": qc.SQS, "redis": qc.Redis}
+	s := queue.Settings{Capacity: qc.Capacity, MaxAttempts: qc.MaxAttempts, Lease: qc.Lease, Logger: log}
+	if sec, ok := sections[name]; ok {
+		s.Section = queue.JSONSection(sec)
+	}
+	b, err := queue.OpenBackend(ctx, name, s)
+	if err != nil {
+		if errors.Is(err, queue.ErrInvalidSettings) {
+			return nil, nil, configError{err}
+		}
+		return nil, nil, err
+	}
+	return func(ctx context.Context, qname string) (contracts.TaskQueue, error) {
+		q, err := b.Open(ctx, qname)
+		if errors.Is(err, queue.ErrInvalidSettings) {
+			return nil, configError{err}
+		}
+		return q, err
+	}, func() { _ = b.Close() }, nil
 }

@@ -48,8 +48,10 @@ type TimeoutConfig struct {
 
 // QueueConfig is platform.queue.
 type QueueConfig struct {
-	// Backend: memory (default) or sqs.
-	Backend  string `koanf:"backend" json:"backend" validate:"oneof=memory sqs redis"`
+	// Backend names a registered queue backend (queue.Register): memory
+	// (default), sqs, redis, or any other linked into the binary. The
+	// runner checks the name against the registry.
+	Backend  string `koanf:"backend" json:"backend" validate:"required"`
 	Capacity int    `koanf:"capacity" json:"capacity" validate:"gte=1"`
 	// MaxAttempts is how many deliveries a task gets before it is
 	// dead-lettered, for every queue and every routine that sets no

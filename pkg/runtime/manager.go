@@ -14,19 +14,26 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/plba/plba/pkg/contracts"
-	"github.com/plba/plba/pkg/queue/memqueue"
+	"github.com/plba/plba/pkg/queue"
 	"github.com/plba/plba/pkg/routine"
 	"github.com/plba/plba/pkg/workers"
 )
 
-// QueueFactory opens the queue a module named. The local default is
-// memqueue; `--queue sqs` swaps in SQS without touching modules.
+// QueueFactory opens the queue a module named. The local default is the
+// "memory" backend; `--queue NAME` swaps in any registered backend
+// (queue.Register) without touching modules.
 type QueueFactory func(ctx context.Context, name string) (contracts.TaskQueue, error)
 
-// MemoryQueues returns a factory of in-memory queues.
+// MemoryQueues returns a factory of in-memory queues: the registered
+// backend "memory" (linked by importing pkg/queue/memqueue; the runtime
+// imports no backend itself).
 func MemoryQueues(capacity, maxAttempts int) QueueFactory {
-	return func(_ context.Context, name string) (contracts.TaskQueue, error) {
-		return memqueue.New(memqueue.Options{Name: name, Capacity: capacity, MaxAttempts: maxAttempts}), nil
+	return func(ctx context.Context, name string) (contracts.TaskQueue, error) {
+		b, err := queue.OpenBackend(ctx, "memory", queue.Settings{Capacity: capacity, MaxAttempts: maxAttempts})
+		if err != nil {
+			return nil, err
+		}
+		return b.Open(ctx, name)
 	}
 }
 

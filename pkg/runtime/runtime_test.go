@@ -1,6 +1,9 @@
 package runtime_test
 
 import (
+	// The default queues are the registered "memory" backend.
+	_ "github.com/plba/plba/pkg/queue/memqueue"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -179,6 +182,10 @@ func TestManagerRunsModuleEndToEnd(t *testing.T) {
 			t.Fatalf("only %d of 50 settled", n)
 		case <-time.After(time.Millisecond):
 		}
+	}
+	// The source settles before the pool acks: wait for the last ack.
+	if q, ok := m.Queue("q"); ok {
+		waitQueue(t, q, func(s contracts.QueueStats) bool { return s.Acked == 50 })
 	}
 	snap := m.Snapshot(ctx)
 	if snap.State != runtime.StateRunning || !snap.Health.Ready || !snap.Health.Live {

@@ -328,3 +328,11 @@ func (h *delayHeap) Pop() any {
 	*h = old[:n-1]
 	return e
 }
+
+func init() {
+	queue.Register("memory", func(_ context.Context, s queue.Settings) (queue.Backend, error) {
+		return queue.BackendFunc{OpenFunc: func(_ context.Context, name string) (contracts.TaskQueue, error) {
+			return New(Options{Name: name, Capacity: s.Capacity, MaxAttempts: s.MaxAttempts}), nil
+		}}, nil
+	})
+}

@@ -333,7 +333,8 @@ func testManyBeforeConsumer(t *testing.T, h Harness) {
 // nacks, its attempt counting up, and is never dead-lettered.
 func testNacksUnlimited(t *testing.T, h Harness) {
 	q := open(t, h, Options{MaxAttempts: -1})
-	ctx := ctxT(t, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*h.Timeout)
+	defer cancel()
 	if err := q.Publish(ctx, task(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +454,8 @@ func testLeaseExtend(t *testing.T, h Harness) {
 	if !ok {
 		t.Fatal("a backend with leases must implement contracts.LeaseExtender")
 	}
-	ctx := ctxT(t, h)
+	ctx, cancel := context.WithTimeout(context.Background(), h.Timeout+4*lease)
+	defer cancel()
 	if err := q.Publish(ctx, task(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +486,8 @@ func testLeaseExpiry(t *testing.T, h Harness) {
 	}
 	lease := leaseOf(h)
 	q := open(t, h, Options{Lease: lease, MaxAttempts: 5})
-	ctx := ctxT(t, h)
+	ctx, cancel := context.WithTimeout(context.Background(), h.Timeout+4*lease)
+	defer cancel()
 	if err := q.Publish(ctx, task(1)); err != nil {
 		t.Fatal(err)
 	}

@@ -50,17 +50,38 @@ func open(t *testing.T, c *sqs.Client, pair sqstest.PairOptions, o sqsqueue.Opti
 	return q, p
 }
 
+// openPortable opens the portable queue on a fresh queue pair, as the
+// suite asks (a lease is the visibility timeout, whole seconds).
+func openPortable(t *testing.T, c *sqs.Client, pair sqstest.PairOptions, o queuetest.Options) contracts.TaskQueue {
+	t.Helper()
+	if o.MaxAttempts < 0 {
+		pair.MaxReceiveCount = 0
+	}
+	p := sqstest.CreatePair(t, c, pair)
+	so := sqsqueue.Options{Client: c, QueueURL: p.URL, DeadLetterURL: p.DeadLetterURL, WaitTime: time.Second,
+		ReadyCountsInFlight: true, Logger: quiet, MaxAttempts: o.MaxAttempts, MaxMessageSize: max(o.MaxTaskBytes, 0)}
+	if o.Lease > 0 {
+		so.VisibilityTimeout = max(o.Lease.Round(time.Second), 2*time.Second)
+	}
+	q, err := sqsqueue.Open(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Close() })
+	return q
+}
+
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	c := sqstest.NewClient(sqstest.Endpoint(t), nil)
 	queuetest.Run(t, queuetest.Harness{
 		New: func(t *testing.T, o queuetest.Options) contracts.TaskQueue {
-			q, _ := open(t, c, sqstest.PairOptions{MaxReceiveCount: o.MaxAttempts + 1}, sqsqueue.Options{MaxAttempts: o.MaxAttempts})
-			return q
+			return openPortable(t, c, sqstest.PairOptions{MaxReceiveCount: o.MaxAttempts + 1}, o)
 		},
 		DelayUnit:        time.Second,
 		StrictReceipts:   false,
 		ApproximateStats: true,
+		Leases:           true,
 		Timeout:          20 * time.Second,
 	})
 }
@@ -70,11 +91,11 @@ func TestConformanceFIFO(t *testing.T) {
 	c := sqstest.NewClient(sqstest.Endpoint(t), nil)
 	queuetest.Run(t, queuetest.Harness{
 		New: func(t *testing.T, o queuetest.Options) contracts.TaskQueue {
-			q, _ := open(t, c, sqstest.PairOptions{FIFO: true, MaxReceiveCount: o.MaxAttempts + 1}, sqsqueue.Options{MaxAttempts: o.MaxAttempts})
-			return q
+			return openPortable(t, c, sqstest.PairOptions{FIFO: true, MaxReceiveCount: o.MaxAttempts + 1}, o)
 		},
 		DelayUnit:        time.Second,
 		ApproximateStats: true,
+		Leases:           true,
 		Timeout:          20 * time.Second,
 	})
 }
