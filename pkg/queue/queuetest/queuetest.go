@@ -72,6 +72,9 @@ type Harness struct {
 	// Heavy scales the load cases (10,000 tasks; hundreds of nacks) down
 	// for slow emulators: 1 (default) runs them in full.
 	Heavy float64
+	// Nacks is the number of nacks NacksUnlimitedAttempts makes; default
+	// 300 (emulators with slow receives set fewer).
+	Nacks int
 }
 
 // Run runs the conformance suite.
