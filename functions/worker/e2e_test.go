@@ -32,6 +32,7 @@ import (
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/lambda/emulator"
 	"github.com/plba/plba/pkg/lambda/pollerfn"
+	_ "github.com/plba/plba/pkg/queue/memqueue" // local mode: the registered "memory" backend
 	"github.com/plba/plba/pkg/queue/sqsqueue"
 	"github.com/plba/plba/pkg/queue/sqsqueue/sqstest"
 	plbaruntime "github.com/plba/plba/pkg/runtime"
