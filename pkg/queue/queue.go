@@ -384,6 +384,9 @@ func (q *Queue) next(ctx context.Context) (*driver.Message, error) {
 	q.recvOnce.Do(func() { go q.receiveLoop() })
 	select {
 	case m := <-q.buf:
+		if q.lim.Prefetch {
+			q.poke() // room for one more
+		}
 		return m, nil
 	default:
 	}
@@ -395,6 +398,9 @@ func (q *Queue) next(ctx context.Context) (*driver.Message, error) {
 	}
 	select {
 	case m := <-q.buf:
+		if q.lim.Prefetch {
+			q.poke()
+		}
 		return m, nil
 	case err := <-q.recvErr:
 		return nil, q.errorf("consume: %w", err)
@@ -405,14 +411,22 @@ func (q *Queue) next(ctx context.Context) (*driver.Message, error) {
 	}
 }
 
+func (q *Queue) poke() {
+	select {
+	case q.demand <- struct{}{}:
+	default:
+	}
+}
+
 // receiveLoop fetches batches while more consumers wait than the buffer
-// holds: a fetch nobody waits for only ages leases.
+// holds (a fetch nobody waits for only ages leases), or, for a Prefetch
+// driver, while the buffer has room.
 func (q *Queue) receiveLoop() {
 	defer close(q.recvDone)
 	ctx := q.recvCtx
 	failures := 0
 	for {
-		for q.waiting.Load() <= int64(len(q.buf)) {
+		for !q.lim.Prefetch && q.waiting.Load() <= int64(len(q.buf)) {
 			select {
 			case <-q.demand:
 			case <-ctx.Done():

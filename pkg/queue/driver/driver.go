@@ -110,6 +110,11 @@ type Limits struct {
 	// what it reads ahead. 0 means the driver hands messages over without
 	// a round trip (memory): consumers call Receive themselves.
 	ReadAhead int
+	// Prefetch: keep the read-ahead buffer full while the queue is
+	// consumed, instead of receiving only for waiting consumers. For
+	// backends whose leases are long against the time a task waits there
+	// (Redis); it takes the receive off the consumers' critical path.
+	Prefetch bool
 	// Leases: deliveries expire unless extended (Extend is meaningful).
 	Leases bool
 	// StrictReceipts: the backend itself rejects a stale settlement (a

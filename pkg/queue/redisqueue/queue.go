@@ -38,6 +38,10 @@ type Driver struct {
 
 	waitMu sync.Mutex // one blocking wait at a time on wait
 	wait   *waiter
+	// emptied: the last claim left the ready list empty (and deleted the
+	// wake-up tokens), so the next Receive waits first: any later push to
+	// ready leaves a token, which ends the wait at once.
+	emptied atomic.Bool
 
 	settles *combiner
 }
@@ -121,11 +125,12 @@ func ms(t time.Duration) int64 {
 	return max(1, int64((t+time.Millisecond-1)/time.Millisecond))
 }
 
-// Limits: batches of BatchSize, ReadAhead as configured, leases, shared
+// Limits: batches of BatchSize, ReadAhead as configured and kept full
+// (leases are long against the time a task waits in it), leases, shared
 // counters.
 func (d *Driver) Limits() driver.Limits {
 	return driver.Limits{MaxBatch: d.opts.BatchSize, MaxMessageBytes: d.opts.MaxTaskBytes, ReadAhead: d.opts.ReadAhead,
-		Leases: true, StrictReceipts: true, Counters: true}
+		Prefetch: true, Leases: true, StrictReceipts: true, Counters: true}
 }
 
 // Send stores the batch with one script. A batch that does not fit under
@@ -161,6 +166,12 @@ func (d *Driver) Receive(ctx context.Context, max int) ([]*driver.Message, error
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if d.emptied.Swap(false) {
+			if err := d.block(ctx); err != nil {
+				d.emptied.Store(true)
+				return nil, err
+			}
+		}
 		tok := d.inst + "." + strconv.FormatUint(d.seq.Add(1), 10)
 		reply, err := d.run(ctx, claimScript, ms(d.opts.Lease), tok, max).Slice()
 		if err != nil && !errors.Is(err, redis.Nil) {
@@ -169,15 +180,15 @@ func (d *Driver) Receive(ctx context.Context, max int) ([]*driver.Message, error
 			}
 			return nil, err
 		}
+		claimed := len(reply) / 4
 		if out := d.messages(ctx, reply); len(out) > 0 {
+			d.emptied.Store(claimed < max)
 			return out, nil
 		}
-		if len(reply) > 0 {
+		if claimed > 0 {
 			continue // all were malformed; more may follow
 		}
-		if err := d.block(ctx); err != nil {
-			return nil, err
-		}
+		d.emptied.Store(true)
 	}
 }
 
