@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/queue"
 	// The backends plba links: each registers itself by name.
@@ -18,7 +19,7 @@ import (
 // queueFactory returns the queue factory of the configured backend, any
 // registered one ([queue.Register]); its own section is
 // platform.queue.<backend>.
-func queueFactory(ctx context.Context, qc runtime.QueueConfig, log *slog.Logger) (runtime.QueueFactory, func(), error) {
+func queueFactory(ctx context.Context, cfg *config.Manager, qc runtime.QueueConfig, log *slog.Logger) (runtime.QueueFactory, func(), error) {
 	name := qc.Backend
 	if name == "" {
 		name = "memory"
@@ -26,14 +27,16 @@ func queueFactory(ctx context.Context, qc runtime.QueueConfig, log *slog.Logger)
 	if !queue.Registered(name) {
 		return nil, nil, configError{fmt.Errorf("platform.queue.backend: %q is not a registered queue backend (registered: %v)", name, queue.Backends())}
 	}
-	sections := map[string]any{"sqs": qc.SQS, "redis": qc.Redis}
 	s := queue.Settings{Capacity: qc.Capacity, MaxAttempts: qc.MaxAttempts, Lease: qc.Lease, Logger: log}
-	if sec, ok := sections[name]; ok {
-		s.Section = queue.JSONSection(sec)
+	if _, ok := qc.Backends[name]; ok && cfg != nil {
+		// Decoded and validated like a module's section: unknown keys and
+		// bad values are reported with their key and source.
+		s.Section = func(into any) error { return cfg.Decode("platform.queue."+name, into) }
 	}
 	b, err := queue.OpenBackend(ctx, name, s)
 	if err != nil {
-		if errors.Is(err, queue.ErrInvalidSettings) {
+		var cerr *config.Error
+		if errors.Is(err, queue.ErrInvalidSettings) || errors.As(err, &cerr) {
 			return nil, nil, configError{err}
 		}
 		return nil, nil, err

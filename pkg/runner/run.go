@@ -64,7 +64,7 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		return exitFor(errw, a.name(), configError{err})
 	}
 	log := logging.Logger("runner")
-	queues, closeQueues, err := queueFactory(ctx, p.Queue, logging.Logger("queue"))
+	queues, closeQueues, err := queueFactory(ctx, l.cfg, p.Queue, logging.Logger("queue"))
 	if err != nil {
 		return exitFor(errw, a.name(), err)
 	}

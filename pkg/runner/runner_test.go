@@ -309,3 +309,28 @@ func TestSighupReloads(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errw.String())
 	}
 }
+
+// Any registered backend is picked by name; an unregistered one, and a bad
+// key in a backend's own section, exit 2 naming the key.
+func TestQueueBackendByRegistry(t *testing.T) {
+	file := writeFile(t, "queue.yaml", "platform:\n  queue:\n    backend: redis\n    redis:\n      adr: 127.0.0.1:6379\n")
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"run", "--listen", "off", "--queue", "nosuch"}, []string{"platform.queue.backend", `"nosuch"`, "memory", "redis", "sqs"}},
+		{[]string{"run", "--listen", "off", "--config", file}, []string{"platform.queue.redis.adr", file + ":5", "unknown key"}},
+		{[]string{"run", "--listen", "off", "--queue", "redis"}, []string{"platform.queue.redis.addr", "required"}},
+	} {
+		var out, errw syncio.Buffer
+		code := run(context.Background(), tc.args, &out, &errw)
+		if code != runner.ExitUsage {
+			t.Fatalf("%v: exit %d, want 2; stderr: %s", tc.args, code, errw.String())
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(errw.String(), w) {
+				t.Errorf("%v: error output lacks %q:\n%s", tc.args, w, errw.String())
+			}
+		}
+	}
+}

@@ -61,53 +61,11 @@ type QueueConfig struct {
 	// Lease for backends with leases (SQS visibility, Redis): extended
 	// while a routine runs.
 	Lease time.Duration `koanf:"lease" json:"lease" validate:"gte=0"`
-	// SQS holds queue URLs by queue name, for backend sqs.
-	SQS SQSQueueConfig `koanf:"sqs" json:"sqs"`
-	// Redis address for backend redis.
-	Redis RedisQueueConfig `koanf:"redis" json:"redis"`
-}
-
-// SQSQueueConfig configures SQS queues for the local runner.
-type SQSQueueConfig struct {
-	// URLs maps a module's queue name to its SQS queue URL.
-	URLs map[string]string `koanf:"urls" json:"urls,omitempty"`
-	// DLQURLs maps a queue name to its dead-letter queue URL.
-	DLQURLs map[string]string `koanf:"dlq_urls" json:"dlq_urls,omitempty"`
-	// URL and DLQURL serve every queue name that URLs and DLQURLs do not
-	// list (a deployment with one queue, as the CDK stack makes).
-	URL    string `koanf:"url" json:"url,omitempty"`
-	DLQURL string `koanf:"dlq_url" json:"dlq_url,omitempty"`
-	// ReadyCountsInFlight: the server counts in-flight messages as
-	// available (local-aws-sqs; see sqsqueue.Options).
-	ReadyCountsInFlight bool `koanf:"ready_counts_in_flight" json:"ready_counts_in_flight,omitempty"`
-	// Endpoint overrides the SQS endpoint (SQS-compatible servers).
-	Endpoint string `koanf:"endpoint" json:"endpoint,omitempty"`
-	Region   string `koanf:"region" json:"region,omitempty"`
-	// WaitTime for long polls (0–20s).
-	WaitTime time.Duration `koanf:"wait_time" json:"wait_time" validate:"gte=0,lte=20s"`
-}
-
-// Queue returns the queue and dead-letter URLs for logical queue name, and
-// false with an error naming the key when either is missing.
-func (c SQSQueueConfig) Queue(name string) (url, dlq string, err error) {
-	url, dlq = c.URLs[name], c.DLQURLs[name]
-	if url == "" {
-		url = c.URL
-	}
-	if dlq == "" {
-		dlq = c.DLQURL
-	}
-	if url == "" {
-		return "", "", fmt.Errorf("platform.queue.sqs.urls.%s: no SQS queue URL for queue %q (set it, or platform.queue.sqs.url for every queue)", name, name)
-	}
-	return url, dlq, nil
-}
-
-// RedisQueueConfig configures Redis queues.
-type RedisQueueConfig struct {
-	Addr string `koanf:"addr" json:"addr,omitempty"`
-	// Prefix starts every key, so several deployments share one Redis.
-	Prefix string `koanf:"prefix" json:"prefix,omitempty"`
+	// Backends holds the backends' own sections, platform.queue.<backend>
+	// (e.g. platform.queue.sqs, platform.queue.redis). Each backend owns
+	// and validates its section's type (sqsqueue.Config,
+	// redisqueue.Config); the runner decodes the selected one.
+	Backends map[string]any `koanf:",remain" json:"backends,omitempty"`
 }
 
 // RoutineConfig is platform.routines: defaults for every routine.
@@ -139,7 +97,7 @@ func DefaultPlatformConfig() PlatformConfig {
 		Control:  ControlConfig{Listen: "127.0.0.1:8080"},
 		Startup:  TimeoutConfig{Timeout: 30 * time.Second},
 		Shutdown: TimeoutConfig{Timeout: 30 * time.Second},
-		Queue:    QueueConfig{Backend: "memory", Capacity: 1024, MaxAttempts: 5, SQS: SQSQueueConfig{WaitTime: 20 * time.Second}},
+		Queue:    QueueConfig{Backend: "memory", Capacity: 1024, MaxAttempts: 5},
 		Routines: RoutineConfig{Timeout: 5 * time.Minute, BackoffMin: time.Second, BackoffMax: 5 * time.Minute},
 		Restart:  RestartConfig{MaxRestarts: DefaultSupervisorOptions().MaxRestarts, Window: DefaultSupervisorOptions().Window},
 		Tracing:  TracingConfig{Exporter: "none"},

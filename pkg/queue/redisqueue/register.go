@@ -23,7 +23,7 @@ func init() {
 	queue.Register("redis", func(_ context.Context, s queue.Settings) (queue.Backend, error) {
 		var c Config
 		if err := s.DecodeSection(&c); err != nil {
-			return nil, fmt.Errorf("%w: platform.queue.redis: %v", queue.ErrInvalidSettings, err)
+			return nil, err // names the key and its source
 		}
 		if c.Addr == "" {
 			return nil, fmt.Errorf("%w: platform.queue.redis.addr: required for the redis backend", queue.ErrInvalidSettings)

@@ -3,8 +3,14 @@ package sqsqueue
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/queue"
@@ -30,10 +36,11 @@ func Open(opts Options) (*queue.Queue, error) {
 		MaxTaskBytes: q.opts.MaxMessageSize, Logger: q.opts.Logger}), nil
 }
 
-// Driver is the SQS driver of the portable queue. It reuses [Queue]'s
-// batchers (SendMessageBatch, DeleteMessageBatch shared by concurrent
-// callers) and its demand-driven receive loop, whose local buffer is
-// handed back at Close (ChangeMessageVisibilityBatch to 0).
+// Driver is the SQS driver of the portable queue: only SQS I/O. It reuses
+// [Queue]'s batchers (SendMessageBatch, DeleteMessageBatch shared by
+// concurrent callers), envelope and dead-letter handling; receiving is the
+// portable type's demand-driven loop over [Driver.Receive], and what it read
+// ahead goes back at Close ([Driver.Release]).
 type Driver struct {
 	q *Queue
 }
@@ -43,10 +50,12 @@ var (
 	_ driver.DeadLetters = (*Driver)(nil)
 )
 
-// Limits: batches of 10, SQS's message size, visibility leases, receipts
-// that SQS does not check strictly (a second delete succeeds).
+// Limits: batches of 10, SQS's message size, one receive's worth of read
+// ahead (BatchSize) fetched only for waiting consumers (visibility runs
+// while a message waits), visibility leases, receipts that SQS does not
+// check strictly (a second delete succeeds).
 func (d *Driver) Limits() driver.Limits {
-	return driver.Limits{MaxBatch: 10, MaxMessageBytes: d.q.opts.MaxMessageSize, Leases: true}
+	return driver.Limits{MaxBatch: MaxBatchEntries, MaxMessageBytes: d.q.opts.MaxMessageSize, ReadAhead: d.q.opts.BatchSize, Leases: true}
 }
 
 // Send publishes the batch; concurrent sends share SendMessageBatch calls.
@@ -67,30 +76,48 @@ func (d *Driver) Send(ctx context.Context, batch []*driver.Message) error {
 	return errors.Join(errs...)
 }
 
-// Receive waits for one message and adds what else is buffered, up to max.
+// Receive long-polls ReceiveMessage until it returns messages or ctx is
+// done. A message that is not a task envelope goes to the dead-letter queue
+// and is not returned.
 func (d *Driver) Receive(ctx context.Context, max int) ([]*driver.Message, error) {
-	dl, err := d.q.Consume(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m := &driver.Message{Task: dl.Task, Handle: dl}
-	if max <= 1 {
-		return m.One(), nil
-	}
-	out := []*driver.Message{m}
-	for len(out) < max {
-		select {
-		case r := <-d.q.buf:
-			if time.Since(r.received) > d.q.opts.VisibilityTimeout-time.Second {
-				continue // SQS redelivers it
+	q := d.q
+	for {
+		out, err := q.opts.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(q.opts.QueueURL),
+			MaxNumberOfMessages:         int32(min(max, q.opts.BatchSize)),
+			WaitTimeSeconds:             seconds(q.opts.WaitTime, MaxWaitTime),
+			VisibilityTimeout:           seconds(q.opts.VisibilityTimeout, MaxVisibility),
+			MessageAttributeNames:       []string{"All"},
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+			//lint:ignore SA1019 local-aws-sqs reports receive counts only when the deprecated AttributeNames asks for them
+			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameAll},
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
-			dl := d.q.delivery(r)
-			out = append(out, &driver.Message{Task: dl.Task, Handle: dl})
-		default:
-			return out, nil
+			return nil, fmt.Errorf("receive: %w", err)
+		}
+		now := time.Now()
+		ms := make([]*driver.Message, 0, len(out.Messages))
+		for _, sm := range out.Messages {
+			r := receiptOf(sm, now)
+			task, derr := Decode(r.body, stringAttrs(r.attrs))
+			if derr != nil {
+				q.dropMalformed(ctx, r, derr)
+				continue
+			}
+			r.task, r.kind = task, task.Kind
+			dl := q.delivery(r)
+			ms = append(ms, &driver.Message{Task: dl.Task, Handle: dl})
+		}
+		if len(ms) > 0 {
+			return ms, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 	}
-	return out, nil
 }
 
 // Settle deletes, changes visibility or dead-letters each message.
@@ -136,18 +163,31 @@ func (d *Driver) Extend(ctx context.Context, m *driver.Message, lease time.Durat
 	return d.q.Extend(ctx, dl, lease)
 }
 
-// Release makes the messages visible again at once.
+// Release makes the messages visible again at once
+// (ChangeMessageVisibilityBatch).
 func (d *Driver) Release(ctx context.Context, batch []*driver.Message) error {
-	var errs []error
-	for _, m := range batch {
+	entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, 0, len(batch))
+	for i, m := range batch {
 		dl, _ := m.Handle.(contracts.Delivery)
 		r, err := d.q.receipt("release", dl)
-		if err == nil {
-			err = d.q.changeVisibility(ctx, r.handle, 0)
+		if err != nil {
+			return err
 		}
-		errs = append(errs, err)
+		entries = append(entries, types.ChangeMessageVisibilityBatchRequestEntry{
+			Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r.handle), VisibilityTimeout: 0,
+		})
 	}
-	return errors.Join(errs...)
+	out, err := d.q.opts.Client.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{
+		QueueUrl: aws.String(d.q.opts.QueueURL), Entries: entries,
+	})
+	if err != nil {
+		return fmt.Errorf("release %d messages: %w", len(entries), err)
+	}
+	if len(out.Failed) > 0 {
+		f := out.Failed[0]
+		return fmt.Errorf("release: %d of %d failed: %s: %s", len(out.Failed), len(entries), aws.ToString(f.Code), aws.ToString(f.Message))
+	}
+	return nil
 }
 
 // DeadLetters lists the dead-letter queue.

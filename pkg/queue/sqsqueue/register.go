@@ -27,8 +27,8 @@ type Config struct {
 	// Endpoint overrides the SQS endpoint (SQS-compatible servers).
 	Endpoint string `koanf:"endpoint" json:"endpoint,omitempty"`
 	Region   string `koanf:"region" json:"region,omitempty"`
-	// WaitTime for long polls (0–20s).
-	WaitTime time.Duration `koanf:"wait_time" json:"wait_time"`
+	// WaitTime for long polls (0–20s); 0: [Options] default.
+	WaitTime time.Duration `koanf:"wait_time" json:"wait_time" validate:"gte=0,lte=20s"`
 }
 
 // Queue returns the queue and dead-letter URLs for queue name, or an error
@@ -52,7 +52,7 @@ func init() {
 	queue.Register("sqs", func(ctx context.Context, s queue.Settings) (queue.Backend, error) {
 		var c Config
 		if err := s.DecodeSection(&c); err != nil {
-			return nil, fmt.Errorf("%w: platform.queue.sqs: %v", queue.ErrInvalidSettings, err)
+			return nil, err // names the key and its source
 		}
 		cfg, err := awsconfig.Load(ctx, c.Region)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,6 +51,27 @@ func open(t *testing.T, c *sqs.Client, pair sqstest.PairOptions, o sqsqueue.Opti
 	return q, p
 }
 
+var (
+	pairsMu sync.Mutex
+	pairs   = map[string]sqstest.Pair{}
+)
+
+// namedPair returns the queue pair of a suite Name, created on first use,
+// so two queues opened with one Name share it; without a Name, a fresh one.
+func namedPair(t *testing.T, c *sqs.Client, o sqstest.PairOptions, name string) sqstest.Pair {
+	if name == "" {
+		return sqstest.CreatePair(t, c, o)
+	}
+	pairsMu.Lock()
+	defer pairsMu.Unlock()
+	p, ok := pairs[name]
+	if !ok {
+		p = sqstest.CreatePair(t, c, o)
+		pairs[name] = p
+	}
+	return p
+}
+
 // openPortable opens the portable queue on a fresh queue pair, as the
 // suite asks (a lease is the visibility timeout, whole seconds).
 func openPortable(t *testing.T, c *sqs.Client, pair sqstest.PairOptions, o queuetest.Options) contracts.TaskQueue {
@@ -58,7 +80,7 @@ func openPortable(t *testing.T, c *sqs.Client, pair sqstest.PairOptions, o queue
 		// SQS always has a bound when a redrive policy is set: its largest.
 		pair.MaxReceiveCount = 1000
 	}
-	p := sqstest.CreatePair(t, c, pair)
+	p := namedPair(t, c, pair, o.Name)
 	so := sqsqueue.Options{Client: c, QueueURL: p.URL, DeadLetterURL: p.DeadLetterURL, WaitTime: time.Second,
 		ReadyCountsInFlight: true, Logger: quiet, MaxAttempts: o.MaxAttempts, MaxMessageSize: max(o.MaxTaskBytes, 0)}
 	if o.Lease > 0 {
@@ -83,6 +105,7 @@ func TestConformance(t *testing.T) {
 		StrictReceipts:   false,
 		ApproximateStats: true,
 		Leases:           true,
+		SharedNames:      true,
 		Timeout:          20 * time.Second,
 		// local-aws-sqs takes ~0.6 s per nack and receive round.
 		Nacks: 100,
@@ -99,6 +122,7 @@ func TestConformanceFIFO(t *testing.T) {
 		DelayUnit:        time.Second,
 		ApproximateStats: true,
 		Leases:           true,
+		SharedNames:      true,
 		Timeout:          20 * time.Second,
 		// local-aws-sqs takes ~0.6 s per nack and receive round.
 		Nacks: 100,
