@@ -9,8 +9,12 @@ import (
 // Sentinel errors shared by every queue backend. Backends wrap them, so
 // callers test with errors.Is.
 var (
-	// ErrQueueClosed is returned by every operation after Close, and by a
-	// blocked Consume when the queue is closed.
+	// ErrQueueClosed is returned by every operation after Close began —
+	// Publish, Consume, Ack, Nack, DeadLetter, Extend, DeadLetters, Redrive;
+	// settling included — and by calls blocked when Close began. Stats is
+	// the one exception: it reports the final state. Settle before closing:
+	// a durable backend hands what was left in flight to another consumer
+	// after its lease; an in-memory one reports it in the final Stats.
 	ErrQueueClosed = errors.New("queue closed")
 	// ErrNotInFlight is returned when a delivery is settled twice, or after
 	// its lease expired and the task was handed to another consumer.
@@ -53,9 +57,11 @@ type TaskQueue interface {
 	DeadLetter(ctx context.Context, d Delivery, reason error) error
 	// Stats reports the queue's counters.
 	Stats(ctx context.Context) (QueueStats, error)
-	// Close stops the queue: blocked calls return [ErrQueueClosed]. Close of a
-	// durable backend loses nothing; an in-memory queue reports what it held
-	// in its final Stats.
+	// Close stops the queue once: blocked calls and every later call but
+	// Stats return [ErrQueueClosed]. It waits for calls in progress, so no
+	// Publish takes effect after Close returned. Close of a durable backend
+	// loses nothing; an in-memory queue reports what it held in its final
+	// Stats.
 	Close() error
 }
 

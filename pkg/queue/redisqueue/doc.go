@@ -1,5 +1,6 @@
-// Package redisqueue is a [contracts.TaskQueue] on Redis (6.0 or later; tested on 7.0),
-// built on github.com/redis/go-redis/v9. It also implements
+// Package redisqueue is the Redis backend of the portable queue, registered
+// as "redis" (Redis 6.0 or later; tested on 7.0), built on
+// github.com/redis/go-redis/v9. Its queue also implements
 // [contracts.LeaseExtender] and [contracts.DeadLetterQueue], and passes the
 // queue conformance suite (package queuetest) against a real Redis with
 // bounded capacity and strict receipts: the local runner can swap the
@@ -20,48 +21,56 @@
 //	                             token (while in flight), reason and dead_at (when dead)
 //	plba:{NAME}:counters  HASH   published, acked, nacked, dead_lettered (HINCRBY)
 //	plba:{NAME}:seq       STRING message id sequence (INCR)
-//	plba:{NAME}:signal    LIST   one wake-up token per push to ready
-//	plba:{NAME}:space     LIST   wake-up tokens for publishers waiting on Capacity
+//	plba:{NAME}:signal    LIST   wake-up tokens for a waiting receiver (at most 16)
 //
-// The body is JSON: {"v":1,"id":…,"kind":…,"payload":base64,"attrs":{…},
-// "enqueued_at":RFC 3339}. The attempt count lives beside it in the hash, so
-// a delivery increments a field instead of re-encoding the body.
+// The body is the one task envelope of every backend ([driver.Envelope]).
+// The attempt count lives beside it in the hash, so a delivery increments a
+// field instead of re-encoding the body.
+//
+// # Division of labour
+//
+// [New] returns the portable [queue.Queue] over a [Driver]: attempts and
+// the dead-letter decision, close and drain, the settle rules, read-ahead
+// and the size limit are the portable type's; the driver does Redis I/O.
 //
 // # Operations
 //
-//   - Publish: one script checks Capacity (ready + in flight + delayed),
-//     stores the message and pushes its id. When the queue is full Publish
-//     waits on the space list (BLPOP) until a settlement frees a slot.
-//   - Consume: one script pops the oldest ready id, increments its attempt,
-//     stores a fresh per-delivery token and puts it in flight with a lease.
-//     With nothing ready the consumer waits on the signal list (BLPOP): a
-//     publish wakes one consumer, not all of them.
-//   - Ack / Nack / DeadLetter / Extend check the delivery's token, so a
-//     second settlement, or one after the lease expired and the task was
-//     handed out again, fails with [contracts.ErrNotInFlight].
-//   - Nack(delay) puts the task in the delayed set, never back in ready
-//     before the delay; Nack of the MaxAttempts-th delivery dead-letters it
-//     with the reason "max attempts (N) reached".
-//   - The mover, one goroutine per Queue (not per message), runs one script
-//     that moves due delayed tasks and expired leases back to ready (or to
-//     the dead list past MaxAttempts). It sleeps until the next due time it
-//     knows of, at most MoverInterval, and is woken by local Nacks.
-//   - Stats: one script reads the gauges (LLEN/ZCARD, exact at one instant)
-//     and the counters. Counters are shared by every process using the
-//     queue and count since the queue's keys were created.
+//   - Send: one script checks Capacity (ready + in flight + delayed) and
+//     stores the batch. A full queue returns driver.ErrFull and the
+//     portable type retries with a short backoff (up to 50 ms).
+//   - Receive: one script claims up to a batch of ready tasks (pop, count
+//     the attempt, store a per-delivery token, lease). The portable type's
+//     receive loop keeps up to ReadAhead claimed tasks ready for consumers
+//     (Prefetch). With nothing ready the loop waits on the signal list.
+//   - Settle: acks, nacks and dead-letters check the delivery's token, so a
+//     stale settlement (after the lease expired and the task was handed
+//     out again) fails with [contracts.ErrNotInFlight]; concurrent
+//     settlements are combined into one script while one is on the wire.
+//   - The mover, one goroutine per driver (not per message), moves due
+//     delayed tasks and expired leases back to ready. A task claimed past
+//     MaxAttempts is dead-lettered by the portable type ("lease expired on
+//     attempt N").
+//   - Stats: one script reads the gauges (exact at one instant) and the
+//     counters, which every process using the queue shares.
 //   - DeadLetters / Redrive list and move dead letters (oldest first);
 //     Redrive resets the attempt count and respects Capacity.
+//   - Release (Close): read-ahead tasks nobody took go back to the head of
+//     the ready list at once, their attempt not counted.
 //
 // Time in scripts is Redis server time (TIME), so leases and delays do not
 // depend on the clocks of the processes sharing the queue.
 //
 // # Blocking and Close
 //
-// With a *redis.Client or *redis.ClusterClient, each blocked call waits on a
-// connection of its own whose client id the queue knows; Close and a
-// cancelled ctx end the wait at once with CLIENT UNBLOCK. With other clients
-// (a Ring) waits end within BlockTimeout. Close stops the mover; tasks stay in
-// Redis. The caller owns the client and closes it after the queue.
+// Only the receive loop blocks, on one connection per driver that belongs
+// to a private one-connection client made from the caller's client options
+// (*redis.Client, or the node of a *redis.ClusterClient): waiting never
+// holds a connection of the caller's pool, so any number of queues sharing
+// a client leave its pool to publishes, claims and acks. A cancelled wait
+// ends at once with CLIENT UNBLOCK; Close closes the private client. With
+// other clients (a Ring) waits go through the pool and end within
+// BlockTimeout. Tasks stay in Redis; the caller owns its client and closes
+// it after the queue.
 //
 // # Malformed entries
 //

@@ -7,6 +7,16 @@
 // SQS without a change in semantics, and the Lambda adapters (package
 // lambda/...) share its envelope, dead-letter and visibility handling.
 //
+// # Two faces
+//
+// [Open] returns the portable [queue.Queue] over a [Driver] (registered as
+// backend "sqs"): the semantics are the portable type's — attempts and the
+// dead-letter decision, close and drain, settle rules, read-ahead and
+// hand-back at close — and this package does SQS I/O. [New] returns the
+// SQS-specific [Queue] that the Lambda adapters use on event records
+// ([Queue.Delivery], [Queue.SendToDeadLetter]); the mapping below is the
+// same for both.
+//
 // # Mapping
 //
 //   - Publish: SendMessageBatch, batched opportunistically: a publish that
