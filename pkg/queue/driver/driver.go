@@ -31,9 +31,10 @@ import (
 	"github.com/plba/plba/pkg/contracts"
 )
 
-// ErrFull is returned by a bounded driver's Send when the backend holds its
-// capacity and the driver cannot wait for space itself; the portable type
-// then retries. Drivers that wait (memory, Redis) never return it.
+// ErrFull is returned by a bounded driver's Send of one message when the
+// backend holds its capacity and the message was not stored; the portable
+// type then retries it with a short backoff. A Send of several messages
+// stores them all or fails without ErrFull (it waits for room itself).
 var ErrFull = errors.New("queue full")
 
 // Op is what a settlement does with a message.

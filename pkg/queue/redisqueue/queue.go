@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,7 @@ type Driver struct {
 	emptied atomic.Bool
 
 	settles *combiner
+	sends   *combiner
 }
 
 var (
@@ -108,6 +110,7 @@ func NewDriver(opts Options) (*Driver, error) {
 		d.keys = append(d.keys, kp+k)
 	}
 	d.settles = &combiner{max: opts.BatchSize, run: d.settleBatch}
+	d.sends = &combiner{max: opts.BatchSize, run: d.sendBatch}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.stopMover = cancel
 	go d.mover(ctx)
@@ -133,26 +136,92 @@ func (d *Driver) Limits() driver.Limits {
 		Prefetch: true, Leases: true, StrictReceipts: true, Counters: true}
 }
 
-// Send stores the batch with one script. A batch that does not fit under
-// Capacity fails with driver.ErrFull (the portable type retries).
+// Send stores the batch with one script; publishes of concurrent callers
+// are combined into one script call while one is on the wire. A batch that
+// does not fit under Capacity fails with driver.ErrFull (the portable type
+// retries).
 func (d *Driver) Send(ctx context.Context, batch []*driver.Message) error {
-	args := make([]any, 0, len(batch)+2)
-	args = append(args, d.mpref, d.opts.Capacity)
-	for _, m := range batch {
-		body, err := driver.Encode(m.Task)
+	if len(batch) == 1 {
+		_, err := d.sends.do(ctx, batch[0])
+		return err
+	}
+	// A batch waits for room itself, so that ErrFull never means "part of
+	// the batch was stored".
+	backoff := time.Millisecond
+	for {
+		errs, err := d.sendBatch(ctx, batch)
 		if err != nil {
 			return err
 		}
-		if len(body) > d.opts.MaxTaskBytes {
-			return fmt.Errorf("task %s: %d bytes encoded, limit %d: %w", m.Task.ID, len(body), d.opts.MaxTaskBytes, contracts.ErrTooLarge)
+		var full []*driver.Message
+		var failed []error
+		for i, e := range errs {
+			switch {
+			case errors.Is(e, driver.ErrFull):
+				full = append(full, batch[i])
+			case e != nil:
+				failed = append(failed, e)
+			}
 		}
+		if len(failed) > 0 {
+			return errors.Join(failed...)
+		}
+		if len(full) == 0 {
+			return nil
+		}
+		batch = full
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("queue full (%d not stored): %w", len(batch), ctx.Err())
+		case <-d.closed:
+			t.Stop()
+			return contracts.ErrQueueClosed
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+}
+
+// sendBatch stores what fits of batch; a message that did not fit fails
+// with driver.ErrFull, one that cannot be encoded with its own error.
+func (d *Driver) sendBatch(ctx context.Context, batch []*driver.Message) ([]error, error) {
+	var errs []error
+	ok := make([]*driver.Message, 0, len(batch))
+	args := make([]any, 0, len(batch)+2)
+	args = append(args, d.mpref, d.opts.Capacity)
+	for i, m := range batch {
+		body, err := driver.Encode(m.Task)
+		if err == nil && len(body) > d.opts.MaxTaskBytes {
+			err = fmt.Errorf("task %s: %d bytes encoded, limit %d: %w", m.Task.ID, len(body), d.opts.MaxTaskBytes, contracts.ErrTooLarge)
+		}
+		if err != nil {
+			if errs == nil {
+				errs = make([]error, len(batch))
+			}
+			errs[i] = err
+			continue
+		}
+		ok = append(ok, m)
 		args = append(args, body)
 	}
-	err := sendScript.Run(ctx, d.rdb, d.keys, args...).Err()
-	if errors.Is(err, redis.Nil) {
-		return driver.ErrFull
+	if len(ok) == 0 {
+		return errs, nil
 	}
-	return err
+	n, err := sendScript.Run(ctx, d.rdb, d.keys, args...).Int()
+	if err != nil {
+		return nil, err
+	}
+	if n < len(ok) {
+		if errs == nil {
+			errs = make([]error, len(batch))
+		}
+		for _, m := range ok[n:] {
+			errs[slices.Index(batch, m)] = driver.ErrFull
+		}
+	}
+	return errs, nil
 }
 
 // Receive claims up to max ready messages with one script; with none

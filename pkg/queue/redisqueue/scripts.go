@@ -66,13 +66,14 @@ local function owned(mid, token)
 end
 `
 
-// ARGV: 2 capacity, 3.. bodies. Returns the number stored, or nil when the
-// batch does not fit under capacity (nothing stored).
+// ARGV: 2 capacity, 3.. bodies. Stores as many as fit under capacity, in
+// order, and returns how many.
 var sendScript = redis.NewScript(prelude + `
 local cap = tonumber(ARGV[2])
 local n = #ARGV - 2
-if cap > 0 and held() + n > cap then return false end
-for i = 3, #ARGV do
+if cap > 0 then n = math.min(n, cap - held()) end
+if n <= 0 then return 0 end
+for i = 3, n + 2 do
   local mid = tostring(redis.call('INCR', seq))
   redis.call('HSET', mprefix .. mid, 'body', ARGV[i], 'attempt', 0)
   redis.call('LPUSH', ready, mid)
