@@ -593,7 +593,7 @@ func testHandBack(t *testing.T, h Harness) {
 	}
 	n := name("handback")
 	lease := 30 * time.Second // far beyond the test: only a hand-back brings tasks back in time
-	q := h.New(t, Options{Name: n, Lease: lease})
+	q := h.New(t, Options{Name: n, Lease: lease, MaxAttempts: 3})
 	defer q.Close()
 	ra, ok := q.(ReadAheader)
 	if !ok || ra.ReadAhead() == 0 {
