@@ -1,6 +1,9 @@
 package mailorderbot_test
 
 import (
+	// The runtime's default queues are the registered "memory" backend.
+	_ "github.com/plba/plba/pkg/queue/memqueue"
+
 	"bytes"
 	"context"
 	"fmt"

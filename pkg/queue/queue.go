@@ -115,7 +115,7 @@ type Queue struct {
 	recvCtx    context.Context
 	recvCancel context.CancelFunc
 	recvDone   chan struct{}
-	buf        chan *driver.Message
+	buf        chan readAhead
 	demand     chan struct{}
 	recvErr    chan error // the receive loop's last failure, for a waiting consumer
 	waiting    atomic.Int64
@@ -153,7 +153,7 @@ func New(d driver.Queue, opts Options) *Queue {
 	}
 	q.dlq, _ = d.(driver.DeadLetters)
 	if lim.ReadAhead > 0 {
-		q.buf = make(chan *driver.Message, lim.ReadAhead)
+		q.buf = make(chan readAhead, lim.ReadAhead)
 	}
 	q.recvCtx, q.recvCancel = context.WithCancel(context.Background())
 	return q
@@ -331,8 +331,13 @@ func (q *Queue) ConsumeBatch(ctx context.Context, limit int) ([]contracts.Delive
 		more:
 			for len(ms) < limit {
 				select {
-				case m := <-q.buf:
-					ms = append(ms, m)
+				case it := <-q.buf:
+					if q.lim.Prefetch {
+						q.poke()
+					}
+					if m, ok := q.fresh(ctx, it); ok {
+						ms = append(ms, m)
+					}
 				default:
 					break more
 				}
@@ -379,35 +384,60 @@ func (q *Queue) deliver(ctx context.Context, m *driver.Message) (contracts.Deliv
 	return contracts.Delivery{Task: m.Task, Receipt: m}, true
 }
 
+// readAhead is a message received ahead of the consumers, and when.
+type readAhead struct {
+	m  *driver.Message
+	at time.Time
+}
+
+// fresh hands back a read-ahead message that waited past half its lease
+// (a consumer might not finish it before the backend hands it to another)
+// and reports false; otherwise it returns the message.
+func (q *Queue) fresh(ctx context.Context, it readAhead) (*driver.Message, bool) {
+	if q.lim.Lease <= 0 || time.Since(it.at) < q.lim.Lease/2 {
+		return it.m, true
+	}
+	if err := q.d.Release(context.WithoutCancel(ctx), it.m.One()); err != nil {
+		q.opts.Logger.Warn("queue: handing back a stale read-ahead task failed; its lease runs out", "queue", q.opts.Name, "task", it.m.Task.ID, "error", err)
+	}
+	return nil, false
+}
+
 // next takes a read-ahead message, starting the receive loop on first use.
 func (q *Queue) next(ctx context.Context) (*driver.Message, error) {
 	q.recvOnce.Do(func() { go q.receiveLoop() })
-	select {
-	case m := <-q.buf:
+	for {
+		it, err := q.take1(ctx)
+		if err != nil {
+			return nil, err
+		}
 		if q.lim.Prefetch {
 			q.poke() // room for one more
 		}
-		return m, nil
+		if m, ok := q.fresh(ctx, it); ok {
+			return m, nil
+		}
+	}
+}
+
+func (q *Queue) take1(ctx context.Context) (readAhead, error) {
+	select {
+	case it := <-q.buf:
+		return it, nil
 	default:
 	}
 	q.waiting.Add(1)
 	defer q.waiting.Add(-1)
+	q.poke()
 	select {
-	case q.demand <- struct{}{}:
-	default:
-	}
-	select {
-	case m := <-q.buf:
-		if q.lim.Prefetch {
-			q.poke()
-		}
-		return m, nil
+	case it := <-q.buf:
+		return it, nil
 	case err := <-q.recvErr:
-		return nil, q.errorf("consume: %w", err)
+		return readAhead{}, q.errorf("consume: %w", err)
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return readAhead{}, ctx.Err()
 	case <-q.closing:
-		return nil, q.closedErr("consume")
+		return readAhead{}, q.closedErr("consume")
 	}
 }
 
@@ -463,8 +493,9 @@ func (q *Queue) receiveLoop() {
 			continue
 		}
 		failures = 0
+		now := time.Now()
 		for _, m := range ms {
-			q.buf <- m // never blocks: only this loop fills, at most free
+			q.buf <- readAhead{m: m, at: now} // never blocks: only this loop fills, at most free
 		}
 	}
 }
@@ -505,10 +536,13 @@ func (q *Queue) settleOne(ctx context.Context, op string, d contracts.Delivery, 
 		return err
 	}
 	apply(m)
+	// Read before settling: once settled, m may be delivered (and settled)
+	// again by another consumer.
+	settled := m.Op
 	if err := q.settle(ctx, m); err != nil {
 		return q.errorf("%s task %s: %w", op, d.Task.ID, err)
 	}
-	q.count(m.Op)
+	q.count(settled)
 	return nil
 }
 
@@ -703,8 +737,8 @@ func (q *Queue) Close() error {
 		drain:
 			for {
 				select {
-				case m := <-q.buf:
-					left = append(left, m)
+				case it := <-q.buf:
+					left = append(left, it.m)
 				default:
 					break drain
 				}

@@ -118,6 +118,10 @@ type Limits struct {
 	Prefetch bool
 	// Leases: deliveries expire unless extended (Extend is meaningful).
 	Leases bool
+	// Lease is how long a received message stays in flight without an
+	// Extend; the portable type hands back read-ahead messages that
+	// waited half of it. 0: no bound.
+	Lease time.Duration
 	// StrictReceipts: the backend itself rejects a stale settlement (a
 	// delivery whose lease expired and that was handed out again).
 	StrictReceipts bool
