@@ -58,8 +58,8 @@ type TaskQueue interface {
 	// Stats reports the queue's counters.
 	Stats(ctx context.Context) (QueueStats, error)
 	// Close stops the queue once: blocked calls and every later call but
-	// Stats return [ErrQueueClosed]. It waits for calls in progress, so no
-	// Publish takes effect after Close returned. Close of a durable backend
+	// Stats return [ErrQueueClosed]. It waits for publishes in progress, so
+	// no Publish takes effect after Close returned. Close of a durable backend
 	// loses nothing; an in-memory queue reports what it held in its final
 	// Stats.
 	Close() error

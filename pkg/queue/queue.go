@@ -19,8 +19,9 @@
 //   - Close: once; every operation after Close began returns
 //     [contracts.ErrQueueClosed] — Publish, Consume, Ack, Nack, DeadLetter,
 //     Extend, DeadLetters, Redrive — except Stats, which reports the final
-//     state. Close waits for operations in progress, so no Publish takes
-//     effect after Close returned, and hands back tasks it had read ahead
+//     state. Close waits for publishes in progress, so no Publish takes
+//     effect after Close returned (a Consume or settlement racing Close may
+//     still complete, or fail with ErrQueueClosed), and hands back tasks it had read ahead
 //     for consumers that never took them ([driver.Queue].Release). Settle
 //     before closing: a durable backend redelivers what was left in flight
 //     after its lease, an in-memory one reports it in the final Stats.
@@ -94,15 +95,21 @@ func (o Options) withDefaults(lim driver.Limits) Options {
 // concurrent use.
 type Queue struct {
 	d    driver.Queue
+	one  driver.Single      // nil when the driver has no one-message fast path
 	dlq  driver.DeadLetters // nil when the driver has none
 	lim  driver.Limits
 	opts Options
 	inst string
 	seq  atomic.Uint64
 
-	// state counts operations in progress; closedBit is set when Close
-	// begins. An operation that finds the bit set ends at once; Close waits
-	// for the count to reach zero (drained).
+	// closed is set when Close begins: every operation but Stats checks it
+	// (a load: no write to a shared cache line on the hot path).
+	closed atomic.Bool
+	_      [56]byte
+	// state counts publishes in progress; closedBit is set when Close
+	// begins. A publish that finds the bit set ends at once; Close waits
+	// for the count to reach zero (drained), so no publish takes effect
+	// after Close returned.
 	state     atomic.Int64
 	closing   chan struct{}
 	drained   chan struct{}
@@ -152,6 +159,7 @@ func New(d driver.Queue, opts Options) *Queue {
 		recvErr:  make(chan error, 1),
 	}
 	q.dlq, _ = d.(driver.DeadLetters)
+	q.one, _ = d.(driver.Single)
 	if lim.ReadAhead > 0 {
 		q.buf = make(chan readAhead, lim.ReadAhead)
 	}
@@ -204,16 +212,21 @@ func (q *Queue) Publish(ctx context.Context, task contracts.Task) error {
 	if !q.begin() {
 		return q.closedErr("publish")
 	}
-	defer q.end()
 	m, err := q.message(task)
-	if err != nil {
-		return err
+	if err == nil {
+		if q.one != nil {
+			err = q.one.SendOne(ctx, m)
+		} else {
+			err = q.send(ctx, m.One())
+		}
+		if err != nil {
+			err = q.errorf("publish task %s: %w", m.Task.ID, err)
+		} else {
+			q.published.Add(1)
+		}
 	}
-	if err := q.send(ctx, m.One()); err != nil {
-		return q.errorf("publish task %s: %w", m.Task.ID, err)
-	}
-	q.published.Add(1)
-	return nil
+	q.end()
+	return err
 }
 
 // PublishBatch adds tasks in batches of the driver's MaxBatch. It stops at
@@ -245,18 +258,20 @@ func (q *Queue) PublishBatch(ctx context.Context, tasks []contracts.Task) (int, 
 }
 
 func (q *Queue) message(task contracts.Task) (*driver.Message, error) {
-	if task.ID == "" {
-		task.ID = q.opts.Name + "-" + q.inst + "-" + strconv.FormatUint(q.seq.Add(1), 10)
+	m := &driver.Message{Task: task}
+	t := &m.Task
+	if t.ID == "" {
+		t.ID = q.opts.Name + "-" + q.inst + "-" + strconv.FormatUint(q.seq.Add(1), 10)
 	}
-	if task.EnqueuedAt.IsZero() {
-		task.EnqueuedAt = time.Now()
+	if t.EnqueuedAt.IsZero() {
+		t.EnqueuedAt = time.Now()
 	}
-	task.Attempt = 0
-	if n := driver.EnvelopeSize(task); n > q.opts.MaxTaskBytes {
+	t.Attempt = 0
+	if n := driver.EnvelopeSize(t); n > q.opts.MaxTaskBytes {
 		return nil, q.errorf("publish task %s: envelope of %d bytes (payload %d), over the limit of %d: store the payload elsewhere and publish a reference: %w",
-			task.ID, n, len(task.Payload), q.opts.MaxTaskBytes, contracts.ErrTooLarge)
+			t.ID, n, len(t.Payload), q.opts.MaxTaskBytes, contracts.ErrTooLarge)
 	}
-	return &driver.Message{Task: task}, nil
+	return m, nil
 }
 
 // send retries a driver that reports ErrFull without waiting itself.
@@ -283,13 +298,17 @@ func (q *Queue) send(ctx context.Context, batch []*driver.Message) error {
 
 // Consume blocks until a task is ready, ctx is done or the queue is closed.
 func (q *Queue) Consume(ctx context.Context) (contracts.Delivery, error) {
-	if !q.begin() {
+	if q.closed.Load() {
 		return contracts.Delivery{}, q.closedErr("consume")
 	}
-	defer q.end()
 	for {
 		var m *driver.Message
-		if q.buf == nil {
+		if q.one != nil {
+			var err error
+			if m, err = q.one.ReceiveOne(ctx); err != nil {
+				return contracts.Delivery{}, q.receiveErr(ctx, err)
+			}
+		} else if q.buf == nil {
 			ms, err := q.d.Receive(ctx, 1)
 			if err != nil {
 				return contracts.Delivery{}, q.receiveErr(ctx, err)
@@ -310,10 +329,9 @@ func (q *Queue) Consume(ctx context.Context) (contracts.Delivery, error) {
 // ConsumeBatch blocks until at least one task is ready and returns up to
 // limit (at least 1, at most the driver's MaxBatch).
 func (q *Queue) ConsumeBatch(ctx context.Context, limit int) ([]contracts.Delivery, error) {
-	if !q.begin() {
+	if q.closed.Load() {
 		return nil, q.closedErr("consume")
 	}
-	defer q.end()
 	limit = min(max(limit, 1), q.lim.MaxBatch)
 	for {
 		var ms []*driver.Message
@@ -359,7 +377,7 @@ func (q *Queue) receiveErr(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case q.state.Load()&closedBit != 0 || errors.Is(err, contracts.ErrQueueClosed):
+	case q.closed.Load() || errors.Is(err, contracts.ErrQueueClosed):
 		return q.closedErr("consume")
 	default:
 		return q.errorf("consume: %w", err)
@@ -516,9 +534,15 @@ func (q *Queue) take(op string, d contracts.Delivery) (*driver.Message, error) {
 // restored, so the caller may settle it again.
 func (q *Queue) settle(ctx context.Context, m *driver.Message) error {
 	attempt := m.Task.Attempt
-	errs, err := q.d.Settle(ctx, m.One())
-	if err == nil && len(errs) > 0 {
-		err = errs[0]
+	var err error
+	if q.one != nil {
+		err = q.one.SettleOne(ctx, m)
+	} else {
+		var errs []error
+		errs, err = q.d.Settle(ctx, m.One())
+		if err == nil && len(errs) > 0 {
+			err = errs[0]
+		}
 	}
 	if err != nil && !errors.Is(err, contracts.ErrNotInFlight) {
 		m.Deliver(attempt)
@@ -527,10 +551,9 @@ func (q *Queue) settle(ctx context.Context, m *driver.Message) error {
 }
 
 func (q *Queue) settleOne(ctx context.Context, op string, d contracts.Delivery, apply func(*driver.Message)) error {
-	if !q.begin() {
+	if q.closed.Load() {
 		return q.closedErr(op)
 	}
-	defer q.end()
 	m, err := q.take(op, d)
 	if err != nil {
 		return err
@@ -560,7 +583,19 @@ func (q *Queue) count(op driver.Op) {
 
 // Ack settles a delivery as done.
 func (q *Queue) Ack(ctx context.Context, d contracts.Delivery) error {
-	return q.settleOne(ctx, "ack", d, func(m *driver.Message) { m.Op = driver.OpAck })
+	if q.closed.Load() {
+		return q.closedErr("ack")
+	}
+	m, err := q.take("ack", d)
+	if err != nil {
+		return err
+	}
+	m.Op = driver.OpAck
+	if err := q.settle(ctx, m); err != nil {
+		return q.errorf("ack task %s: %w", d.Task.ID, err)
+	}
+	q.count(driver.OpAck)
+	return nil
 }
 
 // Nack returns the task, visible again after delay; on the MaxAttempts-th
@@ -596,10 +631,9 @@ func (q *Queue) DeadLetter(ctx context.Context, d contracts.Delivery, reason err
 // AckBatch acks deliveries in batches of the driver's MaxBatch. It returns
 // the errors of the deliveries that failed, joined.
 func (q *Queue) AckBatch(ctx context.Context, ds []contracts.Delivery) error {
-	if !q.begin() {
+	if q.closed.Load() {
 		return q.closedErr("ack")
 	}
-	defer q.end()
 	var errs []error
 	batch := make([]*driver.Message, 0, min(len(ds), q.lim.MaxBatch))
 	flush := func() {
@@ -642,10 +676,9 @@ func (q *Queue) AckBatch(ctx context.Context, ds []contracts.Delivery) error {
 // Extend keeps the delivery for lease from now. On a backend without
 // leases (memory) it only checks that the delivery is in flight.
 func (q *Queue) Extend(ctx context.Context, d contracts.Delivery, lease time.Duration) error {
-	if !q.begin() {
+	if q.closed.Load() {
 		return q.closedErr("extend")
 	}
-	defer q.end()
 	if lease <= 0 {
 		return q.errorf("extend task %s: lease %s: must be positive", d.Task.ID, lease)
 	}
@@ -666,10 +699,9 @@ func (q *Queue) Extend(ctx context.Context, d contracts.Delivery, lease time.Dur
 // all). A backend without a listable dead-letter store returns an empty
 // list.
 func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]contracts.DeadLetter, error) {
-	if !q.begin() {
+	if q.closed.Load() {
 		return nil, q.closedErr("dead letters")
 	}
-	defer q.end()
 	if q.dlq == nil {
 		return nil, nil
 	}
@@ -683,10 +715,9 @@ func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]contracts.DeadLet
 // Redrive moves up to limit dead letters (limit <= 0: all) back with a
 // fresh attempt count and returns how many moved.
 func (q *Queue) Redrive(ctx context.Context, limit int) (int, error) {
-	if !q.begin() {
+	if q.closed.Load() {
 		return 0, q.closedErr("redrive")
 	}
-	defer q.end()
 	if q.dlq == nil {
 		return 0, nil
 	}
@@ -721,9 +752,10 @@ func (q *Queue) Stats(ctx context.Context) (contracts.QueueStats, error) {
 
 // Close closes the queue once: later operations return
 // [contracts.ErrQueueClosed], blocked ones return it now; Close waits for
-// operations in progress, hands back read-ahead tasks and closes the driver.
+// publishes in progress, hands back read-ahead tasks and closes the driver.
 func (q *Queue) Close() error {
 	q.closeOnce.Do(func() {
+		q.closed.Store(true)
 		if q.state.Or(closedBit) == 0 {
 			q.drainOnce.Do(func() { close(q.drained) })
 		}

@@ -160,6 +160,16 @@ type Queue interface {
 	Close() error
 }
 
+// Single is implemented by drivers whose one-message operations are much
+// cheaper than a batch (memory: a channel operation); the portable type
+// then uses it on the one-task paths (Publish, Consume, Ack, Nack,
+// DeadLetter). Semantics are those of the batch methods with one message.
+type Single interface {
+	SendOne(ctx context.Context, m *Message) error
+	ReceiveOne(ctx context.Context) (*Message, error)
+	SettleOne(ctx context.Context, m *Message) error
+}
+
 // DeadLetters is implemented by drivers that can list and redrive their
 // dead-letter store.
 type DeadLetters interface {

@@ -78,7 +78,7 @@ func Decode(body string) (contracts.Task, error) {
 // the portable type checks against size limits on every Publish without
 // encoding (so the in-memory hot path does not allocate). Drivers that
 // encode check the exact size again.
-func EnvelopeSize(t contracts.Task) int {
+func EnvelopeSize(t *contracts.Task) int {
 	const overhead = len(`{"plba":1,"id":"","kind":"","payload":"","attrs":{},"enqueued_at":"2006-01-02T15:04:05.999999999Z"}`)
 	n := overhead + len(t.ID) + len(t.Kind) + (len(t.Payload)+2)/3*4
 	for k, v := range t.Attributes {

@@ -89,6 +89,7 @@ type Driver struct {
 
 var (
 	_ driver.Queue       = (*Driver)(nil)
+	_ driver.Single      = (*Driver)(nil)
 	_ driver.DeadLetters = (*Driver)(nil)
 )
 
@@ -130,6 +131,56 @@ func (d *Driver) Send(ctx context.Context, batch []*driver.Message) error {
 			}
 		}
 		d.ready <- m // never blocks: ready has as much room as slots
+	}
+	return nil
+}
+
+// SendOne stores m, blocking while the queue is full.
+func (d *Driver) SendOne(ctx context.Context, m *driver.Message) error {
+	select {
+	case d.slots <- struct{}{}:
+	default:
+		select {
+		case d.slots <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("queue full: %w", ctx.Err())
+		case <-d.closed:
+			return contracts.ErrQueueClosed
+		}
+	}
+	d.ready <- m // never blocks: ready has as much room as slots
+	return nil
+}
+
+// ReceiveOne returns the next ready message, waiting for it.
+func (d *Driver) ReceiveOne(ctx context.Context) (*driver.Message, error) {
+	var m *driver.Message
+	select {
+	case m = <-d.ready:
+	default:
+		select {
+		case m = <-d.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-d.closed:
+			return nil, contracts.ErrQueueClosed
+		}
+	}
+	m.Task.Attempt++
+	d.inFlight.Add(1)
+	return m, nil
+}
+
+// SettleOne applies m's Op.
+func (d *Driver) SettleOne(_ context.Context, m *driver.Message) error {
+	d.inFlight.Add(-1)
+	switch m.Op {
+	case driver.OpAck:
+		<-d.slots
+	case driver.OpDead:
+		d.bury(m)
+	default:
+		d.requeue(m, m.Delay)
 	}
 	return nil
 }
