@@ -122,22 +122,14 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 		return err
 	}
 	if deps.Sender != nil {
-		// Replies whose send failed stay in the outbox; retry them.
+		// Replies whose send failed stay in the outbox; retry them every
+		// 30 s locally, once per poller invocation on Lambda.
 		sender := deps.Sender
-		if err := r.AddWorker(workers.Func("outbox", func(ctx context.Context) error {
-			t := time.NewTicker(30 * time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-t.C:
-					if _, err := reply.Flush(ctx, st, sender, 100); err != nil {
-						log.Warn("outbox flush failed", "err", err)
-					}
-				}
-			}
-		})); err != nil {
+		flush := workers.Every("outbox", 30*time.Second, func(ctx context.Context) error {
+			_, err := reply.Flush(ctx, st, sender, 100)
+			return err
+		}, func(err error) { log.Warn("outbox flush failed", "err", err) })
+		if err := r.AddWorker(flush); err != nil {
 			return err
 		}
 	}

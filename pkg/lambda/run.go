@@ -2,10 +2,10 @@ package lambda
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
@@ -14,6 +14,7 @@ import (
 	"github.com/plba/plba/pkg/lambda/pollerfn"
 	"github.com/plba/plba/pkg/lambda/workerfn"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
+	"github.com/plba/plba/pkg/routine"
 	"github.com/plba/plba/pkg/runtime"
 )
 
@@ -43,8 +44,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Client talks to SQS; default NewSQSClient.
 	Client sqsqueue.API
-	// Getenv; default os.Getenv.
-	Getenv func(string) string
+	// Environ is the function's environment ("NAME=value"); nil means
+	// os.Environ(). Configuration comes from it through [LoadConfig].
+	Environ []string
 	// Assemble adds options for runtime.Assemble (Tracer, Backoff, ...);
 	// Config and Logger above win.
 	Assemble runtime.AssembleOptions
@@ -69,16 +71,28 @@ func (b *Built) Close(ctx context.Context) error {
 	return nil
 }
 
-// Build assembles modules and builds function fn's handler.
+// Build assembles modules and builds function fn's handler. Queue URLs,
+// max attempts (the redrive policy's maxReceiveCount), the routine timeout
+// and backoff, and the worker's queue and concurrency come from the
+// platform section of o.Config, validated like `plba run`'s.
+//
+// Custom workers the modules registered run where they can: one that is a
+// contracts.Step (workers.Every) runs once per poller invocation; any other
+// makes every function fail to build, naming it, rather than vanish.
 func Build(ctx context.Context, fn Function, o Options, modules ...contracts.ApplicationModule) (*Built, error) {
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
+	o.Environ = environOrOS(o.Environ)
+	getenv := getenvFrom(o.Environ)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", string(fn))
 	}
 	if o.Build == "" {
-		o.Build = o.Getenv("PLBA_BUILD")
+		o.Build = getenv("PLBA_BUILD")
+	}
+	p := runtime.DefaultPlatformConfig()
+	if o.Config != nil {
+		if err := o.Config.Decode("platform", &p); err != nil {
+			return nil, fmt.Errorf("lambda %s: %w", fn, err)
+		}
 	}
 	if o.Client == nil {
 		c, err := NewSQSClient(ctx)
@@ -89,6 +103,12 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 	}
 	ao := o.Assemble
 	ao.Config, ao.Logger = o.Config, o.Logger
+	if ao.DefaultTimeout == 0 {
+		ao.DefaultTimeout = p.Routines.Timeout
+	}
+	if ao.Backoff == nil {
+		ao.Backoff = routine.ExponentialBackoff(p.Routines.BackoffMin, p.Routines.BackoffMax)
+	}
 	a, err := runtime.Assemble(ctx, ao, modules...)
 	if err != nil {
 		return nil, fmt.Errorf("lambda %s: %w", fn, err)
@@ -98,39 +118,33 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 		_ = b.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("lambda %s: %w", fn, err)
 	}
+	steps, err := stepsOf(a.Workers)
+	if err != nil {
+		return fail(err)
+	}
 	names := a.Queues()
 	if fn == Worker {
-		name, err := workerQueue(a, o.Getenv)
+		name, err := workerQueue(a, p.Lambda.Worker.Queue)
 		if err != nil {
 			return fail(err)
 		}
 		names = []string{name}
 	}
-	if b.Queues, err = OpenQueues(o.Client, names, o.Getenv, o.Logger); err != nil {
+	if b.Queues, err = OpenQueues(o.Client, names, p.Queue, o.Logger); err != nil {
 		return fail(err)
 	}
 	switch fn {
 	case Poller:
-		p, err := pollerfn.New(pollerfn.Options{Sources: a.Sources, Queues: b.Queues, Logger: o.Logger})
+		p, err := pollerfn.New(pollerfn.Options{Sources: a.Sources, Steps: steps, Queues: b.Queues, Logger: o.Logger})
 		if err != nil {
 			return fail(err)
 		}
 		b.Handler = p.Handle
 	case Worker:
-		maxRecv, err := MaxReceiveCount(o.Getenv)
-		if err != nil {
-			return fail(err)
-		}
-		conc := 0
-		if v := o.Getenv("PLBA_WORKER_CONCURRENCY"); v != "" {
-			if conc, err = strconv.Atoi(v); err != nil {
-				return fail(fmt.Errorf("PLBA_WORKER_CONCURRENCY=%q: %w", v, err))
-			}
-		}
 		name := names[0]
 		h, err := workerfn.New(workerfn.Options{
 			Routines: a.Routines, Executor: a.Executor, QueueName: name, Queue: b.Queues[name],
-			MaxReceiveCount: maxRecv, Concurrency: conc, Tracer: o.Assemble.Tracer, Logger: o.Logger,
+			MaxReceiveCount: p.Queue.MaxAttempts, Concurrency: p.Lambda.Worker.Concurrency, Tracer: o.Assemble.Tracer, Logger: o.Logger,
 		})
 		if err != nil {
 			return fail(err)
@@ -149,10 +163,32 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 	return b, nil
 }
 
+// stepsOf returns the custom workers as steps, or an error naming each
+// worker that cannot run in a Lambda deployment.
+func stepsOf(ws []contracts.Worker) ([]contracts.Step, error) {
+	var steps []contracts.Step
+	var bad []string
+	for _, w := range ws {
+		if st, ok := w.(contracts.Step); ok {
+			steps = append(steps, st)
+			continue
+		}
+		bad = append(bad, w.Name())
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%w: %q (a custom worker runs in Lambda only as a contracts.Step, e.g. workers.Every, which the poller runs once per invocation)", ErrWorkerNotSupported, bad)
+	}
+	return steps, nil
+}
+
+// ErrWorkerNotSupported is returned by [Build] for a custom worker that
+// cannot run in a Lambda function.
+var ErrWorkerNotSupported = errors.New("custom workers cannot run in Lambda")
+
 // workerQueue picks the logical queue the worker consumes.
-func workerQueue(a *runtime.Assembly, getenv func(string) string) (string, error) {
-	if q := getenv("PLBA_WORKER_QUEUE"); q != "" {
-		return q, nil
+func workerQueue(a *runtime.Assembly, configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
 	}
 	seen := map[string]bool{}
 	var names []string
@@ -163,7 +199,7 @@ func workerQueue(a *runtime.Assembly, getenv func(string) string) (string, error
 		}
 	}
 	if len(names) != 1 {
-		return "", fmt.Errorf("routines consume %d queues %q: set PLBA_WORKER_QUEUE", len(names), names)
+		return "", fmt.Errorf("routines consume %d queues %q: set platform.lambda.worker.queue (PLBA_PLATFORM__LAMBDA__WORKER__QUEUE)", len(names), names)
 	}
 	return names[0], nil
 }
@@ -177,7 +213,7 @@ func workerQueue(a *runtime.Assembly, getenv func(string) string) (string, error
 func Main(fn Function, o Options, modules ...contracts.ApplicationModule) {
 	ctx := context.Background()
 	if o.Config == nil {
-		m, err := LoadConfig(ctx, o.Getenv, o.Logger, modules...)
+		m, err := LoadConfig(ctx, o.Environ, o.Logger, modules...)
 		if err != nil {
 			slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "function", string(fn), "error", err)
 			os.Exit(1)

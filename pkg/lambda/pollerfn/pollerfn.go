@@ -34,6 +34,9 @@ import (
 type Options struct {
 	// Sources are the module's sources (runtime.Assembly.Sources).
 	Sources []contracts.SourceSpec
+	// Steps are custom workers' periodic work (contracts.Step), run once
+	// per invocation after the sources, one after another.
+	Steps []contracts.Step
 	// Queues maps each logical queue name a source publishes to onto its
 	// SQS queue. Required for every source's queue.
 	Queues map[string]*sqsqueue.Queue
@@ -54,7 +57,9 @@ type Summary struct {
 	// Failed counts tasks a source published that could not be sent.
 	Failed map[string]int `json:"failed,omitempty"`
 	// Errors holds each failing source's error.
-	Errors     map[string]string `json:"errors,omitempty"`
+	Errors map[string]string `json:"errors,omitempty"`
+	// StepErrors holds each failing step's error.
+	StepErrors map[string]string `json:"step_errors,omitempty"`
 	DurationMS int64             `json:"duration_ms"`
 }
 
@@ -63,8 +68,8 @@ func New(opts Options) (*Poller, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if len(opts.Sources) == 0 {
-		return nil, errors.New("pollerfn: no sources")
+	if len(opts.Sources) == 0 && len(opts.Steps) == 0 {
+		return nil, errors.New("pollerfn: no sources and no steps")
 	}
 	for _, s := range opts.Sources {
 		if opts.Queues[s.Queue] == nil {
@@ -106,6 +111,15 @@ func (p *Poller) Handle(ctx context.Context, _ json.RawMessage) (Summary, error)
 		}()
 	}
 	wg.Wait()
+	for _, st := range p.opts.Steps {
+		if err := runStep(ctx, st); err != nil {
+			if sum.StepErrors == nil {
+				sum.StepErrors = map[string]string{}
+			}
+			sum.StepErrors[st.Name()] = err.Error()
+			p.opts.Logger.Error("pollerfn: step failed", "step", st.Name(), "error", err)
+		}
+	}
 	sum.DurationMS = time.Since(start).Milliseconds()
 	p.opts.Logger.Info("pollerfn: poll done", "published", sum.Published, "failed", sum.Failed, "duration_ms", sum.DurationMS)
 	return sum, nil
@@ -132,6 +146,16 @@ func (p *Poller) poll(ctx context.Context, spec contracts.SourceSpec) (sent, fai
 	}()
 	_, err = spec.Source.Poll(ctx, contracts.StampSource(b, spec.Source.Name()))
 	return
+}
+
+// runStep runs one step, recovering a panic.
+func runStep(ctx context.Context, st contracts.Step) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("pollerfn: step %s panicked: %v", st.Name(), v)
+		}
+	}()
+	return st.RunOnce(ctx)
 }
 
 func unjoin(err error) []error {
