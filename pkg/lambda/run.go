@@ -235,5 +235,8 @@ func Main(fn Function, o Options, modules ...contracts.ApplicationModule) {
 	}
 	awslambda.StartWithOptions(b.Handler, awslambda.WithEnableSIGTERM(func() {
 		_ = b.Close(context.Background())
+		if c, ok := o.Config.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
 	}))
 }

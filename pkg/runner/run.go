@@ -58,6 +58,7 @@ Flags:
 }
 
 func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
+	defer l.cfg.Close()
 	p := l.platform
 	logging, err := runtime.NewLogging(errw, p.Log)
 	if err != nil {

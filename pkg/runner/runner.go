@@ -165,6 +165,7 @@ func Run(ctx context.Context, app App, args []string, out, errw io.Writer) int {
 	for _, c := range extra {
 		if c.Name == args[0] {
 			env := &commandEnv{app: a, name: a.name() + " " + c.Name, out: out, errw: errw, demo: c.Demo}
+			defer env.close()
 			return c.Run(ctx, env, args[1:])
 		}
 	}
@@ -180,6 +181,13 @@ type commandEnv struct {
 	out, errw io.Writer
 	demo      bool
 	flags     configFlags
+	loaded    []*loaded
+}
+
+func (e *commandEnv) close() {
+	for _, l := range e.loaded {
+		_ = l.cfg.Close()
+	}
 }
 
 func (e *commandEnv) Stdout() io.Writer { return e.out }
@@ -198,6 +206,7 @@ func (e *commandEnv) Config(ctx context.Context) (contracts.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.loaded = append(e.loaded, l)
 	return l.cfg, nil
 }
 

@@ -3,6 +3,8 @@ package runtime
 import (
 	"fmt"
 	"time"
+
+	"github.com/plba/plba/pkg/config"
 )
 
 // PlatformConfig is the `platform` section: the runtime's own settings.
@@ -15,6 +17,8 @@ type PlatformConfig struct {
 	Routines RoutineConfig `koanf:"routines" json:"routines"`
 	Restart  RestartConfig `koanf:"restart" json:"restart"`
 	Tracing  TracingConfig `koanf:"tracing" json:"tracing"`
+	// Config turns on configuration providers (PostgreSQL, SSM).
+	Config config.ProvidersConfig `koanf:"config" json:"config"`
 	// Lambda holds what only the Lambda functions read.
 	Lambda LambdaConfig `koanf:"lambda" json:"lambda"`
 }
