@@ -19,6 +19,10 @@ import (
 // Queue is the name of the bot's task queue.
 const Queue = "orders"
 
+// StoreService is the name under which the bot provides its
+// store.OrderStore in the service container.
+const StoreService = "mailorderbot.store"
+
 // Options change how the module runs; configuration stays in Config.
 type Options struct {
 	// Demo serves an embedded IMAP mailbox with sample e-mails and points
@@ -97,6 +101,11 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	}
 	m.store = st
 	r.OnStop(func(context.Context) error { return st.Close() })
+	// Other modules of the deployment (a reminder, a report) share the
+	// store through the service container: runtime.Get[store.OrderStore].
+	if err := r.Services().Provide(StoreService, st); err != nil {
+		return err
+	}
 	deps, err := m.cfg.HandlerDeps(st)
 	if err != nil {
 		return err

@@ -1,0 +1,111 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/routine"
+	"github.com/plba/plba/pkg/workers"
+)
+
+func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModule) error {
+	a, err := Assemble(ctx, AssembleOptions{
+		Config:    m.opts.Config,
+		LoggerFor: m.opts.Logging.Logger,
+		Services:  m.services,
+		Tracer:    m.opts.Tracer,
+		Backoff:   m.opts.Backoff,
+
+		DefaultTimeout: m.opts.RoutineTimeout,
+		Middleware:     m.opts.Middleware,
+
+		ConfigDeclared: m.opts.ConfigDeclared,
+	}, modules...)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.assembly = a
+	m.mu.Unlock()
+	for _, h := range a.Health {
+		m.health.Add(h)
+	}
+	for _, s := range a.Sources {
+		if h, ok := s.Source.(contracts.HealthContributor); ok {
+			m.health.Add(h)
+		}
+	}
+	// Queues first.
+	for _, name := range a.Queues() {
+		q, err := m.opts.Queues(ctx, name)
+		if err != nil {
+			return fmt.Errorf("runtime: open queue %q: %w", name, err)
+		}
+		m.mu.Lock()
+		m.queues[name] = q
+		m.queueList = append(m.queueList, name)
+		m.mu.Unlock()
+	}
+	// One pool per queue: its executors dispatch by task kind.
+	for _, qname := range a.Queues() {
+		execs := map[string]*routine.Executor{}
+		var specs []contracts.RoutineSpec
+		var names []string
+		for _, spec := range a.Routines {
+			if spec.Queue != qname {
+				continue
+			}
+			e := a.Executor(spec).LimitFrom(m.queues[qname])
+			e.Observer = m.opts.Observer
+			execs[spec.Kind] = e
+			specs = append(specs, spec)
+			names = append(names, spec.Name)
+		}
+		if len(execs) == 0 {
+			continue // a queue only published to, consumed elsewhere
+		}
+		q := m.queues[qname]
+		poolName := "pool:" + strings.Join(names, "+")
+		log := m.opts.Logging.Logger("worker")
+		size := &poolSize{specs: specs}
+		if err := m.sup.Add(WorkerDefinition{Name: poolName, Role: RolePool, New: func() (contracts.Worker, error) {
+			return workers.NewPool(workers.PoolOptions{Name: poolName, Queue: q, Executors: execs, Workers: size.total(), Lease: m.opts.Lease, Logger: log})
+		}}); err != nil {
+			return err
+		}
+		m.watchPoolSize(poolName, size)
+	}
+	for _, w := range a.Workers {
+		def := WorkerDefinition{Name: w.Name(), NoRestart: true}
+		first := w
+		var used bool
+		def.New = func() (contracts.Worker, error) {
+			if !used {
+				used = true
+				return first, nil
+			}
+			return first.(Renewable).Fresh(), nil
+		}
+		if _, ok := w.(Renewable); ok {
+			def.NoRestart = false
+		}
+		if err := m.sup.Add(def); err != nil {
+			return err
+		}
+	}
+	for _, s := range a.Sources {
+		q := m.queues[s.Queue]
+		spec := s
+		name := "source:" + spec.Source.Name()
+		log := m.opts.Logging.Logger("source")
+		if err := m.sup.Add(WorkerDefinition{Name: name, Role: RoleSource, New: func() (contracts.Worker, error) {
+			return workers.NewSourceWorker(workers.SourceOptions{Name: name, Source: spec.Source, Publisher: q,
+				Mode: spec.Mode, Interval: spec.Interval, FailureLimit: 10, Logger: log, Tracer: m.opts.Tracer})
+		}}); err != nil {
+			return err
+		}
+	}
+	return m.sup.Start(ctx)
+}
