@@ -6,6 +6,7 @@ package main
 
 import (
 	"github.com/plba/plba/apps/mailorderbot"
+	"github.com/plba/plba/apps/mailorderbot/parts"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/runner"
 )
@@ -16,7 +17,7 @@ func app() runner.App {
 		Name:    "plba",
 		Summary: "the mail order bot on the PLBA runner",
 		Modules: func(env runner.ModuleEnv) []contracts.ApplicationModule {
-			return []contracts.ApplicationModule{mailorderbot.New(mailorderbot.Options{Demo: env.Demo, Progress: env.Stdout})}
+			return []contracts.ApplicationModule{mailorderbot.New(mailorderbot.Options{Demo: env.Demo, Progress: env.Stdout, Parts: parts.All})}
 		},
 	}
 }

@@ -2,13 +2,14 @@ package mailorderbot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/plba/plba/apps/mailorderbot/domain"
-	"github.com/plba/plba/apps/mailorderbot/handler"
 	"github.com/plba/plba/apps/mailorderbot/reply"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/pkg/contracts"
@@ -36,7 +37,42 @@ type Options struct {
 	// SourceOptions are passed to the IMAP source (tests count round trips
 	// or wrap connections).
 	SourceOptions []imapsource.Option
+	// Parts are the pieces behind the bot's topology that this binary
+	// links (package parts: parts.All for the local runner and the worker
+	// function, parts.Source alone for the poller, none for the control
+	// function). A missing part is registered as a stand-in that fails
+	// every use with ErrPartNotLinked, so every function sees the same
+	// sources, queues and routines.
+	Parts Parts
 }
+
+// Parts build the bot's two heavy pieces. Each is a function value so that
+// a Lambda function's main that leaves one out does not link its code: the
+// poller links no order parser, the control function neither the parser
+// nor the IMAP client (see docs/serverless.md, "Size budget").
+type Parts struct {
+	// Source makes the IMAP source: imapsource.New (parts.Source).
+	Source func(cfg imapsource.Config, opts ...imapsource.Option) (*imapsource.Source, error)
+	// Routine makes the order routine from the module's configuration,
+	// store and logger (parts.Routine).
+	Routine func(ctx context.Context, env RoutineEnv) (contracts.Routine, error)
+}
+
+// RoutineEnv is what Parts.Routine gets.
+type RoutineEnv struct {
+	Config Config
+	Store  store.OrderStore
+	Logger *slog.Logger
+	// OnOutcome reports a stored outcome (progress lines, counts).
+	OnOutcome func(o domain.Order, duplicate bool)
+}
+
+// ErrPartNotLinked is returned by the stand-ins of parts a binary left
+// out.
+var ErrPartNotLinked = errors.New("mailorderbot: this part is not linked into this binary (mailorderbot.Options.Parts)")
+
+// TaskKind is the task kind the IMAP source publishes e-mails as.
+const TaskKind = "mailorderbot.email"
 
 // Module is the mail order bot as a PLBA application module.
 type Module struct {
@@ -106,34 +142,36 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	if err := r.Services().Provide(StoreService, st); err != nil {
 		return err
 	}
-	deps, err := m.cfg.HandlerDeps(st)
-	if err != nil {
-		return err
+	var h contracts.Routine = absentRoutine{}
+	if m.opts.Parts.Routine != nil {
+		if h, err = m.opts.Parts.Routine(ctx, RoutineEnv{Config: m.cfg, Store: st, Logger: log, OnOutcome: m.outcome}); err != nil {
+			return err
+		}
 	}
-	deps.Logger = log
-	deps.OnOutcome = m.outcome
-	h, err := handler.New(deps)
-	if err != nil {
-		return err
+	var src contracts.TaskSource = absentSource{}
+	if m.opts.Parts.Source != nil {
+		srcOpts := append([]imapsource.Option{imapsource.WithKind(TaskKind), imapsource.WithLogger(log)}, m.opts.SourceOptions...)
+		s, err := m.opts.Parts.Source(m.cfg.IMAP, srcOpts...)
+		if err != nil {
+			return err
+		}
+		m.src, src = s, s
+		r.OnStop(func(context.Context) error { return s.Close() })
 	}
-	srcOpts := append([]imapsource.Option{imapsource.WithKind(handler.TaskKind), imapsource.WithLogger(log)}, m.opts.SourceOptions...)
-	src, err := imapsource.New(m.cfg.IMAP, srcOpts...)
-	if err != nil {
-		return err
-	}
-	m.src = src
-	r.OnStop(func(context.Context) error { return src.Close() })
 	if err := r.AddSource(contracts.SourceSpec{Source: src, Queue: Queue, Mode: m.cfg.IMAP.SourceMode(), Interval: m.cfg.IMAP.PollInterval}); err != nil {
 		return err
 	}
-	if err := r.AddRoutine(contracts.RoutineSpec{Name: "orders", Kind: handler.TaskKind, Queue: Queue, Routine: h, Workers: m.cfg.Workers,
+	if err := r.AddRoutine(contracts.RoutineSpec{Name: "orders", Kind: TaskKind, Queue: Queue, Routine: h, Workers: m.cfg.Workers,
 		WorkersKey: ConfigPath + ".workers"}); err != nil {
 		return err
 	}
-	if deps.Sender != nil {
+	sender, err := m.cfg.Sender()
+	if err != nil {
+		return fmt.Errorf("%s.smtp: %w", ConfigPath, err)
+	}
+	if sender != nil {
 		// Replies whose send failed stay in the outbox; retry them every
 		// 30 s locally, once per poller invocation on Lambda.
-		sender := deps.Sender
 		flush := workers.Every("outbox", 30*time.Second, func(ctx context.Context) error {
 			_, err := reply.Flush(ctx, st, sender, 100)
 			return err
@@ -148,18 +186,31 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	return nil
 }
 
-func (m *Module) outcome(o handler.Outcome) {
+// absentSource and absentRoutine stand in for parts a binary left out.
+type absentSource struct{}
+
+func (absentSource) Name() string { return "imap" }
+func (absentSource) Poll(context.Context, contracts.Publisher) (int, error) {
+	return 0, fmt.Errorf("IMAP source: %w", ErrPartNotLinked)
+}
+
+type absentRoutine struct{}
+
+func (absentRoutine) Run(context.Context, contracts.Task) error {
+	return fmt.Errorf("order routine: %w", ErrPartNotLinked)
+}
+
+func (m *Module) outcome(ord domain.Order, duplicate bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if o.Duplicate {
+	if duplicate {
 		m.counts["duplicate"]++
 	} else {
-		m.counts[string(o.Order.Status)]++
+		m.counts[string(ord.Status)]++
 	}
 	if m.opts.Progress == nil {
 		return
 	}
-	ord := o.Order
 	detail := ""
 	switch ord.Status {
 	case domain.StatusAccepted:
@@ -173,7 +224,7 @@ func (m *Module) outcome(o handler.Outcome) {
 		}
 	}
 	dup := ""
-	if o.Duplicate {
+	if duplicate {
 		dup = " (already stored)"
 	}
 	fmt.Fprintf(m.opts.Progress, "%-8s %-40s %-36s %s%s\n", ord.Status, ord.Key, ord.Customer.String(), detail, dup)

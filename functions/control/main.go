@@ -8,6 +8,8 @@ import (
 	"github.com/plba/plba/pkg/lambda"
 )
 
+// The control function runs no part: it links neither the IMAP client nor
+// the order parser, yet sees the bot's queues and routines.
 func main() {
 	lambda.Main(lambda.Control, lambda.Options{}, mailorderbot.New(mailorderbot.Options{}))
 }

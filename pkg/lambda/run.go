@@ -18,15 +18,76 @@ import (
 	"github.com/plba/plba/pkg/runtime"
 )
 
-// Function names one of the three functions.
-type Function string
+// Function is one of the three functions of a split deployment. Each
+// carries its own handler constructor, so a bootstrap links only the
+// handler it serves: a main that names Poller does not link the worker's or
+// the control function's code (see docs/serverless.md, "Size budget").
+type Function struct {
+	name string
+	// consumes: the function opens only the queue its routines consume.
+	consumes bool
+	handler  func(in *handlerInput) (any, error)
+}
 
-// The functions of a split deployment.
-const (
-	Poller  Function = "poller"
-	Worker  Function = "worker"
-	Control Function = "control"
+// String returns the function's name: poller, worker or control.
+func (f Function) String() string { return f.name }
+
+// handlerInput is what Build prepared for a function's handler.
+type handlerInput struct {
+	o        *Options
+	p        runtime.PlatformConfig
+	a        *runtime.Assembly
+	queues   map[string]*sqsqueue.Queue
+	steps    []contracts.Step
+	consumed string
+}
+
+// The functions of a split deployment. Each is a statically initialised
+// value, so the linker keeps only the ones a main refers to.
+var (
+	Poller  = Function{name: "poller", handler: pollerHandler}
+	Worker  = Function{name: "worker", consumes: true, handler: workerHandler}
+	Control = Function{name: "control", handler: controlHandler}
 )
+
+// FunctionNamed returns the function called name; it links all three (for
+// test bootstraps that serve any of them).
+func FunctionNamed(name string) (Function, bool) {
+	for _, f := range []Function{Poller, Worker, Control} {
+		if f.name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
+
+func pollerHandler(in *handlerInput) (any, error) {
+	p, err := pollerfn.New(pollerfn.Options{Sources: in.a.Sources, Steps: in.steps, Queues: in.queues, Logger: in.o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return p.Handle, nil
+}
+
+func workerHandler(in *handlerInput) (any, error) {
+	h, err := workerfn.New(workerfn.Options{
+		Routines: in.a.Routines, Executor: in.a.Executor, QueueName: in.consumed, Queue: in.queues[in.consumed],
+		MaxReceiveCount: in.p.Queue.MaxAttempts, Concurrency: in.p.Lambda.Worker.Concurrency, Tracer: in.o.Assemble.Tracer, Logger: in.o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h.Handle, nil
+}
+
+func controlHandler(in *handlerInput) (any, error) {
+	qs := make(map[string]controlfn.Queue, len(in.queues))
+	for n, q := range in.queues {
+		qs[n] = q
+	}
+	h := controlfn.New(controlfn.Options{Queues: qs, Health: in.a.Health, Build: in.o.Build, ConfigVersion: in.o.ConfigVersion, Config: in.o.ConfigView, Logger: in.o.Logger})
+	return h.Handle, nil
+}
 
 // Options configure how a function is built from modules. Everything here
 // happens once per cold start.
@@ -83,7 +144,7 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 	o.Environ = environOrOS(o.Environ)
 	getenv := getenvFrom(o.Environ)
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", string(fn))
+		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", fn.String())
 	}
 	if o.Build == "" {
 		o.Build = getenv("PLBA_BUILD")
@@ -122,43 +183,23 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 	if err != nil {
 		return fail(err)
 	}
+	if fn.handler == nil {
+		return fail(errors.New("unknown function (use lambda.Poller, Worker or Control)"))
+	}
+	in := &handlerInput{o: &o, p: p, a: a, steps: steps}
 	names := a.Queues()
-	if fn == Worker {
-		name, err := workerQueue(a, p.Lambda.Worker.Queue)
-		if err != nil {
+	if fn.consumes {
+		if in.consumed, err = workerQueue(a, p.Lambda.Worker.Queue); err != nil {
 			return fail(err)
 		}
-		names = []string{name}
+		names = []string{in.consumed}
 	}
 	if b.Queues, err = OpenQueues(o.Client, names, p.Queue, o.Logger); err != nil {
 		return fail(err)
 	}
-	switch fn {
-	case Poller:
-		p, err := pollerfn.New(pollerfn.Options{Sources: a.Sources, Steps: steps, Queues: b.Queues, Logger: o.Logger})
-		if err != nil {
-			return fail(err)
-		}
-		b.Handler = p.Handle
-	case Worker:
-		name := names[0]
-		h, err := workerfn.New(workerfn.Options{
-			Routines: a.Routines, Executor: a.Executor, QueueName: name, Queue: b.Queues[name],
-			MaxReceiveCount: p.Queue.MaxAttempts, Concurrency: p.Lambda.Worker.Concurrency, Tracer: o.Assemble.Tracer, Logger: o.Logger,
-		})
-		if err != nil {
-			return fail(err)
-		}
-		b.Handler = h.Handle
-	case Control:
-		qs := make(map[string]controlfn.Queue, len(b.Queues))
-		for n, q := range b.Queues {
-			qs[n] = q
-		}
-		h := controlfn.New(controlfn.Options{Queues: qs, Health: a.Health, Build: o.Build, ConfigVersion: o.ConfigVersion, Config: o.ConfigView, Logger: o.Logger})
-		b.Handler = h.Handle
-	default:
-		return fail(fmt.Errorf("unknown function %q", fn))
+	in.queues = b.Queues
+	if b.Handler, err = fn.handler(in); err != nil {
+		return fail(err)
 	}
 	return b, nil
 }
@@ -215,7 +256,7 @@ func Main(fn Function, o Options, modules ...contracts.ApplicationModule) {
 	if o.Config == nil {
 		m, err := LoadConfig(ctx, o.Environ, o.Logger, modules...)
 		if err != nil {
-			slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "function", string(fn), "error", err)
+			slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "function", fn.String(), "error", err)
 			os.Exit(1)
 		}
 		o.Config = m
@@ -230,7 +271,7 @@ func Main(fn Function, o Options, modules ...contracts.ApplicationModule) {
 	}
 	b, err := Build(ctx, fn, o, modules...)
 	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "function", string(fn), "error", err)
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "function", fn.String(), "error", err)
 		os.Exit(1)
 	}
 	awslambda.StartWithOptions(b.Handler, awslambda.WithEnableSIGTERM(func() {

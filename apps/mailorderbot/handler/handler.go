@@ -43,9 +43,6 @@ import (
 	"github.com/plba/plba/pkg/contracts"
 )
 
-// TaskKind is the task kind the IMAP source publishes e-mails as.
-const TaskKind = "mailorderbot.email"
-
 // DefaultMaxLines is Deps.MaxLines when unset.
 const DefaultMaxLines = 50
 

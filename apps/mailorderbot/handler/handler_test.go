@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/plba/plba/apps/mailorderbot"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -69,7 +70,7 @@ func newRig(t *testing.T, mod func(*handler.Deps)) *rig {
 }
 
 func task(payload []byte, ref string) contracts.Task {
-	t := contracts.Task{ID: "t1", Kind: handler.TaskKind, Payload: payload, Attempt: 1}
+	t := contracts.Task{ID: "t1", Kind: mailorderbot.TaskKind, Payload: payload, Attempt: 1}
 	if ref != "" {
 		t = t.WithAttr(contracts.AttrSourceRef, ref)
 	}
@@ -345,7 +346,7 @@ func ExampleNew() {
 		panic(err)
 	}
 	msg := "From: Alice <alice@example.com>\r\nMessage-ID: <7@example.com>\r\nSubject: order\r\n\r\nABC-123 x 2\r\n"
-	task := contracts.Task{Kind: handler.TaskKind, Payload: []byte(msg)}
+	task := contracts.Task{Kind: mailorderbot.TaskKind, Payload: []byte(msg)}
 	_ = h.Run(context.Background(), task)
 	_ = h.Run(context.Background(), task) // a redelivery creates nothing
 	// Output:

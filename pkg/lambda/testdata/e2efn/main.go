@@ -88,5 +88,10 @@ func touch(name string) error {
 }
 
 func main() {
-	lambda.Main(lambda.Function(os.Getenv("PLBA_FN")), lambda.Options{ConfigVersion: "e2e-1"}, module{})
+	fn, ok := lambda.FunctionNamed(os.Getenv("PLBA_FN"))
+	if !ok {
+		fmt.Fprintf(os.Stderr, "e2efn: PLBA_FN=%q is not poller, worker or control\n", os.Getenv("PLBA_FN"))
+		os.Exit(1)
+	}
+	lambda.Main(fn, lambda.Options{ConfigVersion: "e2e-1"}, module{})
 }
