@@ -26,7 +26,8 @@ func invokeCmd(ctx context.Context, args []string, out, errw io.Writer) int {
 	bootstrap := fs.String("bootstrap", "", "`path` of the bootstrap binary; default bin/lambda/<function>/bootstrap (make lambdas)")
 	timeout := fs.Duration("timeout", 30*time.Second, "function `timeout`")
 	var envs multiFlag
-	fs.Var(&envs, "env", "function environment `NAME=value` (repeatable); the host environment is passed too")
+	fs.Var(&envs, "env", "function environment `NAME=value` (repeatable); nothing else of the host's is passed but PATH, as on Lambda")
+	inherit := fs.Bool("inherit-env", false, "pass the whole host environment too (hides what the function's role and configuration would lack on AWS)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: plba invoke poller|worker|control [--event FILE] [--bootstrap PATH] [--env NAME=value]... [--timeout 30s]
 
@@ -91,7 +92,7 @@ Flags:
 		env[k] = v
 	}
 	em, err := emulator.Start(ctx, emulator.Options{
-		Bootstrap: *bootstrap, Env: env, InheritEnv: true, FunctionName: fn, Timeout: *timeout,
+		Bootstrap: *bootstrap, Env: env, InheritEnv: *inherit, FunctionName: fn, Timeout: *timeout,
 		Stdout: errw, Stderr: errw, Logger: slog.New(slog.NewTextHandler(errw, nil)),
 	})
 	if err != nil {
