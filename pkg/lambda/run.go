@@ -62,7 +62,7 @@ func FunctionNamed(name string) (Function, bool) {
 }
 
 func pollerHandler(in *handlerInput) (any, error) {
-	p, err := pollerfn.New(pollerfn.Options{Sources: in.a.Sources, Steps: in.steps, Queues: in.queues, Logger: in.o.Logger})
+	p, err := pollerfn.New(pollerfn.Options{Sources: in.a.Sources, Steps: in.steps, Queues: in.queues, Reserve: in.p.Lambda.Reserve, Logger: in.o.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,8 @@ func pollerHandler(in *handlerInput) (any, error) {
 func workerHandler(in *handlerInput) (any, error) {
 	h, err := workerfn.New(workerfn.Options{
 		Routines: in.a.Routines, Executor: in.a.Executor, QueueName: in.consumed, Queue: in.queues[in.consumed],
-		MaxReceiveCount: in.p.Queue.MaxAttempts, Concurrency: in.p.Lambda.Worker.Concurrency, Tracer: in.o.Assemble.Tracer, Logger: in.o.Logger,
+		MaxReceiveCount: in.p.Queue.MaxAttempts, Concurrency: in.p.Lambda.Worker.Concurrency, Reserve: in.p.Lambda.Reserve,
+		Tracer: in.o.Assemble.Tracer, Logger: in.o.Logger,
 	})
 	if err != nil {
 		return nil, err

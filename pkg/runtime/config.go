@@ -26,6 +26,11 @@ type PlatformConfig struct {
 // LambdaConfig is platform.lambda.
 type LambdaConfig struct {
 	Worker LambdaWorkerConfig `koanf:"worker" json:"worker"`
+	// Reserve is how long before an invocation's deadline the worker and
+	// the poller stop starting work and return what they have (AWS drops
+	// the response of an invocation that times out). 0: a tenth of the time
+	// left, between 100ms and 3s (workerfn.DefaultReserve).
+	Reserve time.Duration `koanf:"reserve" json:"reserve" validate:"gte=0"`
 }
 
 // LambdaWorkerConfig is platform.lambda.worker.
