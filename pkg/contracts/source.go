@@ -80,3 +80,36 @@ func StampSource(p Publisher, name string) Publisher {
 		return p.Publish(ctx, t)
 	})
 }
+
+// Backpressure is implemented by the publisher a long-lived deployment
+// gives a source when its queue lives in the process (the in-memory queue):
+// a source reads ahead of the consumers no further than they can start
+// soon, so that a crash or a stop strands little. Sources that mark what
+// they publish (the IMAP source) ask Room before marking.
+type Backpressure interface {
+	// Room is how many more tasks may be published now; ≤ 0 means none.
+	Room() int
+	// WaitRoom returns when Room may have grown (a consumer finished a
+	// task), after a short while at the latest, or with ctx's error.
+	WaitRoom(ctx context.Context) error
+}
+
+// MarkKeeper is implemented by sources that mark at their origin what they
+// published and not yet settled (the IMAP source's $Queued keyword). Before
+// the first poll the deployment tells it whether its queue keeps tasks
+// beyond this process. When it does not (the in-memory queue), a mark
+// found at start belongs to a process that is gone — its task died with
+// that process — so the source clears it and publishes the message again
+// at once; and marks of tasks this process published but did not finish
+// are cleared when the source closes. With a durable queue (SQS, Redis) a
+// mark lives as long as the queue's copy of the task: until Settle.
+type MarkKeeper interface {
+	QueueOutlivesProcess(durable bool)
+}
+
+// DurableQueue is implemented by queues that keep their tasks beyond the
+// process (SQS, Redis). A queue that does not implement it is taken to
+// live in the process.
+type DurableQueue interface {
+	Durable() bool
+}

@@ -86,6 +86,7 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		Middleware:   a.Middleware,
 
 		RoutineTimeout: p.Routines.Timeout,
+		ReadAhead:      p.Queue.ReadAhead,
 		Lease:          p.Queue.Lease,
 		Tracer:         tracer,
 

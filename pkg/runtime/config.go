@@ -65,6 +65,11 @@ type QueueConfig struct {
 	// RoutineSpec.MaxAttempts of its own; on SQS it is the redrive
 	// policy's maxReceiveCount. The queue owns it: executors ask the queue.
 	MaxAttempts int `koanf:"max_attempts" json:"max_attempts" validate:"gte=1"`
+	// ReadAhead: a source publishes into an in-memory queue no more than
+	// ReadAhead × the consuming pool's size ahead of the consumers (what a
+	// crash or a stop leaves in flight). Durable queues are bounded by the
+	// sources' batch size per cycle instead.
+	ReadAhead int `koanf:"read_ahead" json:"read_ahead" validate:"gte=1,lte=1000"`
 	// Lease for backends with leases (SQS visibility, Redis): extended
 	// while a routine runs.
 	Lease time.Duration `koanf:"lease" json:"lease" validate:"gte=0"`
@@ -146,7 +151,7 @@ func DefaultPlatformConfig() PlatformConfig {
 		Control:  ControlConfig{Listen: "127.0.0.1:8080"},
 		Startup:  TimeoutConfig{Timeout: 30 * time.Second},
 		Shutdown: TimeoutConfig{Timeout: 30 * time.Second},
-		Queue:    QueueConfig{Backend: "memory", Capacity: 1024, MaxAttempts: 5, SQS: SQSQueueConfig{WaitTime: 20 * time.Second}},
+		Queue:    QueueConfig{Backend: "memory", Capacity: 1024, MaxAttempts: 5, ReadAhead: 8, SQS: SQSQueueConfig{WaitTime: 20 * time.Second}},
 		Routines: RoutineConfig{Timeout: 5 * time.Minute, BackoffMin: time.Second, BackoffMax: 5 * time.Minute},
 		Restart:  RestartConfig{MaxRestarts: DefaultSupervisorOptions().MaxRestarts, Window: DefaultSupervisorOptions().Window},
 		Tracing:  TracingConfig{Exporter: "none"},

@@ -53,6 +53,10 @@ type Options struct {
 	RoutineTimeout time.Duration
 	// Middleware wraps every routine (see AssembleOptions.Middleware).
 	Middleware []contracts.RoutineMiddleware
+	// ReadAhead bounds what a source publishes into a queue that lives in
+	// the process to ReadAhead × the consuming pool's size
+	// (platform.queue.read_ahead); 0 means no bound.
+	ReadAhead int
 	// Observer hears about every routine run (progress output, metrics).
 	Observer routine.Observer
 	// Lease for queues with leases (SQS visibility); 0 disables heartbeats.
@@ -67,6 +71,8 @@ func (o Options) Validate() error {
 	switch {
 	case o.RoutineTimeout < 0:
 		return fmt.Errorf("runtime: negative RoutineTimeout %s", o.RoutineTimeout)
+	case o.ReadAhead < 0:
+		return fmt.Errorf("runtime: negative ReadAhead %d", o.ReadAhead)
 	case o.Lease < 0:
 		return fmt.Errorf("runtime: negative Lease %s", o.Lease)
 	}

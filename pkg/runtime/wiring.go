@@ -48,6 +48,10 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 		m.queueList = append(m.queueList, name)
 		m.mu.Unlock()
 	}
+	// A queue in the process bounds its sources' read-ahead (see
+	// readAhead); sources that mark their origin learn whether their queue
+	// outlives the process.
+	bounds := map[string]*readAhead{}
 	// One pool per queue: its executors dispatch by task kind.
 	for _, qname := range a.Queues() {
 		execs := map[string]*routine.Executor{}
@@ -70,6 +74,19 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 		poolName := "pool:" + strings.Join(names, "+")
 		log := m.opts.Logging.Logger("worker")
 		size := &poolSize{specs: specs}
+		if m.opts.ReadAhead > 0 && !durable(q) {
+			ra := newReadAhead(q, func() int { return m.opts.ReadAhead * size.total() })
+			bounds[qname] = ra
+			for _, e := range execs {
+				obs := e.Observer
+				e.Observer = func(t contracts.Task, r routine.Result) {
+					if obs != nil {
+						obs(t, r)
+					}
+					ra.finished()
+				}
+			}
+		}
 		if err := m.sup.Add(WorkerDefinition{Name: poolName, Role: RolePool, New: func() (contracts.Worker, error) {
 			return workers.NewPool(workers.PoolOptions{Name: poolName, Queue: q, Executors: execs, Workers: size.total(), Lease: m.opts.Lease, Logger: log})
 		}}); err != nil {
@@ -97,11 +114,18 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 	}
 	for _, s := range a.Sources {
 		q := m.queues[s.Queue]
+		if mk, ok := s.Source.(contracts.MarkKeeper); ok {
+			mk.QueueOutlivesProcess(durable(q))
+		}
+		var pub contracts.Publisher = q
+		if ra := bounds[s.Queue]; ra != nil {
+			pub = ra
+		}
 		spec := s
 		name := "source:" + spec.Source.Name()
 		log := m.opts.Logging.Logger("source")
 		if err := m.sup.Add(WorkerDefinition{Name: name, Role: RoleSource, New: func() (contracts.Worker, error) {
-			return workers.NewSourceWorker(workers.SourceOptions{Name: name, Source: spec.Source, Publisher: q,
+			return workers.NewSourceWorker(workers.SourceOptions{Name: name, Source: spec.Source, Publisher: pub,
 				Mode: spec.Mode, Interval: spec.Interval, FailureLimit: 10, Logger: log, Tracer: m.opts.Tracer})
 		}}); err != nil {
 			return err

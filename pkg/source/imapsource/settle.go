@@ -52,6 +52,7 @@ func (s *Source) Settle(ctx context.Context, task contracts.Task, outcome contra
 	if err != nil {
 		return fmt.Errorf("imap: settle task %q (%s): %w", task.ID, outcome, err)
 	}
+	s.settled(mailbox, uint32(uv), imap.UID(uid))
 	return nil
 }
 

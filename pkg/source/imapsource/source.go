@@ -100,6 +100,28 @@ type Source struct {
 	// conns holds every live connection, so Close can drop them all, even
 	// one a Poll blocked in Publish holds.
 	conns map[*conn]struct{}
+
+	// ownsMarks: the queue lives in this process (QueueOutlivesProcess
+	// false), so every in-flight mark in the mailbox is this process's or
+	// an orphan of one that is gone. orphansCleared: the marks found at
+	// start were cleared. outstanding: messages this process marked and
+	// has not settled, released (unmarked) at Close.
+	ownsMarks      bool
+	orphansCleared bool
+	outstanding    map[msgKey]struct{}
+}
+
+// QueueOutlivesProcess implements contracts.MarkKeeper (see there): with a
+// queue in the process, marks found at the first cycle are cleared (their
+// tasks died with a process that is gone) and the marks of tasks not
+// finished by Close are cleared by Close.
+func (s *Source) QueueOutlivesProcess(durable bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ownsMarks = !durable
+	if s.ownsMarks && s.outstanding == nil {
+		s.outstanding = map[msgKey]struct{}{}
+	}
 }
 
 type msgKey struct {
@@ -354,6 +376,16 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 				retrySoon = true
 				break
 			}
+			if r.capped {
+				// The read-ahead bound is reached: wait until consumers
+				// made room, then read on (new mail is searched for then).
+				if bp, ok := pub.(contracts.Backpressure); ok {
+					if err := bp.WaitRoom(ctx); err != nil {
+						return established, err
+					}
+					continue
+				}
+			}
 			if !r.more {
 				break
 			}
@@ -440,6 +472,7 @@ func (s *Source) isClosed() bool {
 // Close drops every connection; Run returns ErrClosed, later Poll and
 // Settle calls fail with ErrClosed.
 func (s *Source) Close() error {
+	s.releaseOutstanding()
 	s.mu.Lock()
 	s.closed = true
 	conns := make([]*conn, 0, len(s.conns))
