@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/plba/plba/pkg/runner.Version=$(VERSION)
 LAMBDAS := poller worker control
 
-.PHONY: run build test test-go test-infra lint bench services services-stop deps lambdas synth diff deploy destroy fuzz clean
+.PHONY: run build test test-go test-infra lint bench chaos services services-stop deps lambdas synth diff deploy destroy fuzz clean
 
 ## run: the mail order bot demo (embedded IMAP server, SQLite store, control plane on 127.0.0.1:8080)
 run:
@@ -50,6 +50,12 @@ lint:
 ## bench: the speed targets
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/workers/ ./pkg/queue/... ./pkg/lambda/... ./pkg/source/imapsource/... ./apps/mailorderbot/...
+
+## chaos: fault scenarios against real processes and servers (one figures line each);
+## CHAOS_LONG=1 for more mail and the soak
+chaos:
+	@PLBA_CHAOS=$(if $(CHAOS_LONG),long,short) $(GO) test -count=1 -v -timeout 30m ./chaos/ 2>&1 | tee var/chaos.log | grep -E '^(chaos:|--- FAIL|FAIL|ok|panic)'; \
+		exit $${PIPESTATUS[0]}
 
 ## fuzz: run each fuzz target for a while (FUZZTIME, default 30s)
 FUZZTIME ?= 30s

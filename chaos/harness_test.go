@@ -409,3 +409,28 @@ func lines(s, substr string) int {
 	}
 	return n
 }
+
+// rewrite replaces config text (a line's start up to its end) and appends
+// extra platform settings, for scenarios that change the bot's defaults.
+func rewrite(t *testing.T, file string, repl map[string]string, extra string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for old, nw := range repl {
+		s = strings.Replace(s, old, nw, 1)
+	}
+	if extra != "" {
+		s = strings.Replace(s, "platform:\n", extra[:len("platform:\n")]+indentRest(extra), 1)
+	}
+	if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// indentRest returns the lines of a "platform:\n  ..." block after its
+// first line.
+func indentRest(extra string) string { return strings.TrimPrefix(extra, "platform:\n") }
