@@ -54,7 +54,7 @@ bench:
 ## chaos: fault scenarios against real processes and servers (one figures line each);
 ## CHAOS_LONG=1 for more mail and the soak
 chaos:
-	@PLBA_CHAOS=$(if $(CHAOS_LONG),long,short) $(GO) test -count=1 -v -timeout 30m ./chaos/ 2>&1 | tee var/chaos.log | grep -E '^(chaos:|--- FAIL|FAIL|ok|panic)'; \
+	@mkdir -p var; PLBA_CHAOS=$(if $(CHAOS_LONG),long,short) $(GO) test -count=1 -v -timeout 30m ./chaos/ 2>&1 | tee var/chaos.log | grep -E '^(chaos:|--- FAIL|FAIL|ok|panic)'; \
 		exit $${PIPESTATUS[0]}
 
 ## fuzz: run each fuzz target for a while (FUZZTIME, default 30s)
