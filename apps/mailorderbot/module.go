@@ -51,8 +51,10 @@ type Options struct {
 // poller links no order parser, the control function neither the parser
 // nor the IMAP client (see docs/serverless.md, "Size budget").
 type Parts struct {
-	// Source makes the IMAP source: imapsource.New (parts.Source).
-	Source func(cfg imapsource.Config, opts ...imapsource.Option) (*imapsource.Source, error)
+	// Source makes the IMAP source and closes it at stop: imapsource.Open.
+	// The module calls no method of the source itself, so a binary without
+	// this part links no IMAP command.
+	Source func(r contracts.Registry, cfg imapsource.Config, opts ...imapsource.Option) (contracts.TaskSource, error)
 	// Routine makes the order routine from the module's configuration,
 	// store and logger (parts.Routine).
 	Routine func(ctx context.Context, env RoutineEnv) (contracts.Routine, error)
@@ -79,7 +81,6 @@ type Module struct {
 	opts  Options
 	cfg   Config
 	store store.OrderStore
-	src   *imapsource.Source
 
 	mu     sync.Mutex
 	counts map[string]int
@@ -111,8 +112,6 @@ func (m *Module) Config() Config { return m.cfg }
 // Store returns the order store (after Register).
 func (m *Module) Store() store.OrderStore { return m.store }
 
-// Source returns the IMAP source (after Register).
-func (m *Module) Source() *imapsource.Source { return m.src }
 
 // Register wires the bot: IMAP source → queue "orders" → pool of Workers
 // running the order routine; the store closes at stop.
@@ -151,12 +150,11 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	var src contracts.TaskSource = absentSource{}
 	if m.opts.Parts.Source != nil {
 		srcOpts := append([]imapsource.Option{imapsource.WithKind(TaskKind), imapsource.WithLogger(log)}, m.opts.SourceOptions...)
-		s, err := m.opts.Parts.Source(m.cfg.IMAP, srcOpts...)
+		s, err := m.opts.Parts.Source(r, m.cfg.IMAP, srcOpts...)
 		if err != nil {
 			return err
 		}
-		m.src, src = s, s
-		r.OnStop(func(context.Context) error { return s.Close() })
+		src = s
 	}
 	if err := r.AddSource(contracts.SourceSpec{Source: src, Queue: Queue, Mode: m.cfg.IMAP.SourceMode(), Interval: m.cfg.IMAP.PollInterval}); err != nil {
 		return err

@@ -11,5 +11,5 @@ import (
 
 // The poller runs the IMAP source only: it links no order parser.
 func main() {
-	lambda.Main(lambda.Poller, lambda.Options{}, mailorderbot.New(mailorderbot.Options{Parts: mailorderbot.Parts{Source: imapsource.New}}))
+	lambda.Main(lambda.Poller, lambda.Options{}, mailorderbot.New(mailorderbot.Options{Parts: mailorderbot.Parts{Source: imapsource.Open}}))
 }

@@ -101,10 +101,13 @@ type Backpressure interface {
 // found at start belongs to a process that is gone — its task died with
 // that process — so the source clears it and publishes the message again
 // at once; and marks of tasks this process published but did not finish
-// are cleared when the source closes. With a durable queue (SQS, Redis) a
-// mark lives as long as the queue's copy of the task: until Settle.
+// are cleared by ReleaseMarks, which the deployment calls at stop once its
+// consumers drained. With a durable queue (SQS, Redis) a mark lives as long
+// as the queue's copy of the task: until Settle, and ReleaseMarks does
+// nothing.
 type MarkKeeper interface {
 	QueueOutlivesProcess(durable bool)
+	ReleaseMarks(ctx context.Context) error
 }
 
 // DurableQueue is implemented by queues that keep their tasks beyond the

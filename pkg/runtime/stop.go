@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/plba/plba/pkg/contracts"
 )
 
 // Stop stops sources, then custom workers, then drains the pools within
@@ -52,6 +53,17 @@ func (m *Manager) shutdown(ctx context.Context, force bool) error {
 	m.mu.Unlock()
 	for _, f := range unsub {
 		f()
+	}
+	// The consumers are done: a source whose queue lives here releases the
+	// marks of the tasks that die with the process.
+	if a != nil {
+		for _, s := range a.Sources {
+			if mk, ok := s.Source.(contracts.MarkKeeper); ok {
+				if err := mk.ReleaseMarks(context.WithoutCancel(ctx)); err != nil {
+					m.log.Warn("source could not release its in-flight marks; the next start clears them", "source", s.Source.Name(), "err", err)
+				}
+			}
+		}
 	}
 	for _, name := range queues {
 		q := m.queues[name]

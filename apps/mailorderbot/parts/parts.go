@@ -3,12 +3,12 @@
 // pieces it runs:
 //
 //	local runner, worker function   mailorderbot.Options{Parts: parts.All}
-//	poller function                 mailorderbot.Options{Parts: mailorderbot.Parts{Source: imapsource.New}}
+//	poller function                 mailorderbot.Options{Parts: mailorderbot.Parts{Source: imapsource.Open}}
 //	control function                mailorderbot.Options{}
 //
 // Importing this package links the parser (its package initialisation runs
 // even when no function of it is called), so the poller's main names
-// imapsource.New itself rather than parts.Source. The worker needs the
+// imapsource.Open itself rather than parts.Source. The worker needs the
 // source too: its Settle marks a processed mail \Seen.
 package parts
 
@@ -25,7 +25,7 @@ import (
 )
 
 // All is every part: what the local runner and the worker function use.
-var All = mailorderbot.Parts{Source: imapsource.New, Routine: Routine}
+var All = mailorderbot.Parts{Source: imapsource.Open, Routine: Routine}
 
 // Routine builds the order routine (handler.Handler) from the module's
 // configuration and store.

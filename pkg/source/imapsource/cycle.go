@@ -361,15 +361,17 @@ func (s *Source) clearOrphans(ctx context.Context, cn *conn, mailbox string, uv 
 	return nil
 }
 
-// releaseOutstanding clears the marks of messages this process published
-// and did not settle, when its queue lives in the process: their tasks die
-// with it, and the next start publishes them at once. Called by Close,
-// after the pools drained (the runtime closes sources last).
-func (s *Source) releaseOutstanding() {
+// ReleaseMarks implements contracts.MarkKeeper: it clears the marks of
+// messages this process published and did not settle, when its queue lives
+// in the process — their tasks die with it, and the next start publishes
+// them at once. The runtime calls it at stop, after the pools drained.
+// Not done from Close, so that binaries that never stop a runtime (the
+// Lambda functions) do not link it.
+func (s *Source) ReleaseMarks(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.ownsMarks || len(s.outstanding) == 0 || s.closed {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	groups := map[[2]string][]imap.UID{}
 	for k := range s.outstanding {
@@ -377,9 +379,9 @@ func (s *Source) releaseOutstanding() {
 		groups[key] = append(groups[key], imap.UID(k.uid))
 	}
 	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.CommandTimeout)
+	ctx, cancel := context.WithTimeout(ctx, 2*s.cfg.CommandTimeout)
 	defer cancel()
-	released := 0
+	released, failed := 0, 0
 	for key, uids := range groups {
 		uv64, _ := strconv.ParseUint(key[1], 10, 32)
 		_, _, err := s.withConn(ctx, &s.settleConn, func(cn *conn) (int, bool, error) {
@@ -392,7 +394,8 @@ func (s *Source) releaseOutstanding() {
 			return 0, false, s.unmarkInflight(ctx, cn, key[0], uint32(uv64), uids)
 		})
 		if err != nil {
-			s.log.Warn("imap: could not release in-flight marks at close; the next start clears them", "count", len(uids), "err", err)
+			s.log.Warn("imap: could not release in-flight marks at stop; the next start clears them", "count", len(uids), "err", err)
+			failed += len(uids)
 			continue
 		}
 		released += len(uids)
@@ -400,6 +403,10 @@ func (s *Source) releaseOutstanding() {
 	if released > 0 {
 		s.log.Info("imap: released in-flight marks of tasks this process did not finish", "count", released)
 	}
+	if failed > 0 {
+		return fmt.Errorf("imap: %d in-flight marks not released", failed)
+	}
+	return nil
 }
 
 // filterInflight drops messages the fallback record says are in flight and

@@ -114,7 +114,7 @@ type Source struct {
 // QueueOutlivesProcess implements contracts.MarkKeeper (see there): with a
 // queue in the process, marks found at the first cycle are cleared (their
 // tasks died with a process that is gone) and the marks of tasks not
-// finished by Close are cleared by Close.
+// finished are cleared by ReleaseMarks at stop.
 func (s *Source) QueueOutlivesProcess(durable bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -144,6 +144,21 @@ type healthState struct {
 	keywordsKnown  bool
 	everConnected  bool
 	unsettledCount int64
+}
+
+// Open is [New] for a module's Register, as a part a main may leave out:
+// the source is closed when the deployment stops (r.OnStop), and it comes
+// back as a contracts.TaskSource, so a module that reaches the IMAP client
+// only through Open, as a function value, never holds the concrete type —
+// and a binary whose main leaves that value out links no IMAP command (see
+// the Lambda size budget in docs/serverless.md).
+func Open(r contracts.Registry, cfg Config, opts ...Option) (contracts.TaskSource, error) {
+	s, err := New(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	r.OnStop(func(context.Context) error { return s.Close() })
+	return s, nil
 }
 
 // New checks cfg (after filling defaults) and returns a source. It does not
@@ -472,7 +487,6 @@ func (s *Source) isClosed() bool {
 // Close drops every connection; Run returns ErrClosed, later Poll and
 // Settle calls fail with ErrClosed.
 func (s *Source) Close() error {
-	s.releaseOutstanding()
 	s.mu.Lock()
 	s.closed = true
 	conns := make([]*conn, 0, len(s.conns))
