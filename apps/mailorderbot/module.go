@@ -112,7 +112,6 @@ func (m *Module) Config() Config { return m.cfg }
 // Store returns the order store (after Register).
 func (m *Module) Store() store.OrderStore { return m.store }
 
-
 // Register wires the bot: IMAP source → queue "orders" → pool of Workers
 // running the order routine; the store closes at stop.
 func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
