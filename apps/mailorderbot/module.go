@@ -215,7 +215,7 @@ func (m *Module) outcome(ord domain.Order, duplicate bool) {
 	switch ord.Status {
 	case domain.StatusAccepted:
 		detail = fmt.Sprintf("%d line(s), total %s", len(ord.Lines), ord.Total)
-	case domain.StatusRejected, domain.StatusIgnored:
+	case domain.StatusRejected, domain.StatusIgnored, domain.StatusReview:
 		if len(ord.Reasons) > 0 {
 			detail = ord.Reasons[0]
 			if len(ord.Reasons) > 1 {
@@ -233,8 +233,9 @@ func (m *Module) outcome(ord domain.Order, duplicate bool) {
 func (m *Module) summary() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fmt.Fprintf(m.opts.Progress, "\nsummary: %d accepted, %d rejected, %d ignored, %d redeliveries already stored\n",
-		m.counts[string(domain.StatusAccepted)], m.counts[string(domain.StatusRejected)], m.counts[string(domain.StatusIgnored)], m.counts["duplicate"])
+	fmt.Fprintf(m.opts.Progress, "\nsummary: %d accepted, %d rejected, %d ignored, %d review, %d redeliveries already stored\n",
+		m.counts[string(domain.StatusAccepted)], m.counts[string(domain.StatusRejected)], m.counts[string(domain.StatusIgnored)],
+		m.counts[string(domain.StatusReview)], m.counts["duplicate"])
 }
 
 // Counts returns how many outcomes of each status this process stored

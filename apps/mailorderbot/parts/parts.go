@@ -19,6 +19,7 @@ import (
 	"github.com/plba/plba/apps/mailorderbot"
 	"github.com/plba/plba/apps/mailorderbot/catalog"
 	"github.com/plba/plba/apps/mailorderbot/handler"
+	"github.com/plba/plba/apps/mailorderbot/mailparse"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/source/imapsource"
@@ -57,5 +58,11 @@ func HandlerDeps(c mailorderbot.Config, st store.OrderStore) (handler.Deps, erro
 	if from == "" {
 		from = mailorderbot.DefaultFrom
 	}
-	return handler.Deps{Store: st, Catalog: cat, Sender: sender, From: from, MaxLines: c.MaxLines}, nil
+	sku, err := c.SKURegexp()
+	if err != nil {
+		return handler.Deps{}, fmt.Errorf("%s.sku_pattern: %w", mailorderbot.ConfigPath, err)
+	}
+	return handler.Deps{Store: st, Catalog: cat, Sender: sender, From: from, MaxLines: c.MaxLines,
+		ShopAddresses: c.ShopAddresses, AckReview: c.AckReview,
+		Parse: mailparse.Options{SKU: sku, SKUHeaders: c.SKUHeaders, QtyHeaders: c.QtyHeaders}}, nil
 }

@@ -345,7 +345,7 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, limit int) (
 // each status and merges, so it never scans the table.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]domain.Order, error) {
 	limit := store.Limit(f.Limit)
-	statuses := []domain.Status{domain.StatusAccepted, domain.StatusRejected, domain.StatusIgnored}
+	statuses := domain.Statuses
 	if f.Status != "" {
 		statuses = []domain.Status{f.Status}
 	}
