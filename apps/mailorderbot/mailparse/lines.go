@@ -18,6 +18,7 @@ const (
 // lineRules are the compiled rules for one SKU pattern.
 type lineRules struct {
 	token    *regexp.Regexp // a SKU-shaped token anywhere
+	dash     bool           // every SKU has a dash (a cheap pre-check)
 	exact    *regexp.Regexp // a cell that is one SKU
 	qtyFirst *regexp.Regexp // [Qty] 2 [x|unit] SKU rest
 	skuFirst *regexp.Regexp // SKU [x|:|-|=] 2 [x|unit] rest
@@ -44,6 +45,7 @@ func rulesFor(sku *regexp.Regexp) *lineRules {
 		badAfter: regexp.MustCompile(`(?i)^` + s + `\s*(?:x|\*|:)\s*(\S+)`),
 		badFirst: regexp.MustCompile(`(?i)^(\S+?)\s*(?:x|\*)\s*` + s + `\b`),
 		qtyCell:  regexp.MustCompile(`(?i)^(\d+)\s*` + unitWords + `?$`),
+		dash:     key == DefaultSKUPattern,
 	}
 	rulesCache.Store(key, r)
 	return r
@@ -63,7 +65,12 @@ var (
 )
 
 // hasSKU reports whether l holds a SKU-shaped token.
-func (r *lineRules) hasSKU(l string) bool { return r.token.MatchString(l) }
+func (r *lineRules) hasSKU(l string) bool {
+	if r.dash && !strings.ContainsRune(l, '-') {
+		return false
+	}
+	return r.token.MatchString(l)
+}
 
 // lineResult is how one candidate line was read.
 type lineResult int

@@ -74,7 +74,7 @@ func isHeader(l string) bool {
 // line followed, within five lines, by at least two of Sent/Date, To and
 // Subject.
 func headerBlockAt(lines []string, i int) bool {
-	if !fromHdrRE.MatchString(headerLine(lines[i])) {
+	if c := strings.IndexByte(lines[i], ':'); c < 0 || c > 40 || !fromHdrRE.MatchString(headerLine(lines[i])) {
 		return false
 	}
 	n := 0
@@ -101,7 +101,14 @@ func splitQuote(lines []string, subject string) quoteSplit {
 	fwdSubject := fwdSubjectRE.MatchString(subject)
 	for i := 0; i < len(lines); i++ {
 		l := strings.TrimSpace(lines[i])
+		// Every rule below needs a colon, a run of dashes or underscores,
+		// or the marker: most lines are ruled out without a regexp.
+		if !strings.ContainsRune(l, ':') && !strings.HasPrefix(l, "--") && !strings.HasPrefix(l, "__") &&
+			l != quoteMarker && !strings.ContainsRune(l, '<') {
+			continue
+		}
 		h := headerLine(lines[i])
+		colonEnd := strings.HasSuffix(l, ":")
 		switch {
 		case l == quoteMarker:
 			// What the container holds decides: a forward separator or a
@@ -134,9 +141,9 @@ func splitQuote(lines []string, subject string) quoteSplit {
 				return forwardAt(lines, i, i)
 			}
 			return quoteSplit{end: i}
-		case !strings.HasPrefix(l, ">") && (attributionRE.MatchString(l) || gmailAttrRE.MatchString(l)):
+		case colonEnd && !strings.HasPrefix(l, ">") && (attributionRE.MatchString(l) || gmailAttrRE.MatchString(l)):
 			return quoteSplit{end: i}
-		case i+1 < len(lines) && !strings.HasPrefix(l, ">") && l != "" &&
+		case i+1 < len(lines) && !strings.HasPrefix(l, ">") && l != "" && strings.HasSuffix(strings.TrimSpace(lines[i+1]), ":") &&
 			(attributionRE.MatchString(l+" "+strings.TrimSpace(lines[i+1])) || attributionRE.MatchString(l+strings.TrimSpace(lines[i+1]))):
 			// Gmail wraps long attributions: "On …, Name <\naddr> wrote:".
 			return quoteSplit{end: i}
