@@ -51,6 +51,10 @@ type Config struct {
 	// sender (any other forward is review), and mail from them is never
 	// answered.
 	ShopAddresses []string `koanf:"shop_addresses"`
+	// RawRetention is how long the raw message of mail in review is kept
+	// in the store for a person to read (the mailbox keeps the original
+	// regardless); 0 keeps none. Default 720h (30 days).
+	RawRetention time.Duration `koanf:"raw_retention" validate:"min=0"`
 	// AckReview answers mail that goes to review with an acknowledgement
 	// ("a person will look at it"; never a confirmation). Default false.
 	AckReview bool `koanf:"ack_review"`
@@ -103,6 +107,8 @@ func DefaultConfig() Config {
 		Workers:  8,
 		Store:    StoreConfig{Driver: DriverSQLite, Path: "var/orders.db", Table: "orders"},
 		MaxLines: 50,
+		// RawRetention: 30 days, long enough for a person to get to it.
+		RawRetention: 30 * 24 * time.Hour,
 		// SKUPattern "" means mailparse.DefaultSKUPattern (one owner).
 		SMTP: SMTPConfig{TLS: reply.TLSStartTLS, From: DefaultFrom},
 	}
@@ -124,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxLines < 1 {
 		bad("max_lines", "must be at least 1")
+	}
+	if c.RawRetention < 0 {
+		bad("raw_retention", "must not be negative")
 	}
 	if _, err := c.SKURegexp(); err != nil {
 		bad("sku_pattern", "%v", err)

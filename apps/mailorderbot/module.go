@@ -180,6 +180,27 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 			return err
 		}
 	}
+	if ret := m.cfg.RawRetention; ret > 0 {
+		// Raw messages kept for review are purged after the retention.
+		if err := r.AddWorker(workers.Func("raw-retention", func(ctx context.Context) error {
+			t := time.NewTicker(time.Hour)
+			defer t.Stop()
+			for {
+				if n, err := st.PurgeRaw(ctx, time.Now().Add(-ret)); err != nil {
+					log.Warn("purging raw messages failed", "err", err)
+				} else if n > 0 {
+					log.Info("raw messages purged", "count", n, "retention", ret.String())
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-t.C:
+				}
+			}
+		})); err != nil {
+			return err
+		}
+	}
 	if m.opts.Progress != nil {
 		r.OnStop(func(context.Context) error { m.summary(); return nil })
 	}

@@ -80,6 +80,10 @@ type Deps struct {
 	// ShopAddresses are the shop's own addresses or "@domain"s besides
 	// From: forwards from them are orders, mail from them is not answered.
 	ShopAddresses []string
+	// KeepRaw keeps the raw message of mail that goes to review in the
+	// store, so a person can read it; the module purges it after the
+	// configured retention.
+	KeepRaw bool
 	// AckReview sends an acknowledgement ("a person will look at it",
 	// never a confirmation) for mail that goes to review.
 	AckReview bool
@@ -179,6 +183,12 @@ func (h *Handler) Run(ctx context.Context, task contracts.Task) error {
 			return fmt.Errorf("handler: load existing %s: %w", order.Key, err)
 		}
 		return h.duplicate(ctx, existing)
+	}
+	if order.Status == domain.StatusReview && h.d.KeepRaw {
+		if err := h.d.Store.PutRaw(ctx, order.Key, task.Payload, now); err != nil {
+			// The mailbox still has the mail; the review stands.
+			h.d.Logger.WarnContext(ctx, "raw message not kept for review", "key", order.Key, "err", err)
+		}
 	}
 	out := Outcome{Order: order}
 	if h.d.Sender != nil && rep != nil && rep.Pending() {

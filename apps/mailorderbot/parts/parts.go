@@ -63,6 +63,6 @@ func HandlerDeps(c mailorderbot.Config, st store.OrderStore) (handler.Deps, erro
 		return handler.Deps{}, fmt.Errorf("%s.sku_pattern: %w", mailorderbot.ConfigPath, err)
 	}
 	return handler.Deps{Store: st, Catalog: cat, Sender: sender, From: from, MaxLines: c.MaxLines,
-		ShopAddresses: c.ShopAddresses, AckReview: c.AckReview,
+		ShopAddresses: c.ShopAddresses, AckReview: c.AckReview, KeepRaw: c.RawRetention > 0,
 		Parse: mailparse.Options{SKU: sku, SKUHeaders: c.SKUHeaders, QtyHeaders: c.QtyHeaders}}, nil
 }
