@@ -56,6 +56,21 @@ type Parts struct {
 	// Routine makes the order routine from the module's configuration,
 	// store and logger (parts.Routine).
 	Routine func(ctx context.Context, env RoutineEnv) (contracts.Routine, error)
+	// Review resolves an order in review (parts.Review, which calls
+	// handler.Resolve): `orders review` and the control plane use it.
+	Review func(ctx context.Context, env RoutineEnv, key domain.MessageKey, d ReviewDecision) (domain.Order, error)
+}
+
+// ReviewDecision is a person's resolution of an order in review; see
+// handler.Decision, which it is converted to.
+type ReviewDecision struct {
+	// Accept turns the review into an accepted order; false rejects it.
+	Accept bool
+	// Lines are the confirmed lines (SKU and quantity); nil keeps the
+	// lines read from the mail.
+	Lines []domain.Line
+	// Reason is stored; on rejection it is what the customer is told.
+	Reason string
 }
 
 // RoutineEnv is what Parts.Routine gets.
@@ -181,23 +196,16 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 		}
 	}
 	if ret := m.cfg.RawRetention; ret > 0 {
-		// Raw messages kept for review are purged after the retention.
-		if err := r.AddWorker(workers.Func("raw-retention", func(ctx context.Context) error {
-			t := time.NewTicker(time.Hour)
-			defer t.Stop()
-			for {
-				if n, err := st.PurgeRaw(ctx, time.Now().Add(-ret)); err != nil {
-					log.Warn("purging raw messages failed", "err", err)
-				} else if n > 0 {
-					log.Info("raw messages purged", "count", n, "retention", ret.String())
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-t.C:
-				}
+		// Raw messages kept for review are purged after the retention:
+		// hourly locally, once per poller invocation on Lambda.
+		purge := workers.Every("raw-retention", time.Hour, func(ctx context.Context) error {
+			n, err := st.PurgeRaw(ctx, time.Now().Add(-ret))
+			if n > 0 {
+				log.Info("raw messages purged", "count", n, "retention", ret.String())
 			}
-		})); err != nil {
+			return err
+		}, func(err error) { log.Warn("purging raw messages failed", "err", err) })
+		if err := r.AddWorker(purge); err != nil {
 			return err
 		}
 	}

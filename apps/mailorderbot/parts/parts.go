@@ -18,6 +18,7 @@ import (
 
 	"github.com/plba/plba/apps/mailorderbot"
 	"github.com/plba/plba/apps/mailorderbot/catalog"
+	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/handler"
 	"github.com/plba/plba/apps/mailorderbot/mailparse"
 	"github.com/plba/plba/apps/mailorderbot/store"
@@ -26,7 +27,24 @@ import (
 )
 
 // All is every part: what the local runner and the worker function use.
-var All = mailorderbot.Parts{Source: imapsource.New, Routine: Routine}
+var All = mailorderbot.Parts{Source: imapsource.New, Routine: Routine, Review: Review}
+
+// Review resolves an order in review with handler.Resolve (the routine's
+// catalog, sender and From address, from the same configuration).
+func Review(ctx context.Context, env mailorderbot.RoutineEnv, key domain.MessageKey, d mailorderbot.ReviewDecision) (domain.Order, error) {
+	deps, err := HandlerDeps(env.Config, env.Store)
+	if err != nil {
+		return domain.Order{}, err
+	}
+	if env.Logger != nil {
+		deps.Logger = env.Logger
+	}
+	h, err := handler.New(deps)
+	if err != nil {
+		return domain.Order{}, err
+	}
+	return h.Resolve(ctx, key, handler.Decision{Accept: d.Accept, Lines: d.Lines, Reason: d.Reason})
+}
 
 // Routine builds the order routine (handler.Handler) from the module's
 // configuration and store.
