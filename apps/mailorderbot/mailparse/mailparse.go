@@ -15,7 +15,8 @@
 //   - quote.go: where the new text ends (quoted replies, forwards) in the
 //     languages of the corpus.
 //   - lines.go: candidate lines (any SKU-shaped token) and the strict forms.
-//   - table.go and csv.go: HTML tables and CSV attachments by header words.
+//   - table.go, csv.go and xlsx.go: HTML tables, CSV and XLSX attachments
+//     by header words.
 //   - auto.go: automatic mail (auto-replies, bounces, lists).
 //
 // # Order lines
@@ -66,6 +67,7 @@ const (
 	SourceText = "text"
 	SourceHTML = "html"
 	SourceCSV  = "csv"
+	SourceXLSX = "xlsx"
 )
 
 // DefaultSKUPattern is the catalog's SKU shape.
@@ -132,7 +134,7 @@ type Line struct {
 	// SKU is upper-case.
 	SKU string
 	Qty int64
-	// Source is SourceText, SourceHTML or SourceCSV.
+	// Source is SourceText, SourceHTML, SourceCSV or SourceXLSX.
 	Source string
 	// Text is the line as written (normalised), for messages to people.
 	Text string
@@ -147,7 +149,8 @@ type Problem struct {
 }
 
 // Attachment is an attachment that may hold order lines but is not read
-// (PDF, spreadsheets, documents, images that are not inline).
+// (PDF, documents, images that are not inline, spreadsheets that are not
+// XLSX or hold no order table).
 type Attachment struct {
 	Name, ContentType string
 }

@@ -292,6 +292,13 @@ func (p *parser) entity(h message.Header, body io.Reader, at []int) error {
 		if b, ok := p.read(h, body, at); ok {
 			p.csvs = append(p.csvs, namedBody{name: name, body: []byte(b)})
 		}
+	case isXLSX(ct, ext):
+		if b, ok := p.readBinary(h, body, at); ok && p.xlsx(name, b) {
+			break
+		}
+		if len(p.req.Attachments) < 16 {
+			p.req.Attachments = append(p.req.Attachments, Attachment{Name: clean(name), ContentType: ct})
+		}
 	case orderDocument(ct, ext) && !(inline && strings.HasPrefix(ct, "image/")):
 		if len(p.req.Attachments) < 16 {
 			p.req.Attachments = append(p.req.Attachments, Attachment{Name: clean(name), ContentType: ct})
@@ -371,6 +378,26 @@ func (p *parser) read(h message.Header, body io.Reader, at []int) (string, bool)
 		s = sniffText(b)
 	}
 	return s, len(b) > 0 || rerr == nil
+}
+
+// readBinary returns the transfer-decoded bytes of an attachment, up to
+// MaxTextBytes (a larger one is not read).
+func (p *parser) readBinary(h message.Header, body io.Reader, at []int) ([]byte, bool) {
+	e, err := message.New(h, body)
+	if err != nil && e == nil {
+		p.warn("part %v: %v", at, err)
+		return nil, false
+	}
+	b, err := io.ReadAll(io.LimitReader(e.Body, p.opts.MaxTextBytes+1))
+	if err != nil {
+		p.warn("part %v: decode: %v", at, err)
+		return nil, false
+	}
+	if int64(len(b)) > p.opts.MaxTextBytes {
+		p.warn("part %v: attachment longer than %d bytes, not read", at, p.opts.MaxTextBytes)
+		return nil, false
+	}
+	return b, true
 }
 
 func isUTF8Name(cs string) bool {

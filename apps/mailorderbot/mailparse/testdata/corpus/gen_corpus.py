@@ -405,6 +405,11 @@ w('a01_pdf_purchase_order', 'attachment', 'review', '-', mixed(H(subj='Purchase 
   textpart('Dear Sir or Madam,\n\nplease find our purchase order attached.\n\nBest regards\n'), [attach('application/pdf', 'PO-4711.pdf', PDF)]), reason='PO-4711.pdf')
 w('a02_xlsx_bestellung', 'attachment', 'review', '-', mixed(H(subj='Bestellung', mid='a02@example.de'), textpart('Anbei unsere Bestellung.\n'),
   [attach('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'Bestellung.xlsx', XLSX)]), reason='Bestellung.xlsx')
+# A real workbook (written with excelize): a title row, a blank row, then
+# the header row with German column names and a totals row.
+w('a07_xlsx_bestellung_real', 'attachment', 'accepted', 'TEA-002:4 MUG-110:2', mixed(H(subj='Bestellung', mid='a07@example.de'),
+  textpart('Anbei unsere Bestellung als Excel-Datei.\n'),
+  [attach('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'Bestellung März.xlsx', open('bestellung.xlsx.bin', 'rb').read())]))
 w('a03_photo_order', 'attachment', 'review', '-', mixed(H(subj='Order', mid='a03@example.com'), textpart('See photo, thanks!\n\nSent from my iPhone\n'),
   [attach('image/jpeg', 'IMG_4711.jpeg', JPEG)]))
 w('a04_pdf_invoice_question', 'attachment', 'ignored', '-', mixed(H(subj='Question about invoice', mid='a04@example.com'),
