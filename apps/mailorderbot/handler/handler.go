@@ -4,22 +4,25 @@
 // # What a run does
 //
 // The task payload is the raw RFC 5322 message. The routine derives the
-// message key (the Message-ID, else the IMAP URL in the task's
-// [contracts.AttrSourceRef]), parses the e-mail, prices it against the
-// catalog, composes the reply and saves order and reply in one idempotent
-// write. When SMTP is configured it then sends the reply and marks it sent.
+// message key (the Message-ID, else a digest of the message; an order an
+// older version stored under the IMAP URL in [contracts.AttrSourceRef] is
+// found too), parses the e-mail, decides the outcome ([Evaluate]: accepted,
+// rejected, ignored or review), composes the reply and saves order and reply
+// in one idempotent write. When SMTP is configured it then sends the reply
+// and marks it sent. [Handler.Resolve] turns a review into an accepted or
+// rejected order.
 //
 // # Results for the runtime
 //
-//   - nil for every final outcome — accepted, rejected, ignored — and for a
-//     redelivery of a message already stored (nothing new is created).
-//   - an ordinary error (retry with backoff) when the store fails.
-//   - [contracts.Permanent] when the message can never be processed: it has
-//     no Message-ID and the task no source reference, so there is no key to
-//     store it under.
+//   - nil for every final outcome — accepted, rejected, ignored, review —
+//     and for a redelivery of a message already stored (nothing new is
+//     created).
+//   - an ordinary error (retry with backoff) when the store fails, and for
+//     an empty payload (nothing was delivered: a source problem).
 //
-// An unreadable or oversized message is stored as ignored, with the reason,
-// so it is marked read and visible in `plba orders list`. A failed SMTP
+// A non-empty message that cannot be read (no readable header, over the
+// size or HTML bound) is stored as review, with the reason, so it is marked
+// read and visible in `plba orders list --status review`. A failed SMTP
 // delivery never fails the task: the reply stays pending in the outbox for
 // [reply.Flush].
 package handler

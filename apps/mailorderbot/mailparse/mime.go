@@ -370,11 +370,9 @@ func (p *parser) read(h message.Header, body io.Reader, at []int) (string, bool)
 		s = decodeUTF7(b)
 	case cs == "" && ct == "text/html":
 		s = sniffHTML(b)
-	case cs == "" || !isUTF8Name(cs):
-		// Decoded by go-message when it knew the charset; bytes that are
-		// still not UTF-8 were mislabelled.
-		s = sniffText(b)
 	default:
+		// go-message decoded a known charset to UTF-8; bytes that are
+		// still not UTF-8 were unlabelled or mislabelled (windows-1252).
 		s = sniffText(b)
 	}
 	return s, len(b) > 0 || rerr == nil
@@ -398,11 +396,6 @@ func (p *parser) readBinary(h message.Header, body io.Reader, at []int) ([]byte,
 		return nil, false
 	}
 	return b, true
-}
-
-func isUTF8Name(cs string) bool {
-	cs = strings.ToLower(cs)
-	return cs == "utf-8" || cs == "utf8"
 }
 
 var wordDecoder = mime.WordDecoder{CharsetReader: message.CharsetReader}
