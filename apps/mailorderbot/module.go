@@ -58,6 +58,21 @@ type Parts struct {
 	// Routine makes the order routine from the module's configuration,
 	// store and logger (parts.Routine).
 	Routine func(ctx context.Context, env RoutineEnv) (contracts.Routine, error)
+	// Review resolves an order in review (parts.Review, which calls
+	// handler.Resolve): `orders review` and the control plane use it.
+	Review func(ctx context.Context, env RoutineEnv, key domain.MessageKey, d ReviewDecision) (domain.Order, error)
+}
+
+// ReviewDecision is a person's resolution of an order in review; see
+// handler.Decision, which it is converted to.
+type ReviewDecision struct {
+	// Accept turns the review into an accepted order; false rejects it.
+	Accept bool
+	// Lines are the confirmed lines (SKU and quantity); nil keeps the
+	// lines read from the mail.
+	Lines []domain.Line
+	// Reason is stored; on rejection it is what the customer is told.
+	Reason string
 }
 
 // RoutineEnv is what Parts.Routine gets.
@@ -177,6 +192,20 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 			return err
 		}
 	}
+	if ret := m.cfg.RawRetention; ret > 0 {
+		// Raw messages kept for review are purged after the retention:
+		// hourly locally, once per poller invocation on Lambda.
+		purge := workers.Every("raw-retention", time.Hour, func(ctx context.Context) error {
+			n, err := st.PurgeRaw(ctx, time.Now().Add(-ret))
+			if n > 0 {
+				log.Info("raw messages purged", "count", n, "retention", ret.String())
+			}
+			return err
+		}, func(err error) { log.Warn("purging raw messages failed", "err", err) })
+		if err := r.AddWorker(purge); err != nil {
+			return err
+		}
+	}
 	if m.opts.Progress != nil {
 		r.OnStop(func(context.Context) error { m.summary(); return nil })
 	}
@@ -212,7 +241,7 @@ func (m *Module) outcome(ord domain.Order, duplicate bool) {
 	switch ord.Status {
 	case domain.StatusAccepted:
 		detail = fmt.Sprintf("%d line(s), total %s", len(ord.Lines), ord.Total)
-	case domain.StatusRejected, domain.StatusIgnored:
+	case domain.StatusRejected, domain.StatusIgnored, domain.StatusReview:
 		if len(ord.Reasons) > 0 {
 			detail = ord.Reasons[0]
 			if len(ord.Reasons) > 1 {
@@ -230,8 +259,9 @@ func (m *Module) outcome(ord domain.Order, duplicate bool) {
 func (m *Module) summary() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fmt.Fprintf(m.opts.Progress, "\nsummary: %d accepted, %d rejected, %d ignored, %d redeliveries already stored\n",
-		m.counts[string(domain.StatusAccepted)], m.counts[string(domain.StatusRejected)], m.counts[string(domain.StatusIgnored)], m.counts["duplicate"])
+	fmt.Fprintf(m.opts.Progress, "\nsummary: %d accepted, %d rejected, %d ignored, %d review, %d redeliveries already stored\n",
+		m.counts[string(domain.StatusAccepted)], m.counts[string(domain.StatusRejected)], m.counts[string(domain.StatusIgnored)],
+		m.counts[string(domain.StatusReview)], m.counts["duplicate"])
 }
 
 // Counts returns how many outcomes of each status this process stored

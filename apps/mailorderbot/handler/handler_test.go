@@ -91,15 +91,15 @@ func TestOutcomes(t *testing.T) {
 		{"plain_all_forms.eml", "plain-1@example.com", domain.StatusAccepted, 27112, "", "buy@corp.example"},
 		{"html_table_only.eml", "html1@example.com", domain.StatusAccepted, 2*1250 + 4*450, "", "alice@example.com"},
 		{"csv_attachment_comma.eml", "csv2@example.com", domain.StatusAccepted, 300 + 3*49900 + 650, "", "alice@example.com"},
-		{"windows1251_base64.eml", "cp1251@example.ru", domain.StatusAccepted, 2*1250 + 2*899, "", "ivan@example.ru"},
+		{"windows1251_base64.eml", "cp1251@example.ru", domain.StatusAccepted, 2*1250 + 3*450 + 2*899, "", "ivan@example.ru"},
 		{"koi8r_qp.eml", "koi8@example.ru", domain.StatusAccepted, 4*450 + 390, "", "olga@example.ru"},
-		{"bad_sku.eml", "badsku@example.com", domain.StatusRejected, 0, `unknown SKU "ZZZ-999"`, "alice@example.com"},
-		{"bad_quantity.eml", "badqty@example.com", domain.StatusRejected, 0, `quantity "0"`, "alice@example.com"},
-		{"csv_attachment_semicolon.eml", "csv1@example.com", domain.StatusRejected, 0, `quantity "x"`, "alice@example.com"},
+		{"bad_sku.eml", "badsku@example.com", domain.StatusRejected, 0, `unknown SKU ZZZ-999`, "alice@example.com"},
+		{"bad_quantity.eml", "badqty@example.com", domain.StatusRejected, 0, `quantity “0”`, "alice@example.com"},
+		{"csv_attachment_semicolon.eml", "csv1@example.com", domain.StatusRejected, 0, `quantity “x”`, "alice@example.com"},
 		{"no_order_lines.eml", "noorder@example.com", domain.StatusIgnored, 0, "no order lines", ""},
-		{"multipart_no_boundary.eml", "noboundary@example.com", domain.StatusIgnored, 0, "boundary", ""},
-		{"no_message_id.eml", ref, domain.StatusAccepted, 49900, "", "carol@example.org"},
-		{"garbage.eml", ref, domain.StatusIgnored, 0, "malformed", ""},
+		{"multipart_no_boundary.eml", "noboundary@example.com", domain.StatusAccepted, 1250, "", "alice@example.com"},
+		{"no_message_id.eml", handler.MessageKey("", fixture(t, "no_message_id.eml")), domain.StatusAccepted, 49900, "", "carol@example.org"},
+		{"garbage.eml", handler.MessageKey("", fixture(t, "garbage.eml")), domain.StatusReview, 0, "cannot be read", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -133,40 +133,76 @@ func TestOutcomes(t *testing.T) {
 	}
 }
 
-func TestNoMessageIDFallsBackToSourceRef(t *testing.T) {
+func TestNoMessageIDUsesDigest(t *testing.T) {
 	r := newRig(t, nil)
 	ctx := context.Background()
+	raw := fixture(t, "no_message_id.eml")
+	if err := r.h.Run(ctx, task(raw, ref)); err != nil {
+		t.Fatal(err)
+	}
+	key := handler.MessageKey("", raw)
+	if !strings.HasPrefix(string(key), "sha256:") {
+		t.Fatalf("key %q, want a sha256 digest", key)
+	}
+	got, err := r.st.Get(ctx, key)
+	if err != nil || got.Customer.Address != "carol@example.org" {
+		t.Fatalf("Get(digest) = %+v, %v", got, err)
+	}
+	// The same message moved to another mailbox (another UID), with an
+	// extra Received line: the same order.
+	moved := append([]byte("Received: from mx2 by mx3; Mon, 2 Mar 2026 11:00:00 +0000\r\n"), raw...)
+	if err := r.h.Run(ctx, task(moved, "imap://bot@127.0.0.1/Archive;UIDVALIDITY=9/;UID=3")); err != nil {
+		t.Fatal(err)
+	}
+	<-r.outcomes
+	if o := <-r.outcomes; !o.Duplicate {
+		t.Fatalf("moved message created a second order: %+v", o)
+	}
+}
+
+// TestLegacySourceRefKeyStillFound: an order stored by an older version
+// under the IMAP URL is found after the upgrade; no second order.
+func TestLegacySourceRefKeyStillFound(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	old := domain.Order{Key: ref, Status: domain.StatusAccepted, Customer: domain.Customer{Address: "carol@example.org"},
+		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := r.st.Save(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.h.Run(ctx, task(fixture(t, "no_message_id.eml"), ref)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := r.st.Get(ctx, ref)
-	if err != nil || got.Customer.Address != "carol@example.org" {
-		t.Fatalf("Get(ref) = %+v, %v", got, err)
+	if o := <-r.outcomes; !o.Duplicate || o.Order.Key != ref {
+		t.Fatalf("outcome %+v, want the legacy order as a duplicate", o)
+	}
+	list, _ := r.st.List(ctx, store.Filter{})
+	if len(list) != 1 {
+		t.Fatalf("%d orders, want 1", len(list))
 	}
 }
 
-func TestNoKeyIsPermanent(t *testing.T) {
+func TestEmptyPayloadIsRetried(t *testing.T) {
 	r := newRig(t, nil)
-	for _, f := range []string{"no_message_id.eml", "garbage.eml", "empty.eml"} {
-		err := r.h.Run(context.Background(), task(fixture(t, f), ""))
-		if !contracts.IsPermanent(err) || !errors.Is(err, handler.ErrNoKey) {
-			t.Errorf("%s without source ref: err = %v, want Permanent(ErrNoKey)", f, err)
-		}
-	}
-	list, _ := r.st.List(context.Background(), store.Filter{})
-	if len(list) != 0 {
-		t.Fatalf("stored %d orders for keyless messages", len(list))
+	err := r.h.Run(context.Background(), task(nil, ref))
+	if err == nil || contracts.IsPermanent(err) || !errors.Is(err, mailparse.ErrEmpty) {
+		t.Fatalf("empty payload: err = %v, want a retryable ErrEmpty", err)
 	}
 }
 
-func TestTooLargeIsIgnored(t *testing.T) {
-	r := newRig(t, func(d *handler.Deps) { d.Parse = mailparse.Options{MaxBytes: 64} })
-	if err := r.h.Run(context.Background(), task(fixture(t, "plain_all_forms.eml"), ref)); err != nil {
+func TestTooLargeIsReview(t *testing.T) {
+	r := newRig(t, func(d *handler.Deps) { d.Parse = mailparse.Options{MaxBytes: 300}; d.AckReview = true })
+	raw := fixture(t, "plain_all_forms.eml")
+	if err := r.h.Run(context.Background(), task(raw, ref)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := r.st.Get(context.Background(), ref)
-	if err != nil || got.Status != domain.StatusIgnored || !strings.Contains(got.Reasons[0], "too large") {
+	got, err := r.st.Get(context.Background(), "plain-1@example.com")
+	if err != nil || got.Status != domain.StatusReview || !strings.Contains(got.Reasons[0], "too large") {
 		t.Fatalf("oversized message: %+v, %v", got, err)
+	}
+	rep, err := r.st.Reply(context.Background(), got.Key)
+	if err != nil || !strings.Contains(string(rep.Raw), "Order received") || strings.Contains(string(rep.Raw), "confirmed") {
+		t.Fatalf("acknowledgement = %s, %v", rep.Raw, err)
 	}
 }
 
@@ -293,7 +329,7 @@ func TestCurrencyMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := &mailparse.Request{Lines: []mailparse.Line{{SKU: "ABC-123", Qty: 1}, {SKU: "TEA-001", Qty: 1}}}
-	o := handler.Evaluate(req, cat, 50)
+	o := handler.Evaluate(req, cat, handler.Policy{MaxLines: 50})
 	if o.Status != domain.StatusRejected || !strings.Contains(o.Reasons[0], "currency mismatch") {
 		t.Fatalf("mixed currencies: %s %q", o.Status, o.Reasons)
 	}

@@ -18,14 +18,33 @@ import (
 
 	"github.com/plba/plba/apps/mailorderbot"
 	"github.com/plba/plba/apps/mailorderbot/catalog"
+	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/handler"
+	"github.com/plba/plba/apps/mailorderbot/mailparse"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/source/imapsource"
 )
 
 // All is every part: what the local runner and the worker function use.
-var All = mailorderbot.Parts{Source: imapsource.Open, Routine: Routine}
+var All = mailorderbot.Parts{Source: imapsource.Open, Routine: Routine, Review: Review}
+
+// Review resolves an order in review with handler.Resolve (the routine's
+// catalog, sender and From address, from the same configuration).
+func Review(ctx context.Context, env mailorderbot.RoutineEnv, key domain.MessageKey, d mailorderbot.ReviewDecision) (domain.Order, error) {
+	deps, err := HandlerDeps(env.Config, env.Store)
+	if err != nil {
+		return domain.Order{}, err
+	}
+	if env.Logger != nil {
+		deps.Logger = env.Logger
+	}
+	h, err := handler.New(deps)
+	if err != nil {
+		return domain.Order{}, err
+	}
+	return h.Resolve(ctx, key, handler.Decision{Accept: d.Accept, Lines: d.Lines, Reason: d.Reason})
+}
 
 // Routine builds the order routine (handler.Handler) from the module's
 // configuration and store.
@@ -57,5 +76,11 @@ func HandlerDeps(c mailorderbot.Config, st store.OrderStore) (handler.Deps, erro
 	if from == "" {
 		from = mailorderbot.DefaultFrom
 	}
-	return handler.Deps{Store: st, Catalog: cat, Sender: sender, From: from, MaxLines: c.MaxLines}, nil
+	sku, err := c.SKURegexp()
+	if err != nil {
+		return handler.Deps{}, fmt.Errorf("%s.sku_pattern: %w", mailorderbot.ConfigPath, err)
+	}
+	return handler.Deps{Store: st, Catalog: cat, Sender: sender, From: from, MaxLines: c.MaxLines,
+		ShopAddresses: c.ShopAddresses, AckReview: c.AckReview, KeepRaw: c.RawRetention > 0,
+		Parse: mailparse.Options{SKU: sku, SKUHeaders: c.SKUHeaders, QtyHeaders: c.QtyHeaders}}, nil
 }
