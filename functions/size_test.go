@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The Lambda build, as the Makefile's lambdas target runs it.
 const (
-	lambdaTags = "lambda.norpc,plba_lambda,validator_novalidatefn"
+	lambdaTags = appmanifest.LambdaTags
 	// maxBootstrap is issue 6's target for each bootstrap (decimal MB).
 	maxBootstrap = 15_000_000
 )

@@ -24,6 +24,13 @@ import (
 // File is the manifest's name in an application's folder.
 const File = "plba.app.yaml"
 
+// LambdaTags are the build tags of every Lambda bootstrap (the Makefile's
+// LAMBDA_TAGS; functions/size_test.go checks that they agree): no net/rpc
+// runtime (provided.al2023), no SQLite or demo IMAP server, AWS
+// configuration from the environment only, and the validator's method
+// pruning kept (see docs/serverless.md).
+const LambdaTags = "lambda.norpc,plba_lambda,validator_novalidatefn"
+
 // Functions are the function kinds a manifest declares, in build order.
 var Functions = []string{"poller", "worker", "control"}
 
