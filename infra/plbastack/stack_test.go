@@ -389,7 +389,8 @@ func resourceKind(kind map[string]string, res any) string {
 	if strings.Contains(js, "*") {
 		return ""
 	}
-	// Parameters and secrets of stage "test" only.
+	// Parameters and secrets of stage "test" only (under any
+	// application's prefix).
 	if m := ssmARN.FindStringSubmatch(js); m != nil {
 		return "ssm:" + m[1]
 	}
@@ -400,8 +401,8 @@ func resourceKind(kind map[string]string, res any) string {
 }
 
 var (
-	ssmARN    = regexp.MustCompile(`:parameter(/plba/test/[a-z-]+)"`)
-	secretARN = regexp.MustCompile(`:secret:(plba/test/[a-z-]+)-\?{6}"`)
+	ssmARN    = regexp.MustCompile(`:parameter(/[a-z0-9-]+/test/[a-z-]+)"`)
+	secretARN = regexp.MustCompile(`:secret:([a-z0-9-]+/test/[a-z-]+)-\?{6}"`)
 )
 
 func list(v any) []any {
