@@ -1,8 +1,12 @@
 package plbastack_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"flag"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -114,5 +118,51 @@ func TestEveryAppSynthesizes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/*.template.json from the synthesized templates")
+
+// TestBotTemplateUnchanged compares the bot's synthesized template (stage
+// dev, the shipped configuration, placeholder assets) with the one kept in
+// testdata: the generic stack must build the bot exactly as before. The
+// template kept was synthesized by the bot-specific stack the generic one
+// replaced, and differs from it in one IAM statement id only
+// (QueryOrderIndexes became QueryOrdersIndexes, named after the table).
+// After an intended change: go test ./plbastack -run TestBotTemplateUnchanged -update.
+func TestBotTemplateUnchanged(t *testing.T) {
+	cfg, err := plbastack.LoadConfig(filepath.Join(appsDir, "mailorderbot"), "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AssetDir = assetDir
+	got, err := json.MarshalIndent(synth(t, cfg).json, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "mailorderbot-dev.template.json")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := range max(len(gl), len(wl)) {
+			g, w := "", ""
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("the bot's template changed; first difference at line %d:\n got %s\nwant %s\n(-update rewrites %s)", i+1, g, w, golden)
+			}
+		}
 	}
 }
