@@ -86,11 +86,6 @@ func New(scope constructs.Construct, cfg Config) (*Stack, error) {
 		Description: jsii.String(cfg.description() + " (stage " + cfg.Stage + ")"),
 	})
 	awscdk.Tags_Of(st).Add(jsii.String("plba:stage"), jsii.String(cfg.Stage), nil)
-	if cfg.App.StackName == "" || strings.Contains(cfg.App.StackName, "{app}") {
-		// A stack named after the application says so already; others
-		// (the bot's "plba-{stage}") keep their tags as they were.
-		awscdk.Tags_Of(st).Add(jsii.String("plba:app"), jsii.String(cfg.App.Name), nil)
-	}
 	for k, v := range cfg.Tags {
 		awscdk.Tags_Of(st).Add(jsii.String(k), jsii.String(v), nil)
 	}
