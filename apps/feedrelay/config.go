@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/source/schedule"
 )
 
 // ConfigPath is the application's configuration section.
@@ -33,6 +34,15 @@ type Config struct {
 	// Interval between polls in a long-lived process; on AWS the
 	// EventBridge schedule (poller.schedule) drives the poller instead.
 	Interval time.Duration `koanf:"interval"`
+	// Schedule, if set, is a cron expression in UTC ("0 8-18 * * mon-fri",
+	// "@hourly"): the feeds are fetched only at its ticks, whatever the
+	// interval or the EventBridge schedule (pkg/source/schedule). Empty:
+	// at every poll.
+	Schedule string `koanf:"schedule"`
+	// CatchUp is how late a tick may still be fetched (a Lambda cold start,
+	// a restart); it must cover the poll period (interval locally, the
+	// EventBridge schedule on AWS).
+	CatchUp time.Duration `koanf:"catch_up"`
 	// SkipExisting: on the first fetch of a feed, record what it holds as
 	// seen without delivering it; only entries that appear later are
 	// delivered.
@@ -81,6 +91,7 @@ type StateConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Interval:     5 * time.Minute,
+		CatchUp:      10 * time.Minute,
 		FetchTimeout: 20 * time.Second,
 		MaxFeedBytes: 5 << 20,
 		Webhook:      WebhookConfig{Timeout: 10 * time.Second, RetryAfter: 30 * time.Second},
@@ -129,9 +140,17 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"interval", c.Interval}, {"fetch_timeout", c.FetchTimeout}, {"webhook.timeout", c.Webhook.Timeout}, {"webhook.retry_after", c.Webhook.RetryAfter}} {
+	}{{"interval", c.Interval}, {"catch_up", c.CatchUp}, {"fetch_timeout", c.FetchTimeout}, {"webhook.timeout", c.Webhook.Timeout}, {"webhook.retry_after", c.Webhook.RetryAfter}} {
 		if d.v < time.Second {
 			bad(d.key, "%s must be at least 1s", d.v)
+		}
+	}
+	if c.Schedule != "" {
+		if _, err := schedule.Parse(c.Schedule, nil); err != nil {
+			bad("schedule", "%v", err)
+		}
+		if c.Interval > c.CatchUp {
+			bad("interval", "%s must not exceed catch_up (%s) with a schedule, or its ticks are missed", c.Interval, c.CatchUp)
 		}
 	}
 	if c.MaxFeedBytes < 1024 {

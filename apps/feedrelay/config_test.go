@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plba/plba/apps/feedrelay"
 )
@@ -45,5 +46,22 @@ func TestValidateReportsEachKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%v lacks %q", err, want)
 		}
+	}
+}
+
+func TestValidateSchedule(t *testing.T) {
+	c := feedrelay.DefaultConfig()
+	c.Feeds, c.Webhook.URL = "https://a.example/f", "https://h.example/in"
+	c.Schedule = "0 25 * * *"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "apps.feedrelay.schedule: schedule: invalid cron expression") {
+		t.Errorf("bad hour: %v", err)
+	}
+	c.Schedule, c.Interval, c.CatchUp = "@hourly", time.Hour, time.Minute
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "interval: 1h0m0s must not exceed catch_up (1m0s)") {
+		t.Errorf("interval above catch_up: %v", err)
+	}
+	c.Interval = 30 * time.Second
+	if err := c.Validate(); err != nil {
+		t.Error(err)
 	}
 }

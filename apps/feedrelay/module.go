@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/source/schedule"
 )
 
 // Queue is the logical queue between the source and the routine.
@@ -91,8 +92,16 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	m.state = st
 	r.OnStop(func(context.Context) error { return st.Close() })
 	m.src = NewSource(m.cfg, m.client, st, r.Logger())
+	var src contracts.TaskSource = m.src
+	if m.cfg.Schedule != "" {
+		sched, err := schedule.Parse(m.cfg.Schedule, nil) // Validate parsed it already
+		if err != nil {
+			return err
+		}
+		src = schedule.Gate(m.src, schedule.NewTicker(sched, m.cfg.CatchUp), nil)
+	}
 	m.deliv = NewDeliverer(m.cfg.Webhook, m.client)
-	if err := r.AddSource(contracts.SourceSpec{Source: m.src, Queue: Queue, Interval: m.cfg.Interval}); err != nil {
+	if err := r.AddSource(contracts.SourceSpec{Source: src, Queue: Queue, Interval: m.cfg.Interval}); err != nil {
 		return err
 	}
 	if err := r.AddRoutine(contracts.RoutineSpec{Name: "deliver", Kind: TaskKind, Queue: Queue, Routine: m.deliv,

@@ -26,6 +26,7 @@ type Feed struct {
 	entries     []string // ids, oldest first
 	version     int
 	full, notMo int
+	requests    []time.Time
 }
 
 // NewFeed serves ids as entries (the last one newest).
@@ -52,9 +53,17 @@ func (f *Feed) Counts() (full, notModified int) {
 	return f.full, f.notMo
 }
 
+// Requests returns when each request arrived.
+func (f *Feed) Requests() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.requests...)
+}
+
 func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.requests = append(f.requests, time.Now())
 	etag := fmt.Sprintf(`"v%d"`, f.version)
 	if r.Header.Get("If-None-Match") == etag {
 		f.notMo++

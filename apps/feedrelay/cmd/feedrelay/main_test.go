@@ -136,3 +136,34 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Errorf("after the restart: %+v, want only e5", after)
 	}
 }
+
+// TestRunOnSchedule: with a cron schedule the feed is fetched once per
+// tick although the source is polled every second. The first poll fetches
+// (the current minute's tick is within catch_up); in a 3.5 s window an
+// ungated relay would fetch three or four times, two of them in the same
+// minute.
+func TestRunOnSchedule(t *testing.T) {
+	feed := feedrelaytest.NewFeed(t, "e1")
+	hook := feedrelaytest.NewWebhook(t)
+	r := start(t,
+		"--set", "apps.feedrelay.feeds="+feed.URL,
+		"--set", "apps.feedrelay.webhook.url="+hook.URL,
+		"--set", "apps.feedrelay.interval=1s",
+		"--set", "apps.feedrelay.schedule=* * * * *",
+		"--set", "apps.feedrelay.catch_up=2m",
+		"--set", "apps.feedrelay.state.driver=memory",
+		"--set", "platform.log.level=warn",
+	)
+	hook.WaitFor(t, 30*time.Second, "e1", func([]feedrelaytest.Delivery) bool { return slices.Contains(hook.Delivered(), "e1") })
+	<-time.After(3500 * time.Millisecond) // an observation window: the gate must keep the feed quiet
+	r.stop(t)
+	minutes := map[time.Time]int{}
+	for _, at := range feed.Requests() {
+		minutes[at.UTC().Truncate(time.Minute)]++
+	}
+	for m, n := range minutes {
+		if n > 1 {
+			t.Errorf("%d fetches in the minute of %s, want one per tick", n, m.Format(time.TimeOnly))
+		}
+	}
+}
