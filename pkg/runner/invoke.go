@@ -40,7 +40,7 @@ func (a *App) invokeCmd(ctx context.Context, args []string, out, errw io.Writer)
 	fs.Var(&envs, "env", "function environment `NAME=value` (repeatable); nothing else of the host's is passed but PATH, as on Lambda")
 	inherit := fs.Bool("inherit-env", false, "pass the whole host environment too (hides what the function's role and configuration would lack on AWS)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: plba invoke poller|worker|control [--app NAME] [--event FILE] [--bootstrap PATH] [--build=false] [--env NAME=value]... [--timeout 30s]
+		fmt.Fprint(fs.Output(), `Usage: plba invoke poller|worker|control [--app NAME] [--event FILE] [--bootstrap PATH] [--build=false] [--env NAME=value]... [--inherit-env] [--timeout 30s]
 
 Runs the function's bootstrap as a child process over the Lambda Runtime API (an emulator of
 PLBA's own: next / response / error / init error, deadline and request-id headers), invokes it
