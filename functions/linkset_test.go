@@ -30,7 +30,7 @@ func TestEachFunctionLinksOnlyWhatItRuns(t *testing.T) {
 		"worker":  {has: []string{worker, parser, handler, imapCmd}, hasNot: []string{poller, control}},
 		"control": {has: []string{control}, hasNot: []string{parser, handler, imapCmd, poller, worker}},
 	} {
-		syms, err := exec.Command("go", "tool", "nm", build(t, fn, "linux", "arm64", false)).Output()
+		syms, err := exec.Command("go", "tool", "nm", build(t, "./functions/"+fn, "linux", "arm64", false)).Output()
 		if err != nil {
 			t.Fatalf("go tool nm %s: %v", fn, err)
 		}

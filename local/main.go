@@ -15,6 +15,7 @@ import (
 func app() runner.App {
 	return runner.App{
 		Name:    "plba",
+		Deploy:  "mailorderbot", // apps/mailorderbot: `plba invoke` builds its functions
 		Summary: "the mail order bot on the PLBA runner",
 		Modules: func(env runner.ModuleEnv) []contracts.ApplicationModule {
 			return []contracts.ApplicationModule{mailorderbot.New(mailorderbot.Options{Demo: env.Demo, Progress: env.Stdout, Parts: parts.All})}

@@ -34,6 +34,10 @@ var Version = "dev"
 type App struct {
 	// Name is the binary's name in usage and error messages.
 	Name string
+	// Deploy is the application's folder under apps/ (with its
+	// plba.app.yaml): `invoke` builds its functions from there. Default
+	// Name.
+	Deploy string
 	// Summary is the first line of --help.
 	Summary string
 	// Version, when set, wins over the package's Version.
@@ -101,7 +105,7 @@ func (a *App) builtins() []command {
 	return []command{
 		{"run", "run the application until SIGINT/SIGTERM (without configuration: its demo, if it has one)", a.runCmd},
 		{"config", "check or show the configuration: config check|show", a.configCmd},
-		{"invoke", "run a Lambda bootstrap locally through the Runtime API emulator", invokeCmd},
+		{"invoke", "run a Lambda function locally through the Runtime API emulator (built for this machine)", a.invokeCmd},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) int {
 			fmt.Fprintln(out, a.name(), a.version())
 			return ExitOK
