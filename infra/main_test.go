@@ -170,7 +170,7 @@ func TestCLISynth(t *testing.T) {
 		if err == nil {
 			t.Fatalf("cdk synth succeeded with a visibility timeout below 6 × worker timeout:\n%s", log)
 		}
-		want := "queue.visibility_timeout (1m0s) must be at least 6 × worker.timeout (30s) = 3m0s"
+		want := "queue.visibility_timeout (1m0s) must be at least 6 × worker.timeout (30s) + worker.batching_window (0s) = 3m0s"
 		if !strings.Contains(log, want) {
 			t.Errorf("cdk synth output lacks %q:\n%s", want, log)
 		}

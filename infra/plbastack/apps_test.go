@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plba/plba/infra/plbastack"
 )
@@ -108,6 +109,17 @@ func TestEveryAppSynthesizes(t *testing.T) {
 			}{
 				{func(c *plbastack.Config) { c.Queue.VisibilityTimeout = c.Worker.Timeout }, "must be at least 6 × worker.timeout"},
 				{func(c *plbastack.Config) { c.Worker.MaxConcurrency = 1 }, "worker.max_concurrency (1) must be between 2 and 1000"},
+				// AWS: visibility ≥ 6 × timeout + batching window; 180 s does
+				// not cover a 300 s window.
+				{func(c *plbastack.Config) {
+					c.Worker.BatchSize, c.Worker.BatchingWindow = 100, plbastack.Duration(300*time.Second)
+					c.Queue.VisibilityTimeout = plbastack.Duration(6 * time.Duration(c.Worker.Timeout))
+				}, "+ worker.batching_window (5m0s)"},
+				{func(c *plbastack.Config) { c.Poller.ReservedConcurrency = 0 }, "poller.reserved_concurrency (0) must be 1"},
+				{func(c *plbastack.Config) {
+					c.Poller.Schedule, c.Poller.Timeout = "rate(1 minute)", plbastack.Duration(time.Minute)
+				},
+					"poller.timeout (1m0s) must be shorter than the schedule's rate (1m0s)"},
 				{func(c *plbastack.Config) { c.Settings = map[string]string{"nosuch": "x"} }, "settings.nosuch: application " + name + " declares no such setting"},
 			} {
 				c := cfg

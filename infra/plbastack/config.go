@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -277,7 +278,9 @@ func DefaultConfig() Config {
 			DLQRetention:      Duration(336 * time.Hour),
 		},
 		Poller: PollerConfig{
-			FunctionConfig: FunctionConfig{Timeout: Duration(60 * time.Second), MemoryMB: 256},
+			// Shorter than the default schedule's minute, and alone: one
+			// poll of a mailbox at a time.
+			FunctionConfig: FunctionConfig{Timeout: Duration(50 * time.Second), MemoryMB: 256, ReservedConcurrency: 1},
 			Schedule:       "rate(1 minute)",
 		},
 		Worker: WorkerConfig{
@@ -412,14 +415,16 @@ var (
 
 // Messages of the AWS rules, documented in docs/deploy.md. Tests match them.
 const (
-	msgVisibility6x = "queue.visibility_timeout (%s) must be at least 6 × worker.timeout (%s) = %s " +
-		"(AWS: a message must not become visible again while a worker invocation may still run or retry)"
-	msgFIFOWindow      = "worker.batching_window (%s) must be 0 on a FIFO queue (Lambda has no batching window for FIFO event sources)"
-	msgMaxConcRange    = "worker.max_concurrency (%d) must be between 2 and 1000 (0 = no limit)"
-	msgMaxConcReserved = "worker.max_concurrency (%d) must not exceed worker.reserved_concurrency (%d)"
-	msgBatchFIFO       = "worker.batch_size (%d) must be between 1 and 10 on a FIFO queue"
-	msgBatchStd        = "worker.batch_size (%d) must be between 1 and 10000"
-	msgBatchWindow     = "worker.batch_size (%d) above 10 requires worker.batching_window of at least 1s (is %s)"
+	msgVisibility6x = "queue.visibility_timeout (%s) must be at least 6 × worker.timeout (%s) + worker.batching_window (%s) = %s " +
+		"(AWS: a message must not become visible again while a worker invocation may still gather, run or retry it)"
+	msgPollerConcurrency = "poller.reserved_concurrency (%d) must be 1: polls of one mailbox must not overlap (two would publish the same mail)"
+	msgPollerTimeout     = "poller.timeout (%s) must be shorter than the schedule's rate (%s), or one poll runs into the next"
+	msgFIFOWindow        = "worker.batching_window (%s) must be 0 on a FIFO queue (Lambda has no batching window for FIFO event sources)"
+	msgMaxConcRange      = "worker.max_concurrency (%d) must be between 2 and 1000 (0 = no limit)"
+	msgMaxConcReserved   = "worker.max_concurrency (%d) must not exceed worker.reserved_concurrency (%d)"
+	msgBatchFIFO         = "worker.batch_size (%d) must be between 1 and 10 on a FIFO queue"
+	msgBatchStd          = "worker.batch_size (%d) must be between 1 and 10000"
+	msgBatchWindow       = "worker.batch_size (%d) above 10 requires worker.batching_window of at least 1s (is %s)"
 )
 
 // Validate checks the configuration, including the AWS rules that would
@@ -451,8 +456,8 @@ func (c Config) Validate() error {
 	if q.VisibilityTimeout < 0 || time.Duration(q.VisibilityTimeout) > 12*time.Hour {
 		add("queue.visibility_timeout (%s) must be between 0s and 12h", q.VisibilityTimeout)
 	}
-	if need := 6 * c.Worker.Timeout; q.VisibilityTimeout < need {
-		add(msgVisibility6x, q.VisibilityTimeout, c.Worker.Timeout, need)
+	if need := 6*c.Worker.Timeout + c.Worker.BatchingWindow; q.VisibilityTimeout < need {
+		add(msgVisibility6x, q.VisibilityTimeout, c.Worker.Timeout, c.Worker.BatchingWindow, need)
 	}
 	for _, r := range []struct {
 		key string
@@ -488,9 +493,17 @@ func (c Config) Validate() error {
 			add("%s.reserved_concurrency (%d) must not be negative (0 = none)", f.name, f.fc.ReservedConcurrency)
 		}
 	}
+	if c.Poller.ReservedConcurrency != 1 {
+		add(msgPollerConcurrency, c.Poller.ReservedConcurrency)
+	}
 	if m := rateRE.FindStringSubmatch(c.Poller.Schedule); m != nil {
 		if m[1] == "0" || (m[1] == "1") != !strings.HasSuffix(m[2], "s") {
 			add("poller.schedule %q: use a positive rate, singular unit for 1 (\"rate(1 minute)\") and plural otherwise (\"rate(5 minutes)\")", c.Poller.Schedule)
+		} else if n, _ := strconv.Atoi(m[1]); n > 0 {
+			unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[strings.TrimSuffix(m[2], "s")]
+			if rate := time.Duration(n) * unit; time.Duration(c.Poller.Timeout) >= rate {
+				add(msgPollerTimeout, c.Poller.Timeout, rate)
+			}
 		}
 	} else if !cronRE.MatchString(c.Poller.Schedule) {
 		add("poller.schedule %q must be an EventBridge expression like \"rate(1 minute)\" or \"cron(0/5 * * * ? *)\"", c.Poller.Schedule)

@@ -200,7 +200,7 @@ func TestValidateAcceptsLimits(t *testing.T) {
 	cfg.Worker.BatchingWindow = plbastack.Duration(300 * time.Second)
 	cfg.Worker.MaxConcurrency = 1000
 	cfg.Worker.Timeout = plbastack.Duration(900 * time.Second)
-	cfg.Queue.VisibilityTimeout = plbastack.Duration(5400 * time.Second)
+	cfg.Queue.VisibilityTimeout = plbastack.Duration(5700 * time.Second) // 6 × 900 s + 300 s
 	cfg.Poller.Schedule = "cron(0/5 * * * ? *)"
 	cfg.Logs.RetentionDays = 0
 	if err := cfg.Validate(); err != nil {

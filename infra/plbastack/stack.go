@@ -416,6 +416,13 @@ func (s *Stack) addFunctions() {
 		}
 	}
 
+	// A failed poll fails its invocation (the Errors alarm sees it) and is
+	// not retried, by Lambda's asynchronous invocation either (2 retries by
+	// default): the next tick polls again, and a retry would only overlap.
+	s.Poller.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
+		RetryAttempts: jsii.Number(0),
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(60)),
+	})
 	// Schedule: one poll per tick; a failed poll is not retried by
 	// EventBridge, the next tick polls again.
 	s.Schedule = awsevents.NewRule(s.Stack, jsii.String("PollerSchedule"), &awsevents.RuleProps{

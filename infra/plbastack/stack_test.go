@@ -45,7 +45,8 @@ func TestResourceCounts(t *testing.T) {
 	for typ, n := range want {
 		must(t, typ, func() { s.tmpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
 	}
-	if got, want := len(s.json["Resources"].(map[string]any)), 24; got != want {
+	// 24 and the poller's EventInvokeConfig (no asynchronous retries).
+	if got, want := len(s.json["Resources"].(map[string]any)), 25; got != want {
 		t.Errorf("template has %d resources, want %d: %v", got, want, slices.Sorted(maps.Keys(s.json["Resources"].(map[string]any))))
 	}
 }
@@ -178,9 +179,15 @@ func TestFunctions(t *testing.T) {
 				plbastack.EnvMaxReceiveCount, env[plbastack.EnvMaxReceiveCount])
 		}
 	}
-	if _, ok := fns["plba-test-poller"]["ReservedConcurrentExecutions"]; ok {
-		t.Error("poller has reserved concurrency although none is configured")
+	// One poll of the mailbox at a time, never retried asynchronously.
+	if rc := fns["plba-test-poller"]["ReservedConcurrentExecutions"]; rc != 1.0 {
+		t.Errorf("poller reserved concurrency %v, want 1", rc)
 	}
+	must(t, "poller async retries", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
+			"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60, "Qualifier": "$LATEST",
+		})
+	})
 }
 
 func TestTable(t *testing.T) {
@@ -532,6 +539,7 @@ func TestVariantOptions(t *testing.T) {
 	cfg.Control.FunctionURL = false
 	cfg.Worker.BatchSize = 100
 	cfg.Worker.BatchingWindow = plbastack.Duration(5 * time.Second)
+	cfg.Queue.VisibilityTimeout = plbastack.Duration(185 * time.Second) // 6 × 30 s + 5 s
 	cfg.Worker.ReservedConcurrency = 20
 	cfg.Worker.MaxConcurrency = 20
 	cfg.Alarms.TopicARN = "arn:aws:sns:eu-west-1:111122223333:plba-alarms"
@@ -608,7 +616,7 @@ func TestRuleViolationsFailSynth(t *testing.T) {
 	}{
 		{"visibility below 6x", func(c *plbastack.Config) {
 			c.Queue.VisibilityTimeout = plbastack.Duration(60 * time.Second)
-		}, "queue.visibility_timeout (1m0s) must be at least 6 × worker.timeout (30s) = 3m0s"},
+		}, "queue.visibility_timeout (1m0s) must be at least 6 × worker.timeout (30s) + worker.batching_window (0s) = 3m0s"},
 		{"batching window on FIFO", func(c *plbastack.Config) {
 			c.Queue.FIFO = true
 			c.Worker.BatchingWindow = plbastack.Duration(2 * time.Second)
