@@ -33,7 +33,7 @@ func (m *Module) ordersCmd(ctx context.Context, env contracts.CommandEnv, args [
 	out, errw := env.Stdout(), env.Stderr()
 	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "review") {
 		fmt.Fprint(errw, `Usage:
-  orders list [--status accepted|rejected|ignored|review] [--limit N] [--json] [--config FILE]... [--set key=value]...
+  orders list [--status accepted|rejected|ignored|review] [--limit N] [--page P] [--json] [--config FILE]... [--set key=value]...
       stored outcomes, newest first (JSON lines with --json)
   orders show KEY [--config FILE]... [--set key=value]...
       one stored outcome with its lines, candidate lines, total, reasons and reply, as JSON
@@ -57,7 +57,8 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 	reason := fs.String("reason", "", "review: the reason (told to the customer on --reject)")
 	var lines lineFlags
 	fs.Var(&lines, "line", "review: a confirmed line `SKU:QTY` (repeatable; default the lines read from the mail)")
-	limit := fs.Int("limit", 0, "at most `N` orders (0: the store default, 100)")
+	limit := fs.Int("limit", store.DefaultLimit, "show at most `N` orders")
+	page := fs.Int("page", 1, "show page `P` of the listing (pages of --limit orders, newest first)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	rest := args[1:]
 	var key string
@@ -127,10 +128,22 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 		_ = enc.Encode(view)
 		return contracts.ExitOK
 	}
-	orders, err := s.List(ctx, store.Filter{Status: st, Limit: *limit})
+	if *limit < 1 || *page < 1 {
+		fmt.Fprintln(errw, "orders list: --limit and --page must be at least 1")
+		return contracts.ExitUsage
+	}
+	total, err := s.Count(ctx, store.Filter{Status: st})
 	if err != nil {
 		return env.Fail(err)
 	}
+	// Stores list newest first from the start: fetch up to the page's end
+	// and cut (a CLI listing, not a hot path).
+	skip := (*page - 1) * *limit
+	orders, err := s.List(ctx, store.Filter{Status: st, Limit: skip + *limit})
+	if err != nil {
+		return env.Fail(err)
+	}
+	orders = orders[min(skip, len(orders)):]
 	if *asJSON {
 		enc := json.NewEncoder(out)
 		for _, o := range orders {
@@ -150,7 +163,18 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", o.Status, o.Key, o.Customer, len(o.Lines), total, strings.Join(o.Reasons, "; "))
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(out, "%d order(s)\n", len(orders))
+	switch {
+	case total == len(orders):
+		fmt.Fprintf(out, "%d order(s)\n", total)
+	case len(orders) == 0:
+		fmt.Fprintf(out, "no orders on page %d; %d order(s) in all\n", *page, total)
+	default:
+		fmt.Fprintf(out, "%d-%d of %d order(s) shown, newest first", skip+1, skip+len(orders), total)
+		if skip+len(orders) < total {
+			fmt.Fprintf(out, "; next: --page %d", *page+1)
+		}
+		fmt.Fprintln(out)
+	}
 	return contracts.ExitOK
 }
 

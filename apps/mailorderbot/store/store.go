@@ -77,6 +77,9 @@ type OrderStore interface {
 	Get(ctx context.Context, key domain.MessageKey) (domain.Order, error)
 	// List returns orders, newest first.
 	List(ctx context.Context, f Filter) ([]domain.Order, error)
+	// Count returns how many orders f's status selects (f.Limit is
+	// ignored), so a listing can say "100 of N".
+	Count(ctx context.Context, f Filter) (int, error)
 	// Reply returns the reply stored for key, or ErrNotFound.
 	Reply(ctx context.Context, key domain.MessageKey) (domain.Reply, error)
 	// PendingReplies returns up to limit unsent replies, oldest first

@@ -354,6 +354,33 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, limit int) (
 	return items, nil
 }
 
+// Count implements [store.OrderStore]: a COUNT query on the status index
+// per status (never a scan of the table).
+func (s *Store) Count(ctx context.Context, f store.Filter) (int, error) {
+	statuses := domain.Statuses
+	if f.Status != "" {
+		statuses = []domain.Status{f.Status}
+	}
+	n := 0
+	for _, st := range statuses {
+		p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			IndexName:                 aws.String(IndexByStatus),
+			KeyConditionExpression:    aws.String("st = :st"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":st": str(string(st))},
+			Select:                    types.SelectCount,
+		})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return 0, fmt.Errorf("dynamostore: count %s: %w", st, err)
+			}
+			n += int(out.Count)
+		}
+	}
+	return n, nil
+}
+
 // List implements [store.OrderStore]. Without a status filter it queries
 // each status and merges, so it never scans the table.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]domain.Order, error) {

@@ -243,6 +243,20 @@ func decode(doc []byte) (domain.Order, error) {
 }
 
 // List implements [store.OrderStore].
+// Count implements [store.OrderStore].
+func (s *Store) Count(ctx context.Context, f store.Filter) (int, error) {
+	q, args := `SELECT count(*) FROM orders`, []any{}
+	if f.Status != "" {
+		q, args = `SELECT count(*) FROM orders WHERE status = ?`, []any{string(f.Status)}
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlitestore: count: %w", err)
+	}
+	return n, nil
+}
+
+// List implements [store.OrderStore].
 func (s *Store) List(ctx context.Context, f store.Filter) ([]domain.Order, error) {
 	q := `SELECT doc FROM orders ORDER BY created_at DESC, key DESC LIMIT ?`
 	args := []any{store.Limit(f.Limit)}

@@ -247,6 +247,12 @@ func Run(t *testing.T, newStore NewStore) {
 		if err != nil || len(few) != 4 || few[0].Key != "list-8" {
 			t.Fatalf("List limit 4 = %v, %v", keys(few), err)
 		}
+		if n, err := s.Count(ctx, store.Filter{Limit: 2}); err != nil || n != 9 {
+			t.Fatalf("Count all = %d, %v; want 9 (Limit ignored)", n, err)
+		}
+		if n, err := s.Count(ctx, store.Filter{Status: domain.StatusRejected}); err != nil || n != 3 {
+			t.Fatalf("Count rejected = %d, %v; want 3", n, err)
+		}
 	})
 
 	t.Run("Outbox", func(t *testing.T) {
