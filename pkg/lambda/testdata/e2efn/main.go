@@ -74,6 +74,10 @@ func (s *source) Settle(_ context.Context, t contracts.Task, o contracts.Outcome
 }
 
 func run(_ context.Context, t contracts.Task) error {
+	if slices.Contains(strings.Split(os.Getenv("E2E_SLOW"), ","), t.ID) {
+		// A hung routine: ignores its ctx, outlives the invocation.
+		time.Sleep(time.Minute)
+	}
 	if slices.Contains(strings.Split(os.Getenv("E2E_FAIL"), ","), t.ID) {
 		return errors.New("routine failed on purpose")
 	}
