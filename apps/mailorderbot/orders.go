@@ -121,7 +121,7 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 			view["raw_kept"] = true
 		}
 		if r, err := s.Reply(ctx, o.Key); err == nil {
-			view["reply"] = map[string]any{"to": r.To, "sent_at": r.SentAt, "pending": r.Pending()}
+			view["reply"] = map[string]any{"to": r.To, "sent_at": r.SentAt, "pending": r.Sendable(), "unconfirmed": r.Unconfirmed(), "attempted_at": r.AttemptedAt}
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")

@@ -197,10 +197,23 @@ type Reply struct {
 	CreatedAt time.Time `json:"created_at"`
 	// SentAt is zero while the reply is pending.
 	SentAt time.Time `json:"sent_at,omitzero"`
+	// AttemptedAt is set just before a send and cleared when the send
+	// failed. Set without SentAt, a process died during the send: the
+	// server may or may not have taken the mail, so it is not sent again
+	// by itself (a person decides; see Unconfirmed).
+	AttemptedAt time.Time `json:"attempted_at,omitzero"`
 }
 
 // Pending reports whether the reply has not been sent yet.
 func (r Reply) Pending() bool { return r.SentAt.IsZero() }
+
+// Unconfirmed reports a reply whose send was interrupted by a crash: it
+// may have reached the customer. It is never sent again automatically, so
+// a crash never confirms an order twice.
+func (r Reply) Unconfirmed() bool { return r.SentAt.IsZero() && !r.AttemptedAt.IsZero() }
+
+// Sendable reports a reply the outbox sends: pending and not unconfirmed.
+func (r Reply) Sendable() bool { return r.SentAt.IsZero() && r.AttemptedAt.IsZero() }
 
 // Resolution records how a person resolved a review.
 type Resolution struct {

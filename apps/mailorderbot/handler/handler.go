@@ -214,8 +214,14 @@ func (h *Handler) policy() Policy {
 func (h *Handler) duplicate(ctx context.Context, existing domain.Order) error {
 	out := Outcome{Order: existing, Duplicate: true}
 	if h.d.Sender != nil {
-		if r, err := h.d.Store.Reply(ctx, existing.Key); err == nil && r.Pending() {
-			out.ReplySent = h.send(ctx, r)
+		if r, err := h.d.Store.Reply(ctx, existing.Key); err == nil {
+			switch {
+			case r.Sendable():
+				out.ReplySent = h.send(ctx, r)
+			case r.Unconfirmed():
+				h.d.Logger.WarnContext(ctx, "reply interrupted by a crash during its send; it may have reached the customer and is not sent again (see plba orders show)",
+					"key", existing.Key, "attempted_at", r.AttemptedAt)
+			}
 		}
 	}
 	h.finish(ctx, out)
@@ -231,12 +237,14 @@ func (h *Handler) finish(ctx context.Context, out Outcome) {
 }
 
 func (h *Handler) send(ctx context.Context, r domain.Reply) bool {
-	if err := h.d.Sender.Send(ctx, r); err != nil {
+	err := reply.Deliver(ctx, h.d.Store, h.d.Sender, r, h.d.Now())
+	switch {
+	case errors.Is(err, reply.ErrNotMarked):
+		h.d.Logger.WarnContext(ctx, "reply sent but not marked sent; it stays unconfirmed and is not sent again", "key", r.Key, "err", err)
+		return true
+	case err != nil:
 		h.d.Logger.WarnContext(ctx, "reply not sent; it stays in the outbox", "key", r.Key, "err", err)
 		return false
-	}
-	if err := h.d.Store.MarkSent(ctx, r.Key, h.d.Now()); err != nil {
-		h.d.Logger.WarnContext(ctx, "reply sent but not marked; it may be sent again", "key", r.Key, "err", err)
 	}
 	return true
 }

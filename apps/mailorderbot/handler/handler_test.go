@@ -24,6 +24,7 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/handler"
 	"github.com/plba/plba/apps/mailorderbot/mailparse"
 	"github.com/plba/plba/apps/mailorderbot/store"
+	"github.com/plba/plba/apps/mailorderbot/reply"
 	"github.com/plba/plba/apps/mailorderbot/store/sqlitestore"
 	"github.com/plba/plba/pkg/contracts"
 )
@@ -295,6 +296,41 @@ func TestSendAndRetrySend(t *testing.T) {
 	<-r.outcomes
 	if !slices.Equal(fs.sent, []domain.MessageKey{"badsku@example.com"}) {
 		t.Fatalf("sent = %v; want exactly one reply", fs.sent)
+	}
+}
+
+// A process killed during a send (simulated: the attempt recorded, never
+// marked sent) leaves the reply unconfirmed; the redelivery of its mail
+// finds the order and does not send the confirmation a second time, and
+// neither does the outbox.
+func TestCrashDuringSendNeverSendsTwice(t *testing.T) {
+	fs := &fakeSender{fail: true}
+	r := newRig(t, func(d *handler.Deps) { d.Sender = fs })
+	ctx := context.Background()
+	msg := fixture(t, "bad_sku.eml")
+	if err := r.h.Run(ctx, task(msg, "")); err != nil {
+		t.Fatal(err)
+	}
+	<-r.outcomes
+	// The crash: the attempt is on record, the send's end is not.
+	if err := r.st.MarkAttempt(ctx, "badsku@example.com", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	fs.fail = false
+	if err := r.h.Run(ctx, task(msg, "")); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-r.outcomes; o.ReplySent || !o.Duplicate {
+		t.Fatalf("redelivery after a crash during the send: %+v, want a duplicate with no reply sent", o)
+	}
+	if n, err := reply.Flush(ctx, r.st, fs, 10); err != nil || n != 0 {
+		t.Fatalf("outbox flush sent %d (%v); want 0", n, err)
+	}
+	if len(fs.sent) != 0 {
+		t.Fatalf("sent %v; an unconfirmed reply must not be sent again by itself", fs.sent)
+	}
+	if rep, err := r.st.Reply(ctx, "badsku@example.com"); err != nil || !rep.Unconfirmed() {
+		t.Fatalf("reply %+v, %v; want unconfirmed", rep, err)
 	}
 }
 

@@ -82,12 +82,18 @@ type OrderStore interface {
 	Count(ctx context.Context, f Filter) (int, error)
 	// Reply returns the reply stored for key, or ErrNotFound.
 	Reply(ctx context.Context, key domain.MessageKey) (domain.Reply, error)
-	// PendingReplies returns up to limit unsent replies, oldest first
-	// (limit 0 means 100).
+	// PendingReplies returns up to limit replies to send (unsent and not
+	// attempted: see domain.Reply.Unconfirmed), oldest first (limit 0
+	// means 100).
 	PendingReplies(ctx context.Context, limit int) ([]domain.Reply, error)
 	// MarkSent records that the reply for key was sent at the given time.
 	// Marking a sent reply again keeps the first time.
 	MarkSent(ctx context.Context, key domain.MessageKey, at time.Time) error
+	// MarkAttempt records, before a send, that the reply for key is being
+	// sent (a crash leaves it unconfirmed); ClearAttempt undoes it after a
+	// send that failed, so the outbox tries again.
+	MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error
+	ClearAttempt(ctx context.Context, key domain.MessageKey) error
 	// Resolve replaces the order stored under order.Key, which must be in
 	// review (else ErrNotReview; ErrNotFound when there is none), by order,
 	// and the outbox entry by reply if non-nil (pending), atomically.

@@ -321,6 +321,9 @@ func decodeReply(it map[string]types.AttributeValue) (domain.Reply, bool) {
 	if n, ok := numAttr(it, "rsent"); ok {
 		r.SentAt = time.Unix(0, n).UTC()
 	}
+	if n, ok := numAttr(it, "rtry"); ok {
+		r.AttemptedAt = time.Unix(0, n).UTC()
+	}
 	return r, true
 }
 
@@ -479,6 +482,35 @@ func (s *Store) MarkSent(ctx context.Context, key domain.MessageKey, at time.Tim
 	}
 	if err != nil {
 		return fmt.Errorf("dynamostore: mark sent %s: %w", key, err)
+	}
+	return nil
+}
+
+// MarkAttempt implements [store.OrderStore]: the reply leaves the pending
+// index (the outbox no longer sends it by itself) and records the attempt.
+func (s *Store) MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error {
+	return s.updateAttempt(ctx, key, "SET rtry = :t REMOVE op", map[string]types.AttributeValue{":t": num(at.UnixNano())})
+}
+
+// ClearAttempt implements [store.OrderStore]: back on the pending index.
+func (s *Store) ClearAttempt(ctx context.Context, key domain.MessageKey) error {
+	return s.updateAttempt(ctx, key, "SET op = :p REMOVE rtry", map[string]types.AttributeValue{":p": str(pendingMark)})
+}
+
+func (s *Store) updateAttempt(ctx context.Context, key domain.MessageKey, update string, vals map[string]types.AttributeValue) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       keyOf(key),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_exists(rraw) AND attribute_not_exists(rsent)"),
+		ExpressionAttributeValues: vals,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("dynamostore: reply attempt %s: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("dynamostore: reply attempt %s: %w", key, err)
 	}
 	return nil
 }

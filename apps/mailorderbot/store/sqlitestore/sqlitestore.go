@@ -94,6 +94,10 @@ CREATE TABLE raw_mail (
 );
 CREATE INDEX raw_mail_created ON raw_mail (created_at);
 `,
+	// 3: a reply's send attempt (a crash during a send leaves it set).
+	`
+ALTER TABLE outbox ADD COLUMN attempted_at INTEGER;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.
@@ -287,7 +291,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]domain.Order, error
 	return out, nil
 }
 
-const replyCols = `key, from_addr, to_addrs, raw, created_at, sent_at`
+const replyCols = `key, from_addr, to_addrs, raw, created_at, sent_at, attempted_at`
 
 func scanReply(sc interface{ Scan(...any) error }) (domain.Reply, error) {
 	var (
@@ -295,8 +299,9 @@ func scanReply(sc interface{ Scan(...any) error }) (domain.Reply, error) {
 		key, to string
 		created int64
 		sent    sql.NullInt64
+		tried   sql.NullInt64
 	)
-	if err := sc.Scan(&key, &r.From, &to, &r.Raw, &created, &sent); err != nil {
+	if err := sc.Scan(&key, &r.From, &to, &r.Raw, &created, &sent, &tried); err != nil {
 		return r, err
 	}
 	r.Key = domain.MessageKey(key)
@@ -307,7 +312,31 @@ func scanReply(sc interface{ Scan(...any) error }) (domain.Reply, error) {
 	if sent.Valid {
 		r.SentAt = time.Unix(0, sent.Int64).UTC()
 	}
+	if tried.Valid {
+		r.AttemptedAt = time.Unix(0, tried.Int64).UTC()
+	}
 	return r, nil
+}
+
+// MarkAttempt implements [store.OrderStore].
+func (s *Store) MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error {
+	return s.setAttempt(ctx, key, sql.NullInt64{Int64: at.UnixNano(), Valid: true})
+}
+
+// ClearAttempt implements [store.OrderStore].
+func (s *Store) ClearAttempt(ctx context.Context, key domain.MessageKey) error {
+	return s.setAttempt(ctx, key, sql.NullInt64{})
+}
+
+func (s *Store) setAttempt(ctx context.Context, key domain.MessageKey, v sql.NullInt64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempted_at = ? WHERE key = ? AND sent_at IS NULL`, v, string(key))
+	if err != nil {
+		return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, store.ErrNotFound)
+	}
+	return nil
 }
 
 // Reply implements [store.OrderStore].
@@ -325,7 +354,7 @@ func (s *Store) Reply(ctx context.Context, key domain.MessageKey) (domain.Reply,
 // PendingReplies implements [store.OrderStore].
 func (s *Store) PendingReplies(ctx context.Context, limit int) ([]domain.Reply, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT `+replyCols+` FROM outbox WHERE sent_at IS NULL ORDER BY created_at, key LIMIT ?`, store.Limit(limit))
+		`SELECT `+replyCols+` FROM outbox WHERE sent_at IS NULL AND attempted_at IS NULL ORDER BY created_at, key LIMIT ?`, store.Limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: pending replies: %w", err)
 	}

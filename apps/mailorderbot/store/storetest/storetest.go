@@ -255,6 +255,48 @@ func Run(t *testing.T, newStore NewStore) {
 		}
 	})
 
+	// A send attempt takes a reply out of the outbox (a crash during the
+	// send must not send it again); a failed send's ClearAttempt puts it
+	// back; a sent reply cannot be attempted.
+	t.Run("SendAttempts", func(t *testing.T) {
+		s := open(t)
+		for i := range 2 {
+			o := Order(fmt.Sprintf("try-%d", i), domain.StatusAccepted, i)
+			if _, err := s.Save(ctx, o, Reply(o)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		at := base.Add(time.Minute)
+		if err := s.MarkAttempt(ctx, "try-0", at); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Reply(ctx, "try-0")
+		if err != nil || !r.Unconfirmed() || r.Sendable() || !r.AttemptedAt.Equal(at) {
+			t.Fatalf("after MarkAttempt: %+v, %v; want unconfirmed, attempted at %v", r, err, at)
+		}
+		if p, err := s.PendingReplies(ctx, 0); err != nil || len(p) != 1 || p[0].Key != "try-1" {
+			t.Fatalf("PendingReplies = %v, %v; want only try-1 (try-0 is unconfirmed)", replyKeys(p), err)
+		}
+		if err := s.ClearAttempt(ctx, "try-0"); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := s.Reply(ctx, "try-0"); err != nil || !r.Sendable() {
+			t.Fatalf("after ClearAttempt: %+v, %v; want sendable", r, err)
+		}
+		if p, err := s.PendingReplies(ctx, 0); err != nil || len(p) != 2 {
+			t.Fatalf("PendingReplies after ClearAttempt = %v, %v; want both", replyKeys(p), err)
+		}
+		if err := s.MarkSent(ctx, "try-1", at); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkAttempt(ctx, "try-1", at); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("MarkAttempt of a sent reply: %v, want ErrNotFound", err)
+		}
+		if err := s.MarkAttempt(ctx, "nosuch", at); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("MarkAttempt of no reply: %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("Outbox", func(t *testing.T) {
 		s := open(t)
 		for i := range 5 {
