@@ -23,8 +23,8 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/handler"
 	"github.com/plba/plba/apps/mailorderbot/mailparse"
-	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/apps/mailorderbot/reply"
+	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/apps/mailorderbot/store/sqlitestore"
 	"github.com/plba/plba/pkg/contracts"
 )
