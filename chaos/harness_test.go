@@ -347,6 +347,22 @@ func outcomes(t *testing.T, db string) map[string]string {
 	return out
 }
 
+// unconfirmed counts replies a crash interrupted during their send: they
+// may or may not have reached the customer and are not sent again.
+func unconfirmed(t *testing.T, db string) int {
+	t.Helper()
+	d, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var n int
+	if err := d.QueryRow(`SELECT count(*) FROM outbox WHERE sent_at IS NULL AND attempted_at IS NOT NULL`).Scan(&n); err != nil {
+		t.Fatalf("read the outbox: %v", err)
+	}
+	return n
+}
+
 // botConfig writes a plba config for the bot on mb with replies to r.
 func botConfig(t *testing.T, mb *mailbox, r *replies, db, extra string) string {
 	t.Helper()

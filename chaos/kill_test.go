@@ -52,7 +52,7 @@ func killAndRestart(t *testing.T, name string, sig syscall.Signal) {
 	account(t, ctx, mb, db, r, &f)
 	_, total := r.duplicates()
 	_, markedAfter := mb.flags(t, ctx)
-	f.extra = fmt.Sprintf("marked_at_kills=%v marks_left=%d replies=%d", markedAtKill, markedAfter, total)
+	f.extra = fmt.Sprintf("marked_at_kills=%v marks_left=%d replies=%d unconfirmed_replies=%d", markedAtKill, markedAfter, total, unconfirmed(t, db))
 	f.marksLeft = markedAfter
 	report(t, f)
 }
