@@ -14,7 +14,7 @@ LDFLAGS := -s -w -X github.com/plba/plba/pkg/runner.Version=$(VERSION)
 APP ?=
 export APP
 
-.PHONY: run build test test-go test-infra lint bench chaos services services-stop deps lambdas lambdas-host synth diff deploy destroy fuzz clean
+.PHONY: run build test test-go test-infra test-chaos lint bench chaos services services-stop deps lambdas lambdas-host synth diff deploy destroy fuzz clean
 
 ## run: the mail order bot demo (embedded IMAP server, SQLite store, control plane on 127.0.0.1:8080)
 # exec: plba itself is make's child, so Ctrl-C ends make with plba's exit
@@ -39,7 +39,7 @@ services-stop:
 	scripts/services.sh stop
 
 ## test: install, start services, lint, run every test
-test: deps services lint test-go test-infra
+test: deps services lint test-go test-infra test-chaos
 
 test-go:
 	$(GO) test $(TESTFLAGS) ./...
@@ -58,10 +58,19 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/workers/ ./pkg/queue/... ./pkg/lambda/... ./pkg/source/imapsource/... ./apps/mailorderbot/...
 
 ## chaos: fault scenarios against real processes and servers (one figures line each);
-## CHAOS_LONG=1 for more mail and the soak
+## CHAOS_LONG=1 for more mail. CHAOS_RUN selects scenarios (a go test -run pattern).
+CHAOS_RUN ?= .
 chaos:
-	@mkdir -p var; PLBA_CHAOS=$(if $(CHAOS_LONG),long,short) $(GO) test -count=1 -v -timeout 30m ./chaos/ 2>&1 | tee var/chaos.log | grep -E '^(chaos:|--- FAIL|FAIL|ok|panic)'; \
+	@mkdir -p var; PLBA_CHAOS=$(if $(CHAOS_LONG),long,short) $(GO) test -count=1 -v -timeout 30m -run '$(CHAOS_RUN)' ./chaos/ 2>&1 | tee var/chaos.log | grep -E '^(chaos:|--- FAIL|FAIL|ok|panic)'; \
 		exit $${PIPESTATUS[0]}
+
+# The short chaos run that make test includes: the scenarios that hold. The
+# two-process Redis scenario is left to `make chaos`: a kill between the
+# IMAP mark and the publish strands up to one cycle's batch until
+# stale_after (see docs/faults.md).
+CHAOS_SHORT := TestChaos(Kill9|Sigterm|DovecotRestart|PoisonLocal|PoisonSplit)
+test-chaos:
+	@$(MAKE) --no-print-directory chaos CHAOS_RUN='$(CHAOS_SHORT)'
 
 ## fuzz: run each fuzz target for a while (FUZZTIME, default 30s)
 FUZZTIME ?= 30s
