@@ -68,7 +68,7 @@ chaos:
 # two-process Redis scenario is left to `make chaos`: a kill between the
 # IMAP mark and the publish strands up to one cycle's batch until
 # stale_after (see docs/faults.md).
-CHAOS_SHORT := TestChaos(Kill9|Sigterm|DovecotRestart|PoisonLocal|PoisonSplit)
+CHAOS_SHORT := TestChaos(Kill9|Sigterm|DovecotRestart|PoisonLocal|PoisonSplit|WorkerKilledMidBatch)
 test-chaos:
 	@$(MAKE) --no-print-directory chaos CHAOS_RUN='$(CHAOS_SHORT)'
 
