@@ -151,7 +151,7 @@ func DefaultPlatformConfig() PlatformConfig {
 		Control:  ControlConfig{Listen: "127.0.0.1:8080"},
 		Startup:  TimeoutConfig{Timeout: 30 * time.Second},
 		Shutdown: TimeoutConfig{Timeout: 30 * time.Second},
-		Queue:    QueueConfig{Backend: "memory", Capacity: 1024, MaxAttempts: 5, ReadAhead: 8, SQS: SQSQueueConfig{WaitTime: 20 * time.Second}},
+		Queue:    QueueConfig{Backend: "memory", Capacity: 1024, MaxAttempts: 5, ReadAhead: 32, SQS: SQSQueueConfig{WaitTime: 20 * time.Second}},
 		Routines: RoutineConfig{Timeout: 5 * time.Minute, BackoffMin: time.Second, BackoffMax: 5 * time.Minute},
 		Restart:  RestartConfig{MaxRestarts: DefaultSupervisorOptions().MaxRestarts, Window: DefaultSupervisorOptions().Window},
 		Tracing:  TracingConfig{Exporter: "none"},

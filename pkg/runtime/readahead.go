@@ -41,17 +41,25 @@ func (r *readAhead) Room() int {
 	return r.limit() - int(st.Held())
 }
 
-// WaitRoom implements contracts.Backpressure.
+// WaitRoom implements contracts.Backpressure. It returns once at least
+// half the bound is free: a source woken for every finished task would
+// read one message per cycle, and a cycle's round trips cost the same for
+// one message as for fifty.
 func (r *readAhead) WaitRoom(ctx context.Context) error {
 	t := time.NewTimer(roomRecheck)
 	defer t.Stop()
-	select {
-	case <-r.room:
-	case <-t.C:
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		select {
+		case <-r.room:
+		case <-t.C:
+			t.Reset(roomRecheck)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if r.Room() >= max(1, r.limit()/2) {
+			return nil
+		}
 	}
-	return nil
 }
 
 // finished is chained into the executors' Observer.

@@ -172,10 +172,12 @@ func (w *SourceWorker) poll(ctx context.Context, pub contracts.Publisher) error 
 			consecutive = 0
 			if n > 0 {
 				w.log.Debug("poll published", "count", n)
-				if bp, ok := pub.(contracts.Backpressure); ok && bp.Room() <= 0 {
-					// The source filled the read-ahead bound: it likely has
-					// more. Poll again as soon as consumers made room.
-					if bp.WaitRoom(ctx) == nil {
+				if bp, ok := pub.(contracts.Backpressure); ok {
+					// Under a read-ahead bound a poll publishes at most the
+					// room there was: the source may have more. Poll again
+					// as soon as consumers made room, until a poll finds
+					// nothing.
+					if bp.Room() > 0 || bp.WaitRoom(ctx) == nil {
 						wait = 0
 					}
 				}
