@@ -89,8 +89,9 @@ func StampSource(p Publisher, name string) Publisher {
 type Backpressure interface {
 	// Room is how many more tasks may be published now; ≤ 0 means none.
 	Room() int
-	// WaitRoom returns when Room may have grown (a consumer finished a
-	// task), after a short while at the latest, or with ctx's error.
+	// WaitRoom returns when there is room enough for a worthwhile batch
+	// (the runtime's: half the bound free; at once if there is), or with
+	// ctx's error.
 	WaitRoom(ctx context.Context) error
 }
 

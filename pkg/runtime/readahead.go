@@ -46,6 +46,9 @@ func (r *readAhead) Room() int {
 // read one message per cycle, and a cycle's round trips cost the same for
 // one message as for fifty.
 func (r *readAhead) WaitRoom(ctx context.Context) error {
+	if r.Room() >= max(1, r.limit()/2) {
+		return nil
+	}
 	t := time.NewTimer(roomRecheck)
 	defer t.Stop()
 	for {

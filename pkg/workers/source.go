@@ -177,7 +177,7 @@ func (w *SourceWorker) poll(ctx context.Context, pub contracts.Publisher) error 
 					// room there was: the source may have more. Poll again
 					// as soon as consumers made room, until a poll finds
 					// nothing.
-					if bp.Room() > 0 || bp.WaitRoom(ctx) == nil {
+					if bp.WaitRoom(ctx) == nil {
 						wait = 0
 					}
 				}

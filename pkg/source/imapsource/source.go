@@ -90,6 +90,8 @@ type Source struct {
 	// Poll and Settle use a connection each, so a Poll blocked in Publish
 	// (a full queue) never holds up the Settle calls that would drain it.
 	pollConn, settleConn slot
+	// batcher coalesces successful settlements into one STORE.
+	batcher settleBatcher
 
 	mu     sync.Mutex
 	closed bool
