@@ -132,7 +132,7 @@ func TestChaosPoisonSplit(t *testing.T) {
 		}
 	}
 	f := figures{name: "poison-split-sqs", tasks: n, recover: time.Since(began), bound: 45 * time.Second,
-		lost: n - 1 - files(t, out, "done-"),
+		lost:  n - 1 - files(t, out, "done-"),
 		extra: fmt.Sprintf("poison_receives=%d (maxReceiveCount 3) dead_lettered=%v", poisonReceives, exists(out, "settled-t-7-dead-lettered"))}
 	// Each task's routine ran once for effect (one done file per id, by name).
 	if poisonReceives != 3 || !exists(out, "settled-t-7-dead-lettered") {
