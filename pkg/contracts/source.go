@@ -116,3 +116,22 @@ type MarkKeeper interface {
 type DurableQueue interface {
 	Durable() bool
 }
+
+// DeadLetterSource is implemented by sources that keep their own mark on a
+// dead-lettered item (an IMAP keyword or folder). The mark outlives the
+// process, so the control plane can list and redrive such items after a
+// restart lost an in-memory queue's dead letters.
+type DeadLetterSource interface {
+	TaskSource
+	// DeadLetters lists up to limit marked items as the tasks Poll would
+	// make of them (payload included), oldest first.
+	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// RedriveDeadLetters clears the mark of up to limit items (all when
+	// limit <= 0) so the next Poll publishes them again; it returns how
+	// many it released.
+	RedriveDeadLetters(ctx context.Context, limit int) (int, error)
+	// PurgeDeadLetters settles every marked item as done without running
+	// it (for IMAP: \Seen, mark cleared; nothing is deleted) and returns
+	// how many.
+	PurgeDeadLetters(ctx context.Context) (int, error)
+}

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"go.uber.org/goleak"
 
-	"github.com/plba/plba/pkg/lambda/controlfn"
+	plbacontrol "github.com/plba/plba/pkg/control"
 	"github.com/plba/plba/pkg/lambda/emulator"
 	"github.com/plba/plba/pkg/lambda/pollerfn"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
@@ -175,25 +175,27 @@ func TestEndToEnd(t *testing.T) {
 
 	// Control: the dead letter shows, and is redriven.
 	control := start("control")
-	var st controlfn.Response
+	var st plbacontrol.Response
 	invokeJSON(t, ctx, control, `{"action":"status"}`, &st)
-	if !st.OK || st.Status == nil || len(st.Status.Queues) != 1 {
-		t.Fatalf("status %+v", st)
+	var status plbacontrol.StatusResult
+	if err := st.Decode(&status); err != nil || len(status.Queues) != 1 {
+		t.Fatalf("status %+v %v", st, err)
 	}
-	if q := st.Status.Queues[0]; q.Name != "work" || q.Dead != 1 || q.Ready != 0 {
+	if q := status.Queues[0]; q.Name != "work" || q.Dead != 1 || q.Ready != 0 {
 		t.Errorf("queue stats %+v, want work with one dead letter and nothing ready", q)
 	}
-	if st.Status.Build != "e2e-build" || st.Status.ConfigVersion != "e2e-1" || len(st.Status.Health) != 1 || st.Status.Health[0].Name != "e2e-source" {
-		t.Errorf("status %+v", st.Status)
+	if status.Build != "e2e-build" || status.ConfigVersion != "e2e-1" || len(status.Health.Components) != 1 || status.Health.Components[0].Name != "e2e-source" {
+		t.Errorf("status %+v", status)
 	}
-	var rd controlfn.Response
-	invokeJSON(t, ctx, control, `{"action":"redrive-dlq","limit":10}`, &rd)
-	if !rd.OK || rd.Redriven["work"] != 1 {
-		t.Fatalf("redrive %+v", rd)
+	var rd plbacontrol.Response
+	invokeJSON(t, ctx, control, `{"action":"dlq.redrive","queue":"work","limit":10}`, &rd)
+	var rr plbacontrol.RedriveResult
+	if err := rd.Decode(&rr); err != nil || rr.Redriven != 1 {
+		t.Fatalf("redrive %+v %v", rd, err)
 	}
-	var bad controlfn.Response
+	var bad plbacontrol.Response
 	invokeJSON(t, ctx, control, `{"action":"explode"}`, &bad)
-	if bad.OK || bad.Error == "" {
+	if bad.OK || bad.Error == nil || bad.Error.Code != plbacontrol.CodeUnknownAction {
 		t.Fatalf("unknown action answered %+v", bad)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/control"
 	"github.com/plba/plba/pkg/lambda/controlfn"
 	"github.com/plba/plba/pkg/lambda/pollerfn"
 	"github.com/plba/plba/pkg/lambda/workerfn"
@@ -40,6 +41,7 @@ type handlerInput struct {
 	queues   map[string]*sqsqueue.Queue
 	steps    []contracts.Step
 	consumed string
+	modules  []contracts.ApplicationModule
 }
 
 // The functions of a split deployment. Each is a statically initialised
@@ -82,11 +84,15 @@ func workerHandler(in *handlerInput) (any, error) {
 }
 
 func controlHandler(in *handlerInput) (any, error) {
-	qs := make(map[string]controlfn.Queue, len(in.queues))
+	qs := make(map[string]control.QueueHandle, len(in.queues))
 	for n, q := range in.queues {
 		qs[n] = q
 	}
-	h := controlfn.New(controlfn.Options{Queues: qs, Health: in.a.Health, Build: in.o.Build, ConfigVersion: in.o.ConfigVersion, Config: in.o.ConfigView, Logger: in.o.Logger})
+	h, err := controlfn.New(controlfn.Options{Queues: qs, Health: in.a.Health, Sources: control.SourcesOf(in.a.Sources),
+		Modules: in.modules, Build: in.o.Build, ConfigVersion: in.o.ConfigVersion, Config: in.o.ConfigView, Logger: in.o.Logger})
+	if err != nil {
+		return nil, err
+	}
 	return h.Handle, nil
 }
 
@@ -187,7 +193,7 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 	if fn.handler == nil {
 		return fail(errors.New("unknown function (use lambda.Poller, Worker or Control)"))
 	}
-	in := &handlerInput{o: &o, p: p, a: a, steps: steps}
+	in := &handlerInput{o: &o, p: p, a: a, steps: steps, modules: modules}
 	names := a.Queues()
 	if fn.consumes {
 		if in.consumed, err = workerQueue(a, p.Lambda.Worker.Queue); err != nil {
