@@ -34,6 +34,9 @@ func body(action string, params any) ([]byte, error) {
 		if err := json.Unmarshal(b, &m); err != nil {
 			return nil, fmt.Errorf("control params must be a JSON object: %w", err)
 		}
+		if m == nil { // params was a nil map or pointer
+			m = map[string]any{}
+		}
 	}
 	m["action"] = action
 	return json.Marshal(m)
