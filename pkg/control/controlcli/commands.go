@@ -43,29 +43,8 @@ const (
 	ExitUsage   = 2
 )
 
-// Command is one CLI command the runner mounts.
-type Command struct {
-	Name    string
-	Summary string
-	Run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
-}
-
-// Endpoint is where the local control plane is.
-type Endpoint struct {
-	// Listen is platform.control.listen (host:port).
-	Listen string
-	// Token is platform.control.token, when configured.
-	Token contracts.Secret
-	// TokenFile is platform.control.token_file.
-	TokenFile string
-}
-
 // Options configure the commands.
 type Options struct {
-	// Endpoint resolves platform.control from the runner's configuration
-	// flags (--config FILE, --set key=value); nil uses the defaults
-	// (127.0.0.1:8080, var/control.token).
-	Endpoint func(ctx context.Context, files, sets []string) (Endpoint, error)
 	// NewInvoker builds the Lambda client for --lambda; default the AWS
 	// SDK's default configuration (awsconfig.Load) for region.
 	NewInvoker func(ctx context.Context, region string) (Invoker, error)
@@ -75,8 +54,11 @@ type Options struct {
 	Prog string
 }
 
-// Commands returns the control commands.
-func Commands(o Options) []Command {
+// Commands returns the control commands for a runner to mount. Each reads
+// platform.control (listen address, token, token file) through the
+// runner's configuration flags (--config FILE, --set key=value) unless
+// --url/--lambda and a token say where to go.
+func Commands(o Options) []contracts.Command {
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
@@ -93,18 +75,23 @@ func Commands(o Options) []Command {
 		}
 	}
 	c := &cli{o: o}
-	return []Command{
-		{"status", "control plane status: runtime, health, workers, queues", c.cmd("status", c.status)},
-		{"health", "every component's health", c.cmd("health", c.health)},
-		{"workers", "workers, sources and pools", c.cmd("workers", c.workers)},
-		{"queues", "queue depths and counters", c.cmd("queues", c.queues)},
-		{"dlq", "dead letters: dlq list|peek|redrive|purge QUEUE", c.dlq},
-		{"pause", "pause a source or pool: pause NAME", c.cmd("pause", c.target("pause"))},
-		{"resume", "resume a paused source or pool: resume NAME", c.cmd("resume", c.target("resume"))},
-		{"restart", "restart a worker as a fresh instance: restart NAME", c.cmd("restart", c.target("restart"))},
-		{"outcomes", "recent task outcomes: outcomes [--queue Q] [--limit N]", c.cmd("outcomes", c.outcomes)},
-		{"reload", "reload the configuration", c.cmd("reload", c.reload)},
-		{"action", "run any control action: action NAME [key=value]...", c.cmd("action", c.action)},
+	cmd := func(name, summary string, run func(ctx context.Context, env contracts.CommandEnv, args []string) int) contracts.Command {
+		// Demo: platform.control is all these commands read; the demo
+		// defaults stand in for application sections a file may lack.
+		return contracts.Command{Name: name, Summary: summary, Demo: true, Run: run}
+	}
+	return []contracts.Command{
+		cmd("status", "control plane status: runtime, health, workers, queues", c.cmd("status", c.status)),
+		cmd("health", "every component's health", c.cmd("health", c.health)),
+		cmd("workers", "workers, sources and pools", c.cmd("workers", c.workers)),
+		cmd("queues", "queue depths and counters", c.cmd("queues", c.queues)),
+		cmd("dlq", "dead letters: dlq list|peek|redrive|purge QUEUE", c.dlq),
+		cmd("pause", "pause a source or pool: pause NAME", c.cmd("pause", c.target("pause"))),
+		cmd("resume", "resume a paused source or pool: resume NAME", c.cmd("resume", c.target("resume"))),
+		cmd("restart", "restart a worker as a fresh instance: restart NAME", c.cmd("restart", c.target("restart"))),
+		cmd("outcomes", "recent task outcomes: outcomes [--queue Q] [--limit N]", c.cmd("outcomes", c.outcomes)),
+		cmd("reload", "reload the configuration", c.cmd("reload", c.reload)),
+		cmd("action", "run any control action: action NAME [key=value]...", c.cmd("action", c.action)),
 	}
 }
 
@@ -115,15 +102,9 @@ type common struct {
 	url, tokenFile, function, region string
 	asJSON                           bool
 	timeout                          time.Duration
-	files, sets                      multiFlag
 	limit, maxBytes                  int
 	queue                            string
 }
-
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // run is one command's body: it gets the client, the positional
 // arguments and the flags.
@@ -134,16 +115,14 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-func (c *cli) flags(name string, f *common) *flag.FlagSet {
-	fs := flag.NewFlagSet(c.o.Prog+" "+name, flag.ContinueOnError)
+func (c *cli) flags(env contracts.CommandEnv, name string, f *common) *flag.FlagSet {
+	fs := env.FlagSet(c.o.Prog + " " + name)
 	fs.StringVar(&f.url, "url", "", "local control plane `URL` (default: http:// + platform.control.listen, or $PLBA_CONTROL_URL)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "read the control token from `FILE` (default: platform.control.token_file; $PLBA_CONTROL_TOKEN wins)")
 	fs.StringVar(&f.function, "lambda", "", "call the deployed control `FUNCTION` (name or ARN) through the Lambda Invoke API instead")
 	fs.StringVar(&f.region, "region", "", "AWS `region` for --lambda (default: the SDK's)")
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	fs.DurationVar(&f.timeout, "timeout", 60*time.Second, "give up after `duration`")
-	fs.Var(&f.files, "config", "YAML config `file` to take platform.control from (repeatable)")
-	fs.Var(&f.sets, "set", "override one key, `key.path=value` (repeatable)")
 	switch name {
 	case "dlq list", "dlq redrive", "outcomes":
 		fs.IntVar(&f.limit, "limit", 0, "at most `N` (0: the action's default; redrive: all)")
@@ -171,16 +150,16 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func (c *cli) cmd(name string, body run) func(ctx context.Context, args []string, out, errw io.Writer) int {
-	return func(ctx context.Context, args []string, out, errw io.Writer) int {
-		return c.exec(ctx, name, body, args, out, errw)
+func (c *cli) cmd(name string, body run) func(ctx context.Context, env contracts.CommandEnv, args []string) int {
+	return func(ctx context.Context, env contracts.CommandEnv, args []string) int {
+		return c.exec(ctx, env, name, body, args)
 	}
 }
 
-func (c *cli) exec(ctx context.Context, name string, body run, args []string, out, errw io.Writer) int {
+func (c *cli) exec(ctx context.Context, env contracts.CommandEnv, name string, body run, args []string) int {
+	out, errw := env.Stdout(), env.Stderr()
 	var f common
-	fs := c.flags(name, &f)
-	fs.SetOutput(errw)
+	fs := c.flags(env, name, &f)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -190,7 +169,11 @@ func (c *cli) exec(ctx context.Context, name string, body run, args []string, ou
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	cl, err := c.client(ctx, &f)
+	cl, err := c.client(ctx, env, &f)
+	var ce configErr
+	if errors.As(err, &ce) {
+		return env.Fail(ce.err)
+	}
 	if err == nil {
 		err = body(ctx, cl, pos, &f, out)
 	}
@@ -211,8 +194,14 @@ func (c *cli) exec(ctx context.Context, name string, body run, args []string, ou
 	}
 }
 
+// configErr carries a configuration failure to env.Fail (exit 2 for an
+// invalid configuration).
+type configErr struct{ err error }
+
+func (e configErr) Error() string { return e.err.Error() }
+
 // client picks the transport from the flags.
-func (c *cli) client(ctx context.Context, f *common) (Client, error) {
+func (c *cli) client(ctx context.Context, env contracts.CommandEnv, f *common) (Client, error) {
 	if f.function != "" {
 		if f.url != "" {
 			return nil, usageError{"give --url or --lambda, not both"}
@@ -223,17 +212,20 @@ func (c *cli) client(ctx context.Context, f *common) (Client, error) {
 		}
 		return &LambdaClient{Function: f.function, API: api}, nil
 	}
-	ep := Endpoint{Listen: "127.0.0.1:8080", TokenFile: runtime.DefaultControlTokenFile}
-	if c.o.Endpoint != nil && (f.url == "" || f.tokenFile == "") {
-		e, err := c.o.Endpoint(ctx, f.files, f.sets)
-		if err != nil {
-			return nil, usageError{err.Error()}
-		}
-		ep = e
-	}
 	url := f.url
 	if url == "" {
 		url = c.o.Getenv("PLBA_CONTROL_URL")
+	}
+	tok := contracts.Secret(c.o.Getenv("PLBA_CONTROL_TOKEN"))
+	ep := runtime.DefaultPlatformConfig().Control
+	if url == "" || (tok.IsZero() && f.tokenFile == "") {
+		cfg, err := env.Config(ctx)
+		if err != nil {
+			return nil, configErr{err}
+		}
+		if err := cfg.Decode("platform.control", &ep); err != nil {
+			return nil, configErr{err}
+		}
 	}
 	if url == "" {
 		if ep.Listen == "" || ep.Listen == "off" {
@@ -248,7 +240,6 @@ func (c *cli) client(ctx context.Context, f *common) (Client, error) {
 		}
 		url = "http://" + net.JoinHostPort(host, port)
 	}
-	tok := contracts.Secret(c.o.Getenv("PLBA_CONTROL_TOKEN"))
 	if tok.IsZero() {
 		tok = ep.Token
 	}
@@ -415,7 +406,8 @@ const dlqUsage = `Usage:
 Shared flags: --url URL | --lambda FUNCTION [--region R], --token-file FILE, --json, --config FILE, --set k=v
 `
 
-func (c *cli) dlq(ctx context.Context, args []string, out, errw io.Writer) int {
+func (c *cli) dlq(ctx context.Context, env contracts.CommandEnv, args []string) int {
+	errw := env.Stderr()
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintf(errw, dlqUsage, c.o.Prog)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -439,7 +431,7 @@ func (c *cli) dlq(ctx context.Context, args []string, out, errw io.Writer) int {
 		fmt.Fprintf(errw, dlqUsage, c.o.Prog)
 		return ExitUsage
 	}
-	return c.exec(ctx, "dlq "+sub, body, args[1:], out, errw)
+	return c.exec(ctx, env, "dlq "+sub, body, args[1:])
 }
 
 func oneQueue(pos []string, extra ...string) (string, []string, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -260,17 +261,60 @@ func cliArgs(s step) []string {
 	return args
 }
 
-func runCLI(t *testing.T, o controlcli.Options, args []string) (string, string, int) {
+// cliEnv is the runner's side of a command: output streams, the flag set
+// with the configuration flags, and a configuration whose platform.control
+// is ctl.
+type cliEnv struct {
+	out, errw bytes.Buffer
+	ctl       runtime.ControlConfig
+	loads     int
+}
+
+func (e *cliEnv) Stdout() io.Writer { return &e.out }
+func (e *cliEnv) Stderr() io.Writer { return &e.errw }
+func (e *cliEnv) FlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(&e.errw)
+	fs.String("config", "", "")
+	fs.String("set", "", "")
+	return fs
+}
+func (e *cliEnv) Config(context.Context) (contracts.Config, error) {
+	e.loads++
+	return stubConfig{e.ctl}, nil
+}
+func (e *cliEnv) Fail(err error) int {
+	fmt.Fprintln(&e.errw, err)
+	return contracts.ExitUsage
+}
+
+type stubConfig struct{ ctl runtime.ControlConfig }
+
+func (stubConfig) Declare(string, any) error { return nil }
+func (s stubConfig) Decode(path string, out any) error {
+	if path != "platform.control" {
+		return fmt.Errorf("unexpected path %s", path)
+	}
+	*out.(*runtime.ControlConfig) = s.ctl
+	return nil
+}
+
+func runCLIWith(t *testing.T, o controlcli.Options, ctl runtime.ControlConfig, args []string) (string, string, int) {
 	t.Helper()
 	for _, c := range controlcli.Commands(o) {
 		if c.Name == args[0] {
-			var out, errw bytes.Buffer
-			code := c.Run(context.Background(), args[1:], &out, &errw)
-			return out.String(), errw.String(), code
+			env := &cliEnv{ctl: ctl}
+			code := c.Run(context.Background(), env, args[1:])
+			return env.out.String(), env.errw.String(), code
 		}
 	}
 	t.Fatalf("no command %q", args[0])
 	return "", "", 0
+}
+
+func runCLI(t *testing.T, o controlcli.Options, args []string) (string, string, int) {
+	t.Helper()
+	return runCLIWith(t, o, runtime.DefaultPlatformConfig().Control, args)
 }
 
 func fromCLI(t *testing.T, stdout, stderr string, code int) outcome {
@@ -462,13 +506,11 @@ func TestCLITokenFile(t *testing.T) {
 	if code != 0 || out != "pool:job: paused\n" {
 		t.Fatalf("with the token file: exit %d %q %s", code, out, errw)
 	}
-	// The endpoint hook (the runner's config) supplies the URL's default
+	// platform.control from the runner's configuration supplies the URL
 	// and the token file.
-	withCfg := controlcli.Options{Getenv: func(string) string { return "" },
-		Endpoint: func(context.Context, []string, []string) (controlcli.Endpoint, error) {
-			return controlcli.Endpoint{Listen: strings.TrimPrefix(url, "http://"), TokenFile: file}, nil
-		}}
-	out, errw, code = runCLI(t, withCfg, []string{"resume", "pool:job"})
+	ctl := runtime.DefaultPlatformConfig().Control
+	ctl.Listen, ctl.TokenFile = strings.TrimPrefix(url, "http://"), file
+	out, errw, code = runCLIWith(t, none, ctl, []string{"resume", "pool:job"})
 	if code != 0 || out != "pool:job: running\n" {
 		t.Fatalf("from config: exit %d %q %s", code, out, errw)
 	}
