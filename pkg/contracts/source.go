@@ -126,10 +126,10 @@ type DeadLetterSource interface {
 	// DeadLetters lists up to limit marked items as the tasks Poll would
 	// make of them (payload included), oldest first.
 	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
-	// RedriveDeadLetters clears the mark of up to limit items (all when
-	// limit <= 0) so the next Poll publishes them again; it returns how
-	// many it released.
-	RedriveDeadLetters(ctx context.Context, limit int) (int, error)
+	// RedriveDeadLetters clears the mark of the listed items with these
+	// task IDs (ids from DeadLetters; nil means every marked item) so the
+	// next Poll publishes them again; it returns how many it released.
+	RedriveDeadLetters(ctx context.Context, ids []string) (int, error)
 	// PurgeDeadLetters settles every marked item as done without running
 	// it (for IMAP: \Seen, mark cleared; nothing is deleted) and returns
 	// how many.

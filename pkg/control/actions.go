@@ -556,6 +556,21 @@ func (b *builtin) dlqRedrive(ctx context.Context, req QueueRequest) (RedriveResu
 	if qerr != nil && (len(srcs) == 0 || !errors.Is(qerr, contracts.ErrNotSupported)) {
 		return RedriveResult{}, qerr
 	}
+	// The source-only dead letters are picked before the queue's move back:
+	// a dead letter in both is redriven once, through the queue.
+	var fromSource map[string][]string
+	if len(srcs) > 0 {
+		views, _, err := b.deadLetters(ctx, req.Queue, peekScan)
+		if err != nil {
+			return RedriveResult{}, err
+		}
+		fromSource = map[string][]string{}
+		for _, v := range views {
+			if name, ok := strings.CutPrefix(v.Origin, "source:"); ok {
+				fromSource[name] = append(fromSource[name], v.ID)
+			}
+		}
+	}
 	res := RedriveResult{Queue: req.Queue}
 	if q != nil {
 		n, err := q.Redrive(ctx, req.Limit)
@@ -565,14 +580,14 @@ func (b *builtin) dlqRedrive(ctx context.Context, req QueueRequest) (RedriveResu
 		}
 	}
 	for _, s := range srcs {
-		limit := 0
+		ids := fromSource[s.Name()]
 		if req.Limit > 0 {
-			limit = req.Limit - res.Redriven - res.FromSource
-			if limit <= 0 {
-				break
-			}
+			ids = ids[:min(len(ids), max(0, req.Limit-res.Redriven-res.FromSource))]
 		}
-		n, err := s.RedriveDeadLetters(ctx, limit)
+		if len(ids) == 0 {
+			continue
+		}
+		n, err := s.RedriveDeadLetters(ctx, ids)
 		res.FromSource += n
 		if err != nil {
 			return res, fmt.Errorf("source %s: redrive: %w", s.Name(), err)
