@@ -8,6 +8,10 @@ import (
 	"os"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	awslambdaapi "github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/plba/plba/pkg/config/awsconfig"
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/control"
@@ -42,6 +46,7 @@ type handlerInput struct {
 	steps    []contracts.Step
 	consumed string
 	modules  []contracts.ApplicationModule
+	ctx      context.Context
 }
 
 // The functions of a split deployment. Each is a statically initialised
@@ -88,7 +93,11 @@ func controlHandler(in *handlerInput) (any, error) {
 	for n, q := range in.queues {
 		qs[n] = q
 	}
-	h, err := controlfn.New(controlfn.Options{Queues: qs, Health: in.a.Health, Sources: control.SourcesOf(in.a.Sources),
+	pauser, err := awsPauser(in.ctx, getenvFrom(in.o.Environ))
+	if err != nil {
+		return nil, err
+	}
+	h, err := controlfn.New(controlfn.Options{Queues: qs, Health: in.a.Health, Sources: control.SourcesOf(in.a.Sources), Pauser: pauser,
 		Modules: in.modules, Build: in.o.Build, ConfigVersion: in.o.ConfigVersion, Config: in.o.ConfigView, Logger: in.o.Logger})
 	if err != nil {
 		return nil, err
@@ -193,7 +202,7 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 	if fn.handler == nil {
 		return fail(errors.New("unknown function (use lambda.Poller, Worker or Control)"))
 	}
-	in := &handlerInput{o: &o, p: p, a: a, steps: steps, modules: modules}
+	in := &handlerInput{o: &o, p: p, a: a, steps: steps, modules: modules, ctx: ctx}
 	names := a.Queues()
 	if fn.consumes {
 		if in.consumed, err = workerQueue(a, p.Lambda.Worker.Queue); err != nil {
@@ -232,6 +241,36 @@ func stepsOf(ws []contracts.Worker) ([]contracts.Step, error) {
 // ErrWorkerNotSupported is returned by [Build] for a custom worker that
 // cannot run in a Lambda function.
 var ErrWorkerNotSupported = errors.New("custom workers cannot run in Lambda")
+
+// Environment of the control function for split-mode pause and resume:
+// the worker function whose SQS event source mapping a pool pause
+// disables, and the poller's schedule rule a source pause disables. Unset:
+// pause and resume answer not_supported.
+const (
+	EnvControlWorkerFunction = "PLBA_CONTROL_WORKER_FUNCTION"
+	EnvControlPollerRule     = "PLBA_CONTROL_POLLER_RULE"
+)
+
+// awsPauser returns the control function's pauser, or nil when neither
+// target is configured.
+func awsPauser(ctx context.Context, getenv func(string) string) (control.Pauser, error) {
+	fn, rule := getenv(EnvControlWorkerFunction), getenv(EnvControlPollerRule)
+	if fn == "" && rule == "" {
+		return nil, nil
+	}
+	cfg, err := awsconfig.Load(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config for pause: %w", err)
+	}
+	p := &controlfn.AWSPauser{WorkerFunction: fn, PollerRule: rule}
+	if fn != "" {
+		p.Lambda = awslambdaapi.NewFromConfig(cfg)
+	}
+	if rule != "" {
+		p.Events = eventbridge.NewFromConfig(cfg)
+	}
+	return p, nil
+}
 
 // workerQueue picks the logical queue the worker consumes.
 func workerQueue(a *runtime.Assembly, configured string) (string, error) {
