@@ -35,9 +35,9 @@ type Options struct {
 	Health func(ctx context.Context) HealthResult
 	// Outcomes is the ring of recent task outcomes; nil: not supported.
 	Outcomes *Outcomes
-	// Sources are the sources that keep dead letters of their own (an
-	// IMAP mailbox marks them), listed and redriven with the queue's.
-	Sources []SourceDeadLetters
+	// Sources are the dead letters sources still mark (an IMAP mailbox),
+	// listed and redriven with the queue's; see [SourcesOf].
+	Sources SourceDLQ
 	// Pauser pauses and resumes sources and pools where Runtime cannot
 	// (split: the event source mapping and the schedule rule).
 	Pauser Pauser
@@ -49,13 +49,6 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-}
-
-// SourceDeadLetters is a source that marks its dead letters, with the
-// queue it publishes into.
-type SourceDeadLetters struct {
-	Queue  string
-	Source contracts.DeadLetterSource
 }
 
 // Config is what the control plane shows and reloads of the configuration.
@@ -408,15 +401,8 @@ func (b *builtin) dlq(name string) (contracts.DeadLetterQueue, error) {
 	return d, nil
 }
 
-// sourcesFor returns the dead-letter sources publishing into queue.
-func (b *builtin) sourcesFor(queue string) []contracts.DeadLetterSource {
-	var out []contracts.DeadLetterSource
-	for _, s := range b.opts.Sources {
-		if s.Queue == queue {
-			out = append(out, s.Source)
-		}
-	}
-	return out
+func (b *builtin) hasSources(queue string) bool {
+	return b.opts.Sources != nil && b.opts.Sources.Has(queue)
 }
 
 const defaultListLimit = 100
@@ -431,8 +417,8 @@ func view(dl contracts.DeadLetter, origin string) DeadLetterView {
 // the queue's).
 func (b *builtin) deadLetters(ctx context.Context, queue string, limit int) ([]DeadLetterView, []contracts.DeadLetter, error) {
 	q, qerr := b.dlq(queue)
-	srcs := b.sourcesFor(queue)
-	if qerr != nil && (len(srcs) == 0 || !errors.Is(qerr, contracts.ErrNotSupported)) {
+	srcs := b.hasSources(queue)
+	if qerr != nil && (!srcs || !errors.Is(qerr, contracts.ErrNotSupported)) {
 		return nil, nil, qerr
 	}
 	var views []DeadLetterView
@@ -451,20 +437,17 @@ func (b *builtin) deadLetters(ctx context.Context, queue string, limit int) ([]D
 			}
 		}
 	}
-	for _, s := range srcs {
-		if len(views) >= limit {
-			break
-		}
-		list, err := s.DeadLetters(ctx, limit-len(views))
+	if srcs && len(views) < limit {
+		list, err := b.opts.Sources.List(ctx, queue, limit-len(views))
 		if err != nil {
-			return nil, nil, fmt.Errorf("source %s: dead letters: %w", s.Name(), err)
+			return nil, nil, err
 		}
 		for _, dl := range list {
 			if ref := dl.Task.Attr(contracts.AttrSourceRef); ref != "" && seen[ref] {
 				continue
 			}
-			views = append(views, view(dl, "source:"+s.Name()))
-			full = append(full, dl)
+			views = append(views, view(dl.DeadLetter, "source:"+dl.Source))
+			full = append(full, dl.DeadLetter)
 		}
 	}
 	if views == nil {
@@ -552,22 +535,21 @@ func peek(v DeadLetterView, t contracts.Task, maxBytes int) PeekResult {
 
 func (b *builtin) dlqRedrive(ctx context.Context, req QueueRequest) (RedriveResult, error) {
 	q, qerr := b.dlq(req.Queue)
-	srcs := b.sourcesFor(req.Queue)
-	if qerr != nil && (len(srcs) == 0 || !errors.Is(qerr, contracts.ErrNotSupported)) {
+	srcs := b.hasSources(req.Queue)
+	if qerr != nil && (!srcs || !errors.Is(qerr, contracts.ErrNotSupported)) {
 		return RedriveResult{}, qerr
 	}
 	// The source-only dead letters are picked before the queue's move back:
 	// a dead letter in both is redriven once, through the queue.
-	var fromSource map[string][]string
-	if len(srcs) > 0 {
+	var fromSource []DeadLetterView
+	if srcs {
 		views, _, err := b.deadLetters(ctx, req.Queue, peekScan)
 		if err != nil {
 			return RedriveResult{}, err
 		}
-		fromSource = map[string][]string{}
 		for _, v := range views {
-			if name, ok := strings.CutPrefix(v.Origin, "source:"); ok {
-				fromSource[name] = append(fromSource[name], v.ID)
+			if strings.HasPrefix(v.Origin, "source:") {
+				fromSource = append(fromSource, v)
 			}
 		}
 	}
@@ -579,18 +561,19 @@ func (b *builtin) dlqRedrive(ctx context.Context, req QueueRequest) (RedriveResu
 			return res, fmt.Errorf("queue %s: redrive: %w", req.Queue, err)
 		}
 	}
-	for _, s := range srcs {
-		ids := fromSource[s.Name()]
-		if req.Limit > 0 {
-			ids = ids[:min(len(ids), max(0, req.Limit-res.Redriven-res.FromSource))]
+	if req.Limit > 0 {
+		fromSource = fromSource[:min(len(fromSource), max(0, req.Limit-res.Redriven))]
+	}
+	if len(fromSource) > 0 {
+		ids := map[string][]string{}
+		for _, v := range fromSource {
+			name := strings.TrimPrefix(v.Origin, "source:")
+			ids[name] = append(ids[name], v.ID)
 		}
-		if len(ids) == 0 {
-			continue
-		}
-		n, err := s.RedriveDeadLetters(ctx, ids)
-		res.FromSource += n
+		n, err := b.opts.Sources.Redrive(ctx, req.Queue, ids)
+		res.FromSource = n
 		if err != nil {
-			return res, fmt.Errorf("source %s: redrive: %w", s.Name(), err)
+			return res, err
 		}
 	}
 	return res, nil
@@ -602,8 +585,8 @@ func (b *builtin) dlqPurge(ctx context.Context, req QueueRequest) (PurgeResult, 
 		return PurgeResult{}, err
 	}
 	p, ok := q.(DeadLetterPurger)
-	srcs := b.sourcesFor(req.Queue)
-	if !ok && len(srcs) == 0 {
+	srcs := b.hasSources(req.Queue)
+	if !ok && !srcs {
 		return PurgeResult{}, notSupported(b.dep(), "dlq.purge", fmt.Sprintf("queue %q cannot drop its dead letters", req.Queue))
 	}
 	res := PurgeResult{Queue: req.Queue}
@@ -614,11 +597,11 @@ func (b *builtin) dlqPurge(ctx context.Context, req QueueRequest) (PurgeResult, 
 			return res, fmt.Errorf("queue %s: purge: %w", req.Queue, err)
 		}
 	}
-	for _, s := range srcs {
-		n, err := s.PurgeDeadLetters(ctx)
-		res.FromSource += n
+	if srcs {
+		n, err := b.opts.Sources.Purge(ctx, req.Queue)
+		res.FromSource = n
 		if err != nil {
-			return res, fmt.Errorf("source %s: purge: %w", s.Name(), err)
+			return res, err
 		}
 	}
 	return res, nil

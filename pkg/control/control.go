@@ -23,14 +23,14 @@
 //	queues       read            queue stats                   SQS depths (queue and DLQ)
 //	config       read            redacted configuration        redacted configuration of the function
 //	reload       mutate          config reload                 not supported (cold start loads it)
-//	dlq.list     read            queue + source-marked         SQS DLQ + source-marked
+//	dlq.list     read            queue + source-marked         SQS DLQ
 //	dlq.peek     read-sensitive  one dead letter, payload      same
 //	                             bounded and redacted
-//	dlq.redrive  mutate          queue + source-marked         SQS DLQ + source-marked
-//	dlq.purge    mutate          queues with PurgeDeadLetters  same; source-marked settled as done
+//	dlq.redrive  mutate          queue + source-marked         SQS DLQ
+//	dlq.purge    mutate          queues with PurgeDeadLetters  queues with PurgeDeadLetters
 //	                             and source-marked
-//	pause        mutate          stop a source/pool worker     Pauser (event source mapping,
-//	resume       mutate          start it again                schedule rule) or not supported
+//	pause        mutate          stop a source/pool worker     awspause: event source mapping or
+//	resume       mutate          start it again                schedule rule; else not supported
 //	restart      mutate          fresh worker instance         not supported
 //	outcomes     read            ring of recent outcomes       not supported (no shared memory)
 //	actions      read            this table                    this table

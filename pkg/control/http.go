@@ -319,9 +319,20 @@ func (h *httpHandler) plain(action string) http.HandlerFunc {
 	}
 }
 
-// pageTmpl is parsed on first use, so binaries that never serve the page
-// (the Lambda control function) do not pay for html/template at init.
-var pageTmpl = sync.OnceValue(func() *template.Template {
+// pageTmpl is parsed on first use; no package-level value refers to
+// html/template, so binaries that never serve the page (the Lambda
+// functions) do not link it.
+var (
+	pageOnce sync.Once
+	pageT    *template.Template
+)
+
+func pageTmpl() *template.Template {
+	pageOnce.Do(func() { pageT = parsePage() })
+	return pageT
+}
+
+func parsePage() *template.Template {
 	return template.Must(template.New("page").Funcs(template.FuncMap{
 		"str": func(s fmt.Stringer) string { return s.String() },
 	}).Parse(`<!doctype html>
@@ -338,7 +349,7 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.up{color:#070}.degr
 <h2>Health</h2><table id="components"><tr><th>component</th><th>state</th><th>message</th></tr>
 {{range .Health.Components}}<tr><td>{{.Name}}</td><td class="{{str .State}}">{{str .State}}</td><td>{{.Message}}</td></tr>{{end}}</table>
 </body></html>`))
-})
+}
 
 func (h *httpHandler) page(w http.ResponseWriter, r *http.Request) {
 	var st StatusResult

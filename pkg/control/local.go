@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/runtime"
@@ -80,14 +81,88 @@ func HealthFromReport(rep runtime.HealthReport) HealthResult {
 	return out
 }
 
+// SourceDLQ is the dead letters that sources still mark, by queue.
+// [SourcesOf] builds it; a deployment without sources passes nil.
+type SourceDLQ interface {
+	// Has reports whether some source publishing into queue marks dead
+	// letters.
+	Has(queue string) bool
+	// List lists up to limit marked dead letters of queue's sources.
+	List(ctx context.Context, queue string, limit int) ([]SourceDeadLetter, error)
+	// Redrive releases the dead letters with these task IDs, by source
+	// name, and returns how many.
+	Redrive(ctx context.Context, queue string, ids map[string][]string) (int, error)
+	// Purge settles queue's sources' marked dead letters as done.
+	Purge(ctx context.Context, queue string) (int, error)
+}
+
+// SourceDeadLetter is a dead letter a source marks.
+type SourceDeadLetter struct {
+	Source string
+	contracts.DeadLetter
+}
+
 // SourcesOf picks the sources that mark their own dead letters
-// ([contracts.DeadLetterSource]) from a module assembly's source specs.
-func SourcesOf(specs []contracts.SourceSpec) []SourceDeadLetters {
-	var out []SourceDeadLetters
+// ([contracts.DeadLetterSource]) from a module assembly's source specs; nil
+// when there are none. Only binaries that call it link the sources'
+// dead-letter code (the Lambda control function does not).
+func SourcesOf(specs []contracts.SourceSpec) SourceDLQ {
+	set := sourceSet{}
 	for _, s := range specs {
 		if d, ok := s.Source.(contracts.DeadLetterSource); ok {
-			out = append(out, SourceDeadLetters{Queue: s.Queue, Source: d})
+			set[s.Queue] = append(set[s.Queue], d)
 		}
 	}
-	return out
+	if len(set) == 0 {
+		return nil
+	}
+	return set
+}
+
+type sourceSet map[string][]contracts.DeadLetterSource
+
+func (s sourceSet) Has(queue string) bool { return len(s[queue]) > 0 }
+
+func (s sourceSet) List(ctx context.Context, queue string, limit int) ([]SourceDeadLetter, error) {
+	var out []SourceDeadLetter
+	for _, src := range s[queue] {
+		if len(out) >= limit {
+			break
+		}
+		list, err := src.MarkedDeadLetters(ctx, limit-len(out))
+		if err != nil {
+			return nil, fmt.Errorf("source %s: dead letters: %w", src.Name(), err)
+		}
+		for _, dl := range list {
+			out = append(out, SourceDeadLetter{Source: src.Name(), DeadLetter: dl})
+		}
+	}
+	return out, nil
+}
+
+func (s sourceSet) Redrive(ctx context.Context, queue string, ids map[string][]string) (int, error) {
+	total := 0
+	for _, src := range s[queue] {
+		if len(ids[src.Name()]) == 0 {
+			continue
+		}
+		n, err := src.RedriveMarked(ctx, ids[src.Name()])
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("source %s: redrive: %w", src.Name(), err)
+		}
+	}
+	return total, nil
+}
+
+func (s sourceSet) Purge(ctx context.Context, queue string) (int, error) {
+	total := 0
+	for _, src := range s[queue] {
+		n, err := src.PurgeMarked(ctx)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("source %s: purge: %w", src.Name(), err)
+		}
+	}
+	return total, nil
 }

@@ -8,10 +8,6 @@ import (
 	"os"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	awslambdaapi "github.com/aws/aws-sdk-go-v2/service/lambda"
-
-	"github.com/plba/plba/pkg/config/awsconfig"
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/control"
@@ -93,11 +89,14 @@ func controlHandler(in *handlerInput) (any, error) {
 	for n, q := range in.queues {
 		qs[n] = q
 	}
-	pauser, err := awsPauser(in.ctx, getenvFrom(in.o.Environ))
-	if err != nil {
-		return nil, err
+	var pauser control.Pauser
+	if in.o.ControlPauser != nil {
+		var err error
+		if pauser, err = in.o.ControlPauser(in.ctx, getenvFrom(in.o.Environ)); err != nil {
+			return nil, err
+		}
 	}
-	h, err := controlfn.New(controlfn.Options{Queues: qs, Health: in.a.Health, Sources: control.SourcesOf(in.a.Sources), Pauser: pauser,
+	h, err := controlfn.New(controlfn.Options{Queues: qs, Health: in.a.Health, Pauser: pauser,
 		Modules: in.modules, Build: in.o.Build, ConfigVersion: in.o.ConfigVersion, Config: in.o.ConfigView, Logger: in.o.Logger})
 	if err != nil {
 		return nil, err
@@ -115,6 +114,10 @@ type Options struct {
 	// ConfigView, if set, is shown by control status (secrets must be
 	// contracts.Secret).
 	ConfigView any
+	// ControlPauser, when set, builds the control function's pause and
+	// resume from its environment (awspause.FromEnv); nil: they answer
+	// not_supported.
+	ControlPauser func(ctx context.Context, getenv func(string) string) (control.Pauser, error)
 	// Build is shown by control status; default $PLBA_BUILD.
 	Build string
 	// Logger; default a JSON logger on stderr (CloudWatch).
@@ -241,36 +244,6 @@ func stepsOf(ws []contracts.Worker) ([]contracts.Step, error) {
 // ErrWorkerNotSupported is returned by [Build] for a custom worker that
 // cannot run in a Lambda function.
 var ErrWorkerNotSupported = errors.New("custom workers cannot run in Lambda")
-
-// Environment of the control function for split-mode pause and resume:
-// the worker function whose SQS event source mapping a pool pause
-// disables, and the poller's schedule rule a source pause disables. Unset:
-// pause and resume answer not_supported.
-const (
-	EnvControlWorkerFunction = "PLBA_CONTROL_WORKER_FUNCTION"
-	EnvControlPollerRule     = "PLBA_CONTROL_POLLER_RULE"
-)
-
-// awsPauser returns the control function's pauser, or nil when neither
-// target is configured.
-func awsPauser(ctx context.Context, getenv func(string) string) (control.Pauser, error) {
-	fn, rule := getenv(EnvControlWorkerFunction), getenv(EnvControlPollerRule)
-	if fn == "" && rule == "" {
-		return nil, nil
-	}
-	cfg, err := awsconfig.Load(ctx, "")
-	if err != nil {
-		return nil, fmt.Errorf("load AWS config for pause: %w", err)
-	}
-	p := &controlfn.AWSPauser{WorkerFunction: fn, PollerRule: rule}
-	if fn != "" {
-		p.Lambda = awslambdaapi.NewFromConfig(cfg)
-	}
-	if rule != "" {
-		p.Events = eventbridge.NewFromConfig(cfg)
-	}
-	return p, nil
-}
 
 // workerQueue picks the logical queue the worker consumes.
 func workerQueue(a *runtime.Assembly, configured string) (string, error) {

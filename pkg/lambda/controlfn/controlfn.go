@@ -60,8 +60,9 @@ type Options struct {
 	Queues map[string]control.QueueHandle
 	// Health contributors (runtime.Assembly.Health).
 	Health []contracts.HealthContributor
-	// Sources that mark their own dead letters, with their queue.
-	Sources []control.SourceDeadLetters
+	// Sources are the dead letters sources still mark; the control
+	// function runs no source, so Build leaves it nil.
+	Sources control.SourceDLQ
 	// Pauser pauses sources and pools through the AWS API; nil: pause
 	// and resume are not supported.
 	Pauser control.Pauser

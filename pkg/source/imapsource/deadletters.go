@@ -20,8 +20,6 @@ import (
 // in-memory queue's dead letters, and the control plane can still list and
 // redrive it.
 
-var _ contracts.DeadLetterSource = (*Source)(nil)
-
 // deadLetterBox selects where the dead letters are and returns the UIDs of
 // those marked, oldest first. ok is false when the dead-letter folder does
 // not exist yet (nothing was ever dead-lettered there).
@@ -66,10 +64,10 @@ func (s *Source) deadLetterBox(ctx context.Context, cn *conn) (uids []imap.UID, 
 	return uids, true, err
 }
 
-// DeadLetters lists up to limit (default 100) messages the source marked as
+// MarkedDeadLetters lists up to limit (default 100) messages the source marked as
 // dead letters, as the tasks Poll made of them, oldest first. The reason is
 // not stored on the server; it names the mark.
-func (s *Source) DeadLetters(ctx context.Context, limit int) ([]contracts.DeadLetter, error) {
+func (s *Source) MarkedDeadLetters(ctx context.Context, limit int) ([]contracts.DeadLetter, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -112,11 +110,11 @@ func (s *Source) DeadLetters(ctx context.Context, limit int) ([]contracts.DeadLe
 	return out, nil
 }
 
-// RedriveDeadLetters releases the dead letters with these task IDs (all
+// RedriveMarked releases the dead letters with these task IDs (all
 // when ids is nil) for polling again: the mark and \Flagged are removed,
 // or the message is moved back from the dead-letter folder. The next Poll
 // publishes them as tasks.
-func (s *Source) RedriveDeadLetters(ctx context.Context, ids []string) (int, error) {
+func (s *Source) RedriveMarked(ctx context.Context, ids []string) (int, error) {
 	n, _, err := s.withConn(ctx, &s.settleConn, func(cn *conn) (int, bool, error) {
 		uids, ok, err := s.deadLetterBox(ctx, cn)
 		if err != nil || !ok || len(uids) == 0 {
@@ -158,10 +156,10 @@ func (s *Source) RedriveDeadLetters(ctx context.Context, ids []string) (int, err
 	return n, nil
 }
 
-// PurgeDeadLetters settles every dead letter as done without running it:
+// PurgeMarked settles every dead letter as done without running it:
 // it is marked \Seen (and, in flag mode, the mark removed), so it is
 // neither polled nor listed again. No message is deleted.
-func (s *Source) PurgeDeadLetters(ctx context.Context) (int, error) {
+func (s *Source) PurgeMarked(ctx context.Context) (int, error) {
 	n, _, err := s.withConn(ctx, &s.settleConn, func(cn *conn) (int, bool, error) {
 		uids, ok, err := s.deadLetterBox(ctx, cn)
 		if err != nil || !ok || len(uids) == 0 {

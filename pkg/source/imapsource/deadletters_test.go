@@ -11,6 +11,11 @@ import (
 	"github.com/plba/plba/pkg/source/imapsource/imaptest"
 )
 
+// A package-level assertion in the source would make every binary that
+// names the type link the dead-letter methods (and the IMAP client); the
+// test asserts it instead.
+var _ contracts.DeadLetterSource = (*imapsource.Source)(nil)
+
 // The source lists, redrives and purges the dead letters it marked, in
 // every dead-letter mode, on the in-process server and on Dovecot.
 func TestSourceDeadLetters(t *testing.T) {
@@ -36,7 +41,7 @@ func TestSourceDeadLetters(t *testing.T) {
 			}
 			src := newSource(t, acc.config(mut...))
 			ctx := t.Context()
-			if dl, err := src.DeadLetters(ctx, 0); err != nil || len(dl) != 0 {
+			if dl, err := src.MarkedDeadLetters(ctx, 0); err != nil || len(dl) != 0 {
 				t.Fatalf("before any dead letter: %v %v", dl, err)
 			}
 			pub := newCollector()
@@ -53,9 +58,9 @@ func TestSourceDeadLetters(t *testing.T) {
 			if err := src.Settle(ctx, tasks[3], contracts.OutcomeSucceeded, nil); err != nil {
 				t.Fatal(err)
 			}
-			dl, err := src.DeadLetters(ctx, 2)
+			dl, err := src.MarkedDeadLetters(ctx, 2)
 			if err != nil || len(dl) != 2 {
-				t.Fatalf("DeadLetters(2) = %d, %v", len(dl), err)
+				t.Fatalf("MarkedDeadLetters(2) = %d, %v", len(dl), err)
 			}
 			if dl[0].Reason != c.reason || dl[0].At.IsZero() || len(dl[0].Task.Payload) == 0 ||
 				dl[0].Task.Attr(imapsource.AttrMailbox) != c.box || dl[0].Task.Attr(imapsource.AttrMessageID) != "dl-0@test" {
@@ -69,8 +74,8 @@ func TestSourceDeadLetters(t *testing.T) {
 				t.Fatalf("dead letters polled: %d", n)
 			}
 			// Redrive the first by id: it is polled again, the others stay.
-			if n, err := src.RedriveDeadLetters(ctx, []string{dl[0].Task.ID, "imap:nope:1:1"}); n != 1 || err != nil {
-				t.Fatalf("RedriveDeadLetters = %d, %v", n, err)
+			if n, err := src.RedriveMarked(ctx, []string{dl[0].Task.ID, "imap:nope:1:1"}); n != 1 || err != nil {
+				t.Fatalf("RedriveMarked = %d, %v", n, err)
 			}
 			again := newCollector()
 			if n, err := src.Poll(ctx, again); n != 1 || err != nil {
@@ -79,15 +84,15 @@ func TestSourceDeadLetters(t *testing.T) {
 			if mid := again.all()[0].Attr(imapsource.AttrMessageID); mid != "dl-0@test" {
 				t.Fatalf("redriven message %s", mid)
 			}
-			rest, _ := src.DeadLetters(ctx, 0)
+			rest, _ := src.MarkedDeadLetters(ctx, 0)
 			if len(rest) != 2 {
 				t.Fatalf("left %d dead letters, want 2", len(rest))
 			}
 			// Purge settles the rest as seen: neither listed nor polled.
-			if n, err := src.PurgeDeadLetters(ctx); n != 2 || err != nil {
-				t.Fatalf("PurgeDeadLetters = %d, %v", n, err)
+			if n, err := src.PurgeMarked(ctx); n != 2 || err != nil {
+				t.Fatalf("PurgeMarked = %d, %v", n, err)
 			}
-			if rest, _ := src.DeadLetters(ctx, 0); len(rest) != 0 {
+			if rest, _ := src.MarkedDeadLetters(ctx, 0); len(rest) != 0 {
 				t.Fatalf("after purge: %d dead letters", len(rest))
 			}
 			if n, _ := src.Poll(ctx, pub); n != 0 {
@@ -98,8 +103,8 @@ func TestSourceDeadLetters(t *testing.T) {
 				t.Fatalf("purged messages not seen: %v", fl)
 			}
 			// Redrive of all (nil) with nothing left.
-			if n, err := src.RedriveDeadLetters(ctx, nil); n != 0 || err != nil {
-				t.Fatalf("RedriveDeadLetters(nil) = %d, %v", n, err)
+			if n, err := src.RedriveMarked(ctx, nil); n != 0 || err != nil {
+				t.Fatalf("RedriveMarked(nil) = %d, %v", n, err)
 			}
 		})
 	}

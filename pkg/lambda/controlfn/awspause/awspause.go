@@ -1,4 +1,9 @@
-package controlfn
+// Package awspause is the split deployment's pause and resume: a
+// control.Pauser over the AWS API. It is a package of its own so that only
+// the control function's main links the Lambda and EventBridge clients
+// (functions/control passes [FromEnv] as lambda.Options.ControlPauser);
+// the poller and worker binaries stay as small as before.
+package awspause
 
 import (
 	"context"
@@ -9,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/plba/plba/pkg/config/awsconfig"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/control"
 )
@@ -25,14 +31,14 @@ type EventsAPI interface {
 	EnableRule(ctx context.Context, in *eventbridge.EnableRuleInput, optFns ...func(*eventbridge.Options)) (*eventbridge.EnableRuleOutput, error)
 }
 
-// AWSPauser is the split deployment's pause: a pool ("pool:…" or
+// Pauser is the split deployment's pause: a pool ("pool:…" or
 // "worker") is the worker function's SQS event source mapping, disabled
 // and enabled again; a source ("source:…" or "poller") is the poller's
 // EventBridge schedule rule. Messages wait in SQS and mail waits in the
 // mailbox meanwhile; nothing is lost. The control function's role needs
 // lambda:ListEventSourceMappings and lambda:UpdateEventSourceMapping on the
 // worker, and events:DisableRule and events:EnableRule on the rule.
-type AWSPauser struct {
+type Pauser struct {
 	Lambda LambdaAPI
 	Events EventsAPI
 	// WorkerFunction is the worker function's name or ARN.
@@ -41,19 +47,19 @@ type AWSPauser struct {
 	PollerRule string
 }
 
-var _ control.Pauser = (*AWSPauser)(nil)
+var _ control.Pauser = (*Pauser)(nil)
 
 // Pause implements control.Pauser.
-func (p *AWSPauser) Pause(ctx context.Context, name string) (control.PauseResult, error) {
+func (p *Pauser) Pause(ctx context.Context, name string) (control.PauseResult, error) {
 	return p.set(ctx, name, false)
 }
 
 // Resume implements control.Pauser.
-func (p *AWSPauser) Resume(ctx context.Context, name string) (control.PauseResult, error) {
+func (p *Pauser) Resume(ctx context.Context, name string) (control.PauseResult, error) {
 	return p.set(ctx, name, true)
 }
 
-func (p *AWSPauser) set(ctx context.Context, name string, enabled bool) (control.PauseResult, error) {
+func (p *Pauser) set(ctx context.Context, name string, enabled bool) (control.PauseResult, error) {
 	switch {
 	case name == "worker" || strings.HasPrefix(name, "pool:"):
 		if p.Lambda == nil || p.WorkerFunction == "" {
@@ -86,7 +92,7 @@ func state(enabled bool, what string) string {
 	return "paused (" + what + " disabled)"
 }
 
-func (p *AWSPauser) mappings(ctx context.Context, name string, enabled bool) (control.PauseResult, error) {
+func (p *Pauser) mappings(ctx context.Context, name string, enabled bool) (control.PauseResult, error) {
 	var uuids []string
 	in := &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(p.WorkerFunction)}
 	for {
@@ -113,4 +119,33 @@ func (p *AWSPauser) mappings(ctx context.Context, name string, enabled bool) (co
 		}
 	}
 	return control.PauseResult{Name: name, State: state(enabled, fmt.Sprintf("%d event source mapping(s) of %s", len(uuids), p.WorkerFunction))}, nil
+}
+
+// Environment of the control function for split-mode pause and resume:
+// the worker function whose SQS event source mapping a pool pause
+// disables, and the poller's schedule rule a source pause disables.
+const (
+	EnvWorkerFunction = "PLBA_CONTROL_WORKER_FUNCTION"
+	EnvPollerRule     = "PLBA_CONTROL_POLLER_RULE"
+)
+
+// FromEnv returns the pauser the environment configures, or nil (pause
+// and resume answer not_supported) when neither variable is set.
+func FromEnv(ctx context.Context, getenv func(string) string) (control.Pauser, error) {
+	fn, rule := getenv(EnvWorkerFunction), getenv(EnvPollerRule)
+	if fn == "" && rule == "" {
+		return nil, nil
+	}
+	cfg, err := awsconfig.Load(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("awspause: load AWS config: %w", err)
+	}
+	p := &Pauser{WorkerFunction: fn, PollerRule: rule}
+	if fn != "" {
+		p.Lambda = lambda.NewFromConfig(cfg)
+	}
+	if rule != "" {
+		p.Events = eventbridge.NewFromConfig(cfg)
+	}
+	return p, nil
 }
