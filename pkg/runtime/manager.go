@@ -226,8 +226,6 @@ func (m *Manager) SourceSpecs() []contracts.SourceSpec {
 	return append([]contracts.SourceSpec(nil), m.assembly.Sources...)
 }
 
-const sourcePrefix = "source:"
-
 // Start bootstraps the modules and starts queues, pools, custom workers and
 // sources, in that order, within StartTimeout. On failure everything
 // started is stopped again.

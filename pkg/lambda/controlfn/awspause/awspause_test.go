@@ -20,7 +20,6 @@ import (
 // APIs, which have no local emulator here.
 type fakeAPI struct {
 	calls []string
-	pages int
 }
 
 func (f *fakeAPI) ListEventSourceMappings(_ context.Context, in *lambda.ListEventSourceMappingsInput, _ ...func(*lambda.Options)) (*lambda.ListEventSourceMappingsOutput, error) {
