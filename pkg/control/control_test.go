@@ -467,6 +467,18 @@ func TestPauseResumeRestart(t *testing.T) {
 	if len(oc.Outcomes) < 2 || oc.Outcomes[0].Outcome != "dead-lettered" || oc.Outcomes[0].ID != "job-1" || oc.Outcomes[0].Error == "" {
 		t.Fatalf("outcomes %+v", oc)
 	}
+	// A paused worker does not hold up a graceful stop.
+	if r := do("pause", "pool:job"); !r.OK {
+		t.Fatalf("pause: %+v", r.Error)
+	}
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := e.m.Stop(stopCtx, false); err != nil {
+		t.Fatalf("stop with a paused pool: %v", err)
+	}
+	if r := do("resume", "pool:job"); r.OK {
+		t.Fatal("resume after stop succeeded")
+	}
 }
 
 func TestOutcomesRing(t *testing.T) {
