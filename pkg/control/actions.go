@@ -242,6 +242,9 @@ type PurgeResult struct {
 	Queue      string `json:"queue"`
 	Purged     int    `json:"purged"`
 	FromSource int    `json:"from_source,omitempty"`
+	// Note says what was not purged (a queue that cannot drop its own
+	// dead letters while its source's were settled).
+	Note string `json:"note,omitempty"`
 }
 
 // TargetRequest names a worker, source or pool.
@@ -590,6 +593,9 @@ func (b *builtin) dlqPurge(ctx context.Context, req QueueRequest) (PurgeResult, 
 		return PurgeResult{}, notSupported(b.dep(), "dlq.purge", fmt.Sprintf("queue %q cannot drop its dead letters", req.Queue))
 	}
 	res := PurgeResult{Queue: req.Queue}
+	if !ok {
+		res.Note = fmt.Sprintf("queue %q cannot drop its own dead letters; only those its sources mark were settled", req.Queue)
+	}
 	if ok {
 		n, err := p.PurgeDeadLetters(ctx)
 		res.Purged = n

@@ -144,7 +144,10 @@ func clientAddr(r *http.Request) string {
 
 func (h *httpHandler) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		action := strings.TrimPrefix(r.URL.Path, APIPrefix)
+		action, _ := strings.CutPrefix(r.URL.Path, APIPrefix)
+		if action == r.URL.Path {
+			action = "" // not an API path
+		}
 		if !h.limit.allow(clientAddr(r)) {
 			w.Header().Set("Retry-After", "1")
 			writeError(w, action, Errorf(CodeRateLimited, "too many requests from %s", clientAddr(r)))

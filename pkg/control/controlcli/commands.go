@@ -527,6 +527,9 @@ func (c *cli) dlqPurge(ctx context.Context, cl Client, pos []string, f *common, 
 		fmt.Fprintf(out, "; settled %d marked by the source", res.FromSource)
 	}
 	fmt.Fprintln(out)
+	if res.Note != "" {
+		fmt.Fprintln(out, "note:", res.Note)
+	}
 	return nil
 }
 

@@ -182,4 +182,32 @@ func TestDeadLetterSurvivesRestartOnDovecot(t *testing.T) {
 	if !strings.Contains(out, "0 dead letter(s) in mail") {
 		t.Fatalf("dlq list after the redrive:\n%s", out)
 	}
+
+	// Purge: a second mail is dead-lettered; `dlq purge` settles the
+	// source's mark (\Seen, nothing deleted) and says the memory queue
+	// cannot drop its own copy.
+	fail.Store(true)
+	c, err = imaptest.Login(t.Context(), addr, user, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := imaptest.AppendMessages(t.Context(), c, "INBOX", [][]byte{imaptest.Message("order-2@test", "order", "bad\r\n")}); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	waitFor(t, func() bool { s, _ := q2.Stats(context.Background()); return s.Dead == 1 && s.InFlight == 0 })
+	p2.stop(t)
+	p3 := startProcess(t, mod)
+	defer p3.stop(t)
+	o3 := controlcli.Options{Getenv: func(k string) string {
+		return map[string]string{"PLBA_CONTROL_URL": p3.url, "PLBA_CONTROL_TOKEN": token}[k]
+	}}
+	out, errw, code = runCLI(t, o3, []string{"dlq", "purge", "mail"})
+	if code != 0 || !strings.Contains(out, "settled 1 marked by the source") || !strings.Contains(out, "cannot drop its own dead letters") {
+		t.Fatalf("dlq purge: exit %d %s %s", code, out, errw)
+	}
+	out, _, _ = runCLI(t, o3, []string{"dlq", "list", "mail"})
+	if !strings.Contains(out, "0 dead letter(s) in mail") {
+		t.Fatalf("dlq list after the purge:\n%s", out)
+	}
 }
