@@ -279,9 +279,11 @@ func TestSecurityRefusals(t *testing.T) {
 			t.Errorf("GET %s with a foreign Host: %d %s", p, code, body)
 		}
 	}
-	// GET never mutates.
-	if code, _ := e.do(t, req{method: "GET", path: "/api/v1/dlq.redrive?queue=jobs", header: jsonAuth}); code != 400 {
-		t.Errorf("GET redrive: %d", code)
+	// GET and HEAD never mutate, even with the token.
+	for _, m := range []string{"GET", "HEAD"} {
+		if code, _ := e.do(t, req{method: m, path: "/api/v1/dlq.redrive?queue=jobs", header: jsonAuth}); code != 400 {
+			t.Errorf("%s redrive: %d", m, code)
+		}
 	}
 	if s := e.jobs(t); s.Dead != 1 {
 		t.Fatalf("GET changed the queue: %+v", s)

@@ -194,7 +194,7 @@ func (h *httpHandler) action(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("action")
 	a, ok := h.o.Service.Lookup(name)
 	var params json.RawMessage
-	if r.Method == http.MethodGet {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		if ok && a.Access == Mutate {
 			w.Header().Set("Allow", http.MethodPost)
 			writeError(w, name, Errorf(CodeBadRequest, "%s changes state: use POST with a JSON body", name))
