@@ -249,6 +249,7 @@ func TestSecurityRefusals(t *testing.T) {
 			r.body = "queue=jobs"
 		}), 403},
 		{"text/plain", redrive(func(r *req) { r.header["Content-Type"] = "text/plain" }), 403},
+		{"no content type, no body", redrive(func(r *req) { delete(r.header, "Content-Type"); r.body = "" }), 403},
 		{"the issue's form post", req{method: "POST", path: "/api/v1/dlq.redrive", body: "queue=jobs",
 			header: map[string]string{"Origin": "http://evil.example", "Content-Type": "application/x-www-form-urlencoded"}}, 403},
 		{"foreign Host", redrive(func(r *req) { r.host = "evil.example" }), 403},

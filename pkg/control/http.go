@@ -163,12 +163,13 @@ func (h *httpHandler) guard(next http.Handler) http.Handler {
 				writeError(w, action, Errorf(CodeForbidden, "cross-origin request refused"))
 				return
 			}
-			if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
-				mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-				if err != nil || mt != "application/json" {
-					writeError(w, action, Errorf(CodeForbidden, "POST bodies must be Content-Type: application/json"))
-					return
-				}
+			// Every POST, even one without a body, must say JSON: no HTML
+			// form can, and a script on another site that tries needs a
+			// CORS preflight this server never answers.
+			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if err != nil || mt != "application/json" {
+				writeError(w, action, Errorf(CodeForbidden, "POST requests must be Content-Type: application/json"))
+				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes)
 		}
