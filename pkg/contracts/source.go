@@ -117,3 +117,26 @@ type MarkKeeper interface {
 type DurableQueue interface {
 	Durable() bool
 }
+
+// DeadLetterSource is implemented by sources that keep their own mark on a
+// dead-lettered item (an IMAP keyword or folder). The mark outlives the
+// process, so the control plane can list and redrive such items after a
+// restart lost an in-memory queue's dead letters.
+//
+// The method names differ from [DeadLetterQueue]'s on purpose: a binary
+// that lists queue dead letters through that interface (the Lambda control
+// function) does not link a source's implementation.
+type DeadLetterSource interface {
+	TaskSource
+	// MarkedDeadLetters lists up to limit marked items as the tasks Poll
+	// would make of them (payload included), oldest first.
+	MarkedDeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// RedriveMarked clears the mark of the listed items with these task
+	// IDs (ids from MarkedDeadLetters; nil means every marked item) so the
+	// next Poll publishes them again; it returns how many it released.
+	RedriveMarked(ctx context.Context, ids []string) (int, error)
+	// PurgeMarked settles every marked item as done without running it
+	// (for IMAP: \Seen, mark cleared; nothing is deleted) and returns how
+	// many.
+	PurgeMarked(ctx context.Context) (int, error)
+}

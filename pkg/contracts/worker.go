@@ -46,6 +46,9 @@ const (
 	WorkerStopping WorkerState = "stopping"
 	WorkerStopped  WorkerState = "stopped"
 	WorkerFailed   WorkerState = "failed"
+	// WorkerPaused: stopped by an operator until resumed (set by the
+	// supervisor, not by workers).
+	WorkerPaused WorkerState = "paused"
 )
 
 // WorkerStatus is a worker's status snapshot.

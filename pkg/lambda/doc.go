@@ -10,7 +10,8 @@
 //   - workerfn: events.SQSEvent → events.SQSEventResponse with
 //     BatchItemFailures; routines run through routine.Executor exactly as
 //     in local mode.
-//   - controlfn: JSON actions ({"action":"status"}, {"action":"redrive-dlq"}).
+//   - controlfn: the control actions of package control, by direct invoke
+//     ({"action":"status"}) or Function URL.
 //   - emulator: a Lambda Runtime API emulator that runs a bootstrap binary
 //     as a child process and invokes it over HTTP, like the AWS RIE.
 //

@@ -10,6 +10,7 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/control"
 	"github.com/plba/plba/pkg/lambda/controlfn"
 	"github.com/plba/plba/pkg/lambda/pollerfn"
 	"github.com/plba/plba/pkg/lambda/workerfn"
@@ -40,6 +41,8 @@ type handlerInput struct {
 	queues   map[string]*sqsqueue.Queue
 	steps    []contracts.Step
 	consumed string
+	modules  []contracts.ApplicationModule
+	ctx      context.Context
 }
 
 // The functions of a split deployment. Each is a statically initialised
@@ -82,11 +85,22 @@ func workerHandler(in *handlerInput) (any, error) {
 }
 
 func controlHandler(in *handlerInput) (any, error) {
-	qs := make(map[string]controlfn.Queue, len(in.queues))
+	qs := make(map[string]control.QueueHandle, len(in.queues))
 	for n, q := range in.queues {
 		qs[n] = q
 	}
-	h := controlfn.New(controlfn.Options{Queues: qs, Health: in.a.Health, Build: in.o.Build, ConfigVersion: in.o.ConfigVersion, Config: in.o.ConfigView, Logger: in.o.Logger})
+	var pauser control.Pauser
+	if in.o.ControlPauser != nil {
+		var err error
+		if pauser, err = in.o.ControlPauser(in.ctx, getenvFrom(in.o.Environ)); err != nil {
+			return nil, err
+		}
+	}
+	h, err := controlfn.New(controlfn.Options{Queues: qs, Health: in.a.Health, Pauser: pauser,
+		Modules: in.modules, Build: in.o.Build, ConfigVersion: in.o.ConfigVersion, Config: in.o.ConfigView, Logger: in.o.Logger})
+	if err != nil {
+		return nil, err
+	}
 	return h.Handle, nil
 }
 
@@ -100,6 +114,10 @@ type Options struct {
 	// ConfigView, if set, is shown by control status (secrets must be
 	// contracts.Secret).
 	ConfigView any
+	// ControlPauser, when set, builds the control function's pause and
+	// resume from its environment (awspause.FromEnv); nil: they answer
+	// not_supported.
+	ControlPauser func(ctx context.Context, getenv func(string) string) (control.Pauser, error)
 	// Build is shown by control status; default $PLBA_BUILD.
 	Build string
 	// Logger; default a JSON logger on stderr (CloudWatch).
@@ -187,7 +205,7 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 	if fn.handler == nil {
 		return fail(errors.New("unknown function (use lambda.Poller, Worker or Control)"))
 	}
-	in := &handlerInput{o: &o, p: p, a: a, steps: steps}
+	in := &handlerInput{o: &o, p: p, a: a, steps: steps, modules: modules, ctx: ctx}
 	names := a.Queues()
 	if fn.consumes {
 		if in.consumed, err = workerQueue(a, p.Lambda.Worker.Queue); err != nil {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/control/controlcli"
 )
 
 // Exit codes (the same values as contracts.ExitOK and friends).
@@ -113,9 +114,11 @@ func (a *App) builtins() []command {
 	}
 }
 
-// contributed lists the app's own commands and those its modules provide.
+// contributed lists the control-plane client commands (status, workers,
+// queues, dlq, ...), the app's own commands and those its modules provide.
 func (a *App) contributed() []contracts.Command {
-	cmds := append([]contracts.Command(nil), a.Commands...)
+	cmds := controlcli.Commands(controlcli.Options{Prog: a.name()})
+	cmds = append(cmds, a.Commands...)
 	if a.Modules == nil {
 		return cmds
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/plba/plba/pkg/config"
+	"github.com/plba/plba/pkg/contracts"
 )
 
 // PlatformConfig is the `platform` section: the runtime's own settings.
@@ -43,12 +44,36 @@ type LambdaWorkerConfig struct {
 	Concurrency int `koanf:"concurrency" json:"concurrency" validate:"gte=0,lte=1000"`
 }
 
-// ControlConfig is platform.control.
+// ControlConfig is platform.control: the local control plane. Its
+// defaults live in [DefaultPlatformConfig]; the rules that need the listen
+// address (a token for a non-loopback listen) are checked by
+// control.Prepare, which the runner calls before it listens.
 type ControlConfig struct {
 	// Listen is the control plane's address; "" or "off" disables it.
 	// Loopback by default: the control plane has admin actions.
 	Listen string `koanf:"listen" json:"listen"`
+	// Token guards mutating (and payload-revealing) actions. Required for a
+	// non-loopback Listen; on loopback, when empty, the runner generates
+	// one at start and writes it to TokenFile.
+	Token contracts.Secret `koanf:"token" json:"token"`
+	// TokenFile is where a generated token is written (mode 0600) and
+	// where the CLI reads it; default var/control.token.
+	TokenFile string `koanf:"token_file" json:"token_file" validate:"required"`
+	// AllowedHosts are host names (without port) the control plane answers
+	// to besides the loopback names (localhost, 127.0.0.1, ::1) and the
+	// listen address's own host: the defence against DNS rebinding.
+	AllowedHosts []string `koanf:"allowed_hosts" json:"allowed_hosts,omitempty"`
+	// MaxBodyBytes bounds a request body; default 64 KiB.
+	MaxBodyBytes int64 `koanf:"max_body_bytes" json:"max_body_bytes" validate:"gte=1"`
+	// Rate is the steady request rate per client address (requests per
+	// second) and Burst what it may exceed it by; defaults 20 and 40.
+	Rate  float64 `koanf:"rate" json:"rate" validate:"gt=0"`
+	Burst int     `koanf:"burst" json:"burst" validate:"gte=1"`
 }
+
+// DefaultControlTokenFile is platform.control.token_file's default,
+// relative to the working directory like the demo's var/orders.db.
+const DefaultControlTokenFile = "var/control.token"
 
 // TimeoutConfig is platform.startup / platform.shutdown.
 type TimeoutConfig struct {
@@ -147,8 +172,9 @@ type TracingConfig struct {
 // DefaultPlatformConfig returns the defaults every deployment starts from.
 func DefaultPlatformConfig() PlatformConfig {
 	return PlatformConfig{
-		Log:      LogConfig{Format: "text", Level: "info"},
-		Control:  ControlConfig{Listen: "127.0.0.1:8080"},
+		Log: LogConfig{Format: "text", Level: "info"},
+		Control: ControlConfig{Listen: "127.0.0.1:8080", TokenFile: DefaultControlTokenFile,
+			MaxBodyBytes: 64 << 10, Rate: 20, Burst: 40},
 		Startup:  TimeoutConfig{Timeout: 30 * time.Second},
 		Shutdown: TimeoutConfig{Timeout: 30 * time.Second},
 		Queue:    QueueConfig{Backend: "memory", Capacity: 1024, MaxAttempts: 5, ReadAhead: 32, SQS: SQSQueueConfig{WaitTime: 20 * time.Second}},

@@ -59,6 +59,10 @@ type Options struct {
 	ReadAhead int
 	// Observer hears about every routine run (progress output, metrics).
 	Observer routine.Observer
+	// QueueObserver, when set, returns an observer for the routines of
+	// one queue (the control plane's recent outcomes per queue); it runs
+	// after Observer.
+	QueueObserver func(queue string) routine.Observer
 	// Lease for queues with leases (SQS visibility); 0 disables heartbeats.
 	Lease time.Duration
 	// ConfigDeclared: modules' configuration was declared (and checked)
@@ -186,6 +190,40 @@ func (m *Manager) Queue(name string) (contracts.TaskQueue, bool) {
 	defer m.mu.Unlock()
 	q, ok := m.queues[name]
 	return q, ok
+}
+
+// QueueNames lists the opened queues in opening order.
+func (m *Manager) QueueNames() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.queueList...)
+}
+
+// StartedAt is when Start finished (zero before).
+func (m *Manager) StartedAt() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.startedAt
+}
+
+// ModuleNames lists the assembled modules (after Start).
+func (m *Manager) ModuleNames() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.assembly == nil {
+		return nil
+	}
+	return append([]string(nil), m.assembly.Modules...)
+}
+
+// SourceSpecs lists the assembled sources with their queues (after Start).
+func (m *Manager) SourceSpecs() []contracts.SourceSpec {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.assembly == nil {
+		return nil
+	}
+	return append([]contracts.SourceSpec(nil), m.assembly.Sources...)
 }
 
 // Start bootstraps the modules and starts queues, pools, custom workers and

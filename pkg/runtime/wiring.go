@@ -62,7 +62,7 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 				continue
 			}
 			e := a.Executor(spec).LimitFrom(m.queues[qname])
-			e.Observer = m.opts.Observer
+			e.Observer = m.observer(qname)
 			execs[spec.Kind] = e
 			specs = append(specs, spec)
 			names = append(names, spec.Name)
@@ -132,4 +132,23 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 		}
 	}
 	return m.sup.Start(ctx)
+}
+
+// observer combines Observer and the queue's QueueObserver.
+func (m *Manager) observer(queue string) routine.Observer {
+	all := m.opts.Observer
+	if m.opts.QueueObserver == nil {
+		return all
+	}
+	per := m.opts.QueueObserver(queue)
+	switch {
+	case per == nil:
+		return all
+	case all == nil:
+		return per
+	}
+	return func(t contracts.Task, r routine.Result) {
+		all(t, r)
+		per(t, r)
+	}
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/plba/plba/internal/appmanifest"
 	"github.com/plba/plba/internal/testsvc"
 	"github.com/plba/plba/pkg/contracts"
-	"github.com/plba/plba/pkg/lambda/controlfn"
+	plbacontrol "github.com/plba/plba/pkg/control"
 	"github.com/plba/plba/pkg/lambda/emulator"
 	"github.com/plba/plba/pkg/lambda/pollerfn"
 	"github.com/plba/plba/pkg/queue/sqsqueue/sqstest"
@@ -183,24 +183,26 @@ func TestSplitDeployment(t *testing.T) {
 	}
 
 	control := start("control", nil)
-	var st controlfn.Response
+	var st plbacontrol.Response
 	invokeJSON(t, ctx, control, []byte(`{"action":"status"}`), &st)
-	if !st.OK || st.Status == nil || len(st.Status.Queues) != 1 || st.Status.Queues[0].Dead != 1 {
-		t.Fatalf("status %+v", st)
+	var status plbacontrol.StatusResult
+	if err := st.Decode(&status); err != nil || len(status.Queues) != 1 || status.Queues[0].Dead != 1 {
+		t.Fatalf("status %+v %v", st, err)
 	}
-	var feeds *controlfn.ComponentHealth
-	for i, h := range st.Status.Health {
+	var feeds *plbacontrol.ComponentHealth
+	for i, h := range status.Health.Components {
 		if h.Name == "feedrelay-feeds" {
-			feeds = &st.Status.Health[i]
+			feeds = &status.Health.Components[i]
 		}
 	}
 	if feeds == nil || feeds.State != contracts.HealthUp || feeds.Message != "1 feeds fetched" {
 		t.Errorf("feeds health %+v, want up from the poller's state in the table", feeds)
 	}
-	var rd controlfn.Response
-	invokeJSON(t, ctx, control, []byte(`{"action":"redrive-dlq","limit":10}`), &rd)
-	if !rd.OK || rd.Redriven[feedrelay.Queue] != 1 {
-		t.Fatalf("redrive %+v", rd)
+	var rd plbacontrol.Response
+	invokeJSON(t, ctx, control, []byte(`{"action":"dlq.redrive","queue":"`+feedrelay.Queue+`","limit":10}`), &rd)
+	var rr plbacontrol.RedriveResult
+	if err := rd.Decode(&rr); err != nil || rr.Redriven != 1 {
+		t.Fatalf("redrive %+v %v", rd, err)
 	}
 }
 
