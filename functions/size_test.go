@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/plba/plba/internal/appmanifest"
 	"github.com/plba/plba/internal/syncio"
 	"github.com/plba/plba/pkg/lambda/emulator"
 )
@@ -21,24 +22,26 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The Lambda build, as the Makefile's lambdas target runs it.
 const (
-	lambdaTags = "lambda.norpc,plba_lambda,validator_novalidatefn"
+	lambdaTags = appmanifest.LambdaTags
 	// maxBootstrap is issue 6's target for each bootstrap (decimal MB).
 	maxBootstrap = 15_000_000
 )
 
-// build builds ./fn with the Lambda tags for goos/goarch into a temporary
+// build builds the main package (relative to the repository root, as the
+// manifests name it) with the Lambda tags for goos/goarch into a temporary
 // directory; strip as the Makefile does (-s -w) or not.
-func build(t *testing.T, fn, goos, goarch string, strip bool) string {
+func build(t *testing.T, main, goos, goarch string, strip bool) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), fn, "bootstrap")
+	out := filepath.Join(t.TempDir(), "bootstrap")
 	ldflags := "-s -w"
 	if !strip {
 		ldflags = ""
 	}
-	cmd := exec.Command("go", "build", "-tags", lambdaTags, "-trimpath", "-ldflags", ldflags, "-o", out, "./"+fn)
+	cmd := exec.Command("go", "build", "-tags", lambdaTags, "-trimpath", "-ldflags", ldflags, "-o", out, main)
+	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", fn, err, b)
+		t.Fatalf("build %s: %v\n%s", main, err, b)
 	}
 	return out
 }
@@ -53,7 +56,10 @@ func TestMakefileBuildsWithTheseFlags(t *testing.T) {
 	}
 	for _, want := range []string{
 		"LAMBDA_TAGS := " + lambdaTags + "\n",
-		`GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags $(LAMBDA_TAGS) -trimpath -ldflags "$(LDFLAGS)"`,
+		`$(GO) run ./internal/appmanifest/list $(APP) | while read -r app fn main; do`,
+		`GOOS=$(1) GOARCH=$(2) CGO_ENABLED=0 $(GO) build -tags $(LAMBDA_TAGS) -trimpath -ldflags "$(LDFLAGS)"`,
+		"-o $(3)/$$app/$$fn/bootstrap $$main",
+		"\t$(call lambda-build,linux,arm64,bin/lambda)\n",
 		"LDFLAGS := -s -w ",
 	} {
 		if !bytes.Contains(mk, []byte(want)) {
@@ -62,12 +68,19 @@ func TestMakefileBuildsWithTheseFlags(t *testing.T) {
 	}
 }
 
-// TestBootstrapSize builds the three bootstraps as `make lambdas` does
-// (linux/arm64, stripped) and fails when one exceeds 15 MB, or links a
-// module the Lambda build leaves out.
+// TestBootstrapSize builds every application's functions as `make lambdas`
+// does (from the manifests, linux/arm64, stripped) and fails when one
+// exceeds 15 MB, or links a module the Lambda build leaves out.
 func TestBootstrapSize(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds three linux/arm64 binaries")
+		t.Skip("builds three linux/arm64 binaries per application")
+	}
+	apps, err := appmanifest.List("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) == 0 {
+		t.Fatal("no apps/*/plba.app.yaml")
 	}
 	// Modules no package of the Lambda build imports.
 	leftOut := []string{
@@ -75,34 +88,45 @@ func TestBootstrapSize(t *testing.T) {
 		"github.com/aws/aws-sdk-go-v2/service/ssm",            // awsconfig.Client instead
 		"github.com/aws/aws-sdk-go-v2/service/secretsmanager", //
 	}
-	for _, fn := range []string{"poller", "worker", "control"} {
-		bin := build(t, fn, "linux", "arm64", true)
-		st, err := os.Stat(bin)
-		if err != nil {
-			t.Fatal(err)
+	for _, app := range apps {
+		for _, fn := range appmanifest.Functions {
+			t.Run(app.Name+"/"+fn, func(t *testing.T) { checkBootstrap(t, app.Mains[fn], leftOut) })
 		}
-		t.Logf("%s: %d bytes (%.1f MB)", fn, st.Size(), float64(st.Size())/1e6)
-		if st.Size() > maxBootstrap {
-			t.Errorf("%s bootstrap is %d bytes, over the %d-byte target: see docs/serverless.md (Building) for what it links and how to measure",
-				fn, st.Size(), maxBootstrap)
+	}
+}
+
+// checkBootstrap builds one function and checks its size, modules and build
+// tags, then, for a worker, the symbols it must not link.
+func checkBootstrap(t *testing.T, main string, leftOut []string) {
+	bin := build(t, main, "linux", "arm64", true)
+	st, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d bytes (%.1f MB)", main, st.Size(), float64(st.Size())/1e6)
+	if st.Size() > maxBootstrap {
+		t.Errorf("%s bootstrap is %d bytes, over the %d-byte target: see docs/serverless.md (Building) for what it links and how to measure",
+			main, st.Size(), maxBootstrap)
+	}
+	info, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatalf("go version -m %s: %v", main, err)
+	}
+	for _, mod := range leftOut {
+		if bytes.Contains(info, []byte("\tdep\t"+mod+"\t")) || bytes.Contains(info, []byte("\t"+mod+"\n")) {
+			t.Errorf("%s bootstrap links %s", main, mod)
 		}
-		info, err := exec.Command("go", "version", "-m", bin).Output()
-		if err != nil {
-			t.Fatalf("go version -m %s: %v", fn, err)
-		}
-		for _, mod := range leftOut {
-			if bytes.Contains(info, []byte("\tdep\t"+mod+"\t")) || bytes.Contains(info, []byte("\t"+mod+"\n")) {
-				t.Errorf("%s bootstrap links %s", fn, mod)
-			}
-		}
-		if !bytes.Contains(info, []byte("-tags="+lambdaTags)) {
-			t.Errorf("%s bootstrap build info has no -tags=%s:\n%s", fn, lambdaTags, info)
-		}
+	}
+	if !bytes.Contains(info, []byte("-tags="+lambdaTags)) {
+		t.Errorf("%s bootstrap build info has no -tags=%s:\n%s", main, lambdaTags, info)
+	}
+	if !strings.HasSuffix(main, "/worker") {
+		return
 	}
 	// Packages imported (dynamostore imports the SDK's config package) but
 	// whose code must not be linked, by symbol: their package
 	// initialisation stays, about 0.1 MB.
-	syms, err := exec.Command("go", "tool", "nm", build(t, "worker", "linux", "arm64", false)).Output()
+	syms, err := exec.Command("go", "tool", "nm", build(t, main, "linux", "arm64", false)).Output()
 	if err != nil {
 		t.Fatalf("go tool nm: %v", err)
 	}
@@ -114,7 +138,7 @@ func TestBootstrapSize(t *testing.T) {
 		"github.com/go-playground/validator/v10.tryCallValidateFn", // see docs/serverless.md
 	} {
 		if bytes.Contains(syms, []byte(" "+sym+"\n")) {
-			t.Errorf("the worker bootstrap links %s", sym)
+			t.Errorf("%s links %s", main, sym)
 		}
 	}
 }
@@ -127,7 +151,7 @@ func TestLambdaBuildRefusesSQLite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a bootstrap")
 	}
-	bin := build(t, "worker", goEnv(t, "GOHOSTOS"), goEnv(t, "GOHOSTARCH"), true)
+	bin := build(t, "./functions/worker", goEnv(t, "GOHOSTOS"), goEnv(t, "GOHOSTARCH"), true)
 	logs := &syncio.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

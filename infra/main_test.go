@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/plba/plba/infra/plbastack"
 )
 
 // Importing the CDK prepares a jsii runtime (a temp dir) even when this
@@ -117,6 +119,48 @@ func TestCLISynth(t *testing.T) {
 		}
 	})
 
+	// Every other application synthesizes from its own folder with
+	// -c app=NAME: its manifest and apps/NAME/deploy, no edit here.
+	t.Run("other apps", func(t *testing.T) {
+		apps, err := plbastack.Apps("../apps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, app := range apps {
+			if app == "mailorderbot" {
+				continue
+			}
+			out := t.TempDir()
+			log, err := synth(t, out, "-c", "app="+app, "-c", "stage=ci", "-c", "assetDir="+assets)
+			if err != nil {
+				t.Fatalf("cdk synth -c app=%s: %v\n%s", app, err, log)
+			}
+			cfg, err := plbastack.LoadConfig("../apps/"+app, "ci")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(out, cfg.ResolvedStackName()+".template.json"))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, log)
+			}
+			if n := strings.Count(string(b), `"Type": "AWS::Lambda::Function"`); n != 3 {
+				t.Errorf("%s: %d functions in the CLI's template", app, n)
+			}
+			bad := filepath.Join(t.TempDir(), "bad.yaml")
+			if err := os.WriteFile(bad, []byte("worker:\n  max_concurrency: 1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			log, err = synth(t, t.TempDir(), "-c", "app="+app, "-c", "stage=ci", "-c", "assetDir="+assets, "-c", "configFile="+bad)
+			if err == nil || !strings.Contains(log, "worker.max_concurrency (1) must be between 2 and 1000") {
+				t.Errorf("%s: a broken rule synthesized (err %v):\n%s", app, err, log)
+			}
+		}
+		log, err := synth(t, t.TempDir(), "-c", "app=nosuch", "-c", "assetDir="+assets)
+		if err == nil || !strings.Contains(log, `application "nosuch": no `) {
+			t.Errorf("unknown app: err %v\n%s", err, log)
+		}
+	})
+
 	t.Run("rule violation", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "bad.yaml")
 		if err := os.WriteFile(bad, []byte("queue:\n  visibility_timeout: 60s\n"), 0o644); err != nil {
@@ -126,7 +170,7 @@ func TestCLISynth(t *testing.T) {
 		if err == nil {
 			t.Fatalf("cdk synth succeeded with a visibility timeout below 6 × worker timeout:\n%s", log)
 		}
-		want := "queue.visibility_timeout (1m0s) must be at least 6 × worker.timeout (30s) = 3m0s"
+		want := "queue.visibility_timeout (1m0s) must be at least 6 × worker.timeout (30s) + worker.batching_window (0s) = 3m0s"
 		if !strings.Contains(log, want) {
 			t.Errorf("cdk synth output lacks %q:\n%s", want, log)
 		}

@@ -6,6 +6,7 @@ package main
 
 import (
 	"github.com/plba/plba/apps/mailorderbot"
+	"github.com/plba/plba/apps/mailorderbot/parts"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/runner"
 )
@@ -14,9 +15,10 @@ import (
 func app() runner.App {
 	return runner.App{
 		Name:    "plba",
+		Deploy:  "mailorderbot", // apps/mailorderbot: `plba invoke` builds its functions
 		Summary: "the mail order bot on the PLBA runner",
 		Modules: func(env runner.ModuleEnv) []contracts.ApplicationModule {
-			return []contracts.ApplicationModule{mailorderbot.New(mailorderbot.Options{Demo: env.Demo, Progress: env.Stdout})}
+			return []contracts.ApplicationModule{mailorderbot.New(mailorderbot.Options{Demo: env.Demo, Progress: env.Stdout, Parts: parts.All})}
 		},
 	}
 }

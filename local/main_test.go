@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plba/plba/apps/mailorderbot/domain"
+	"github.com/plba/plba/apps/mailorderbot/store/sqlitestore"
+	"github.com/plba/plba/apps/mailorderbot/store/storetest"
 	"github.com/plba/plba/internal/syncio"
 	"github.com/plba/plba/pkg/runner"
 )
@@ -81,5 +85,40 @@ func TestRunDemoUntilSignal(t *testing.T) {
 	if code := Main(context.Background(), []string{"orders", "show", "nope@x",
 		"--set", "apps.mailorderbot.store.path=" + db}, &so, &se); code != runner.ExitFailure {
 		t.Fatalf("orders show of a missing key: exit %d", code)
+	}
+}
+
+// `plba orders list` says how many there are and pages through them
+// instead of stopping silently at the store's default of 100.
+func TestOrdersListPages(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "orders.db")
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, db, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := st.Save(ctx, storetest.Order(fmt.Sprintf("page-%d", i), domain.StatusAccepted, i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = st.Close()
+	list := func(args ...string) string {
+		t.Helper()
+		var out, errw bytes.Buffer
+		args = append([]string{"orders", "list", "--set", "apps.mailorderbot.store.path=" + db}, args...)
+		if code := runner.Run(ctx, app(), args, &out, &errw); code != runner.ExitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, errw.String())
+		}
+		return out.String()
+	}
+	if out := list("--limit", "2"); !strings.Contains(out, "1-2 of 5 order(s) shown, newest first; next: --page 2") || !strings.Contains(out, "page-4") {
+		t.Fatalf("first page:\n%s", out)
+	}
+	if out := list("--limit", "2", "--page", "3"); !strings.Contains(out, "5-5 of 5 order(s) shown") || !strings.Contains(out, "page-0") || strings.Contains(out, "next:") {
+		t.Fatalf("last page:\n%s", out)
+	}
+	if out := list(); !strings.Contains(out, "5 order(s)\n") {
+		t.Fatalf("everything:\n%s", out)
 	}
 }

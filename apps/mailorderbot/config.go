@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"time"
 
 	"github.com/plba/plba/apps/mailorderbot/reply"
@@ -45,6 +46,27 @@ type Config struct {
 	// SMTP, when Addr is set, sends replies; otherwise they stay in the
 	// store's outbox.
 	SMTP SMTPConfig `koanf:"smtp"`
+	// ShopAddresses are the shop's own addresses or "@domain"s (besides
+	// smtp.from): a forward from one of them is an order of the forwarded
+	// sender (any other forward is review), and mail from them is never
+	// answered.
+	ShopAddresses []string `koanf:"shop_addresses"`
+	// RawRetention is how long the raw message of mail in review is kept
+	// in the store for a person to read (the mailbox keeps the original
+	// regardless); 0 keeps none. Default 720h (30 days).
+	RawRetention time.Duration `koanf:"raw_retention" validate:"min=0"`
+	// AckReview answers mail that goes to review with an acknowledgement
+	// ("a person will look at it"; never a confirmation). Default false.
+	AckReview bool `koanf:"ack_review"`
+	// SKUPattern is the regular expression one SKU matches (unanchored);
+	// lines with such a token are order-line candidates. Default the
+	// catalog's shape, [A-Za-z]{2,5}-[0-9]{3,6}.
+	SKUPattern string `koanf:"sku_pattern"`
+	// SKUHeaders and QtyHeaders add table/CSV header words for the SKU
+	// and quantity columns to the built-in ones (en, de, fr, es, it, nl, pt,
+	// ru, ja).
+	SKUHeaders []string `koanf:"sku_headers"`
+	QtyHeaders []string `koanf:"qty_headers"`
 }
 
 // StoreConfig selects the order store.
@@ -85,7 +107,10 @@ func DefaultConfig() Config {
 		Workers:  8,
 		Store:    StoreConfig{Driver: DriverSQLite, Path: "var/orders.db", Table: "orders"},
 		MaxLines: 50,
-		SMTP:     SMTPConfig{TLS: reply.TLSStartTLS, From: DefaultFrom},
+		// RawRetention: 30 days, long enough for a person to get to it.
+		RawRetention: 30 * 24 * time.Hour,
+		// SKUPattern "" means mailparse.DefaultSKUPattern (one owner).
+		SMTP: SMTPConfig{TLS: reply.TLSStartTLS, From: DefaultFrom},
 	}
 }
 
@@ -105,6 +130,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxLines < 1 {
 		bad("max_lines", "must be at least 1")
+	}
+	if c.RawRetention < 0 {
+		bad("raw_retention", "must not be negative")
+	}
+	if _, err := c.SKURegexp(); err != nil {
+		bad("sku_pattern", "%v", err)
 	}
 	switch c.Store.Driver {
 	case DriverSQLite:
@@ -138,4 +169,19 @@ func (c Config) Validate() error {
 func (c Config) SMTPSenderConfig() reply.SMTPConfig {
 	return reply.SMTPConfig{Addr: c.SMTP.Addr, TLS: c.SMTP.TLS, Username: c.SMTP.Username,
 		Password: c.SMTP.Password, Timeout: 30 * time.Second}
+}
+
+// SKURegexp compiles sku_pattern (nil when empty: the parser's default).
+func (c Config) SKURegexp() (*regexp.Regexp, error) {
+	if c.SKUPattern == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(c.SKUPattern)
+	if err != nil {
+		return nil, err
+	}
+	if re.MatchString("") {
+		return nil, fmt.Errorf("%q matches the empty string", c.SKUPattern)
+	}
+	return re, nil
 }

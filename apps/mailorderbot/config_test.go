@@ -15,6 +15,7 @@ import (
 	"github.com/plba/plba/apps/mailorderbot"
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/handler"
+	"github.com/plba/plba/apps/mailorderbot/parts"
 	"github.com/plba/plba/apps/mailorderbot/store/dynamostore"
 	"github.com/plba/plba/internal/testsvc"
 	"github.com/plba/plba/pkg/contracts"
@@ -61,7 +62,7 @@ func TestSetupSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	deps, err := c.HandlerDeps(st)
+	deps, err := parts.HandlerDeps(c, st)
 	if err != nil || deps.Sender != nil || deps.Catalog.Len() == 0 {
 		t.Fatalf("HandlerDeps = %+v, %v", deps, err)
 	}
@@ -77,7 +78,7 @@ func TestSetupSQLite(t *testing.T) {
 		t.Fatalf("stored %+v, %v", o, err)
 	}
 	c.Catalog = filepath.Join(t.TempDir(), "missing.csv")
-	if _, err := c.HandlerDeps(st); err == nil || !strings.Contains(err.Error(), "catalog") {
+	if _, err := parts.HandlerDeps(c, st); err == nil || !strings.Contains(err.Error(), "catalog") {
 		t.Fatalf("missing catalog: %v", err)
 	}
 }

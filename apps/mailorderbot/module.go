@@ -2,13 +2,14 @@ package mailorderbot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/plba/plba/apps/mailorderbot/domain"
-	"github.com/plba/plba/apps/mailorderbot/handler"
 	"github.com/plba/plba/apps/mailorderbot/reply"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/pkg/contracts"
@@ -18,6 +19,10 @@ import (
 
 // Queue is the name of the bot's task queue.
 const Queue = "orders"
+
+// StoreService is the name under which the bot provides its
+// store.OrderStore in the service container.
+const StoreService = "mailorderbot.store"
 
 // Options change how the module runs; configuration stays in Config.
 type Options struct {
@@ -32,14 +37,65 @@ type Options struct {
 	// SourceOptions are passed to the IMAP source (tests count round trips
 	// or wrap connections).
 	SourceOptions []imapsource.Option
+	// Parts are the pieces behind the bot's topology that this binary
+	// links (package parts: parts.All for the local runner and the worker
+	// function, parts.Source alone for the poller, none for the control
+	// function). A missing part is registered as a stand-in that fails
+	// every use with ErrPartNotLinked, so every function sees the same
+	// sources, queues and routines.
+	Parts Parts
 }
+
+// Parts build the bot's two heavy pieces. Each is a function value so that
+// a Lambda function's main that leaves one out does not link its code: the
+// poller links no order parser, the control function neither the parser
+// nor the IMAP client (see docs/serverless.md, "Size budget").
+type Parts struct {
+	// Source makes the IMAP source and closes it at stop: imapsource.Open.
+	// The module calls no method of the source itself, so a binary without
+	// this part links no IMAP command.
+	Source func(r contracts.Registry, cfg imapsource.Config, opts ...imapsource.Option) (contracts.TaskSource, error)
+	// Routine makes the order routine from the module's configuration,
+	// store and logger (parts.Routine).
+	Routine func(ctx context.Context, env RoutineEnv) (contracts.Routine, error)
+	// Review resolves an order in review (parts.Review, which calls
+	// handler.Resolve): `orders review` and the control plane use it.
+	Review func(ctx context.Context, env RoutineEnv, key domain.MessageKey, d ReviewDecision) (domain.Order, error)
+}
+
+// ReviewDecision is a person's resolution of an order in review; see
+// handler.Decision, which it is converted to.
+type ReviewDecision struct {
+	// Accept turns the review into an accepted order; false rejects it.
+	Accept bool
+	// Lines are the confirmed lines (SKU and quantity); nil keeps the
+	// lines read from the mail.
+	Lines []domain.Line
+	// Reason is stored; on rejection it is what the customer is told.
+	Reason string
+}
+
+// RoutineEnv is what Parts.Routine gets.
+type RoutineEnv struct {
+	Config Config
+	Store  store.OrderStore
+	Logger *slog.Logger
+	// OnOutcome reports a stored outcome (progress lines, counts).
+	OnOutcome func(o domain.Order, duplicate bool)
+}
+
+// ErrPartNotLinked is returned by the stand-ins of parts a binary left
+// out.
+var ErrPartNotLinked = errors.New("mailorderbot: this part is not linked into this binary (mailorderbot.Options.Parts)")
+
+// TaskKind is the task kind the IMAP source publishes e-mails as.
+const TaskKind = "mailorderbot.email"
 
 // Module is the mail order bot as a PLBA application module.
 type Module struct {
 	opts  Options
 	cfg   Config
 	store store.OrderStore
-	src   *imapsource.Source
 
 	mu     sync.Mutex
 	counts map[string]int
@@ -71,9 +127,6 @@ func (m *Module) Config() Config { return m.cfg }
 // Store returns the order store (after Register).
 func (m *Module) Store() store.OrderStore { return m.store }
 
-// Source returns the IMAP source (after Register).
-func (m *Module) Source() *imapsource.Source { return m.src }
-
 // Register wires the bot: IMAP source → queue "orders" → pool of Workers
 // running the order routine; the store closes at stop.
 func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
@@ -97,47 +150,59 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	}
 	m.store = st
 	r.OnStop(func(context.Context) error { return st.Close() })
-	deps, err := m.cfg.HandlerDeps(st)
-	if err != nil {
+	// Other modules of the deployment (a reminder, a report) share the
+	// store through the service container: runtime.Get[store.OrderStore].
+	if err := r.Services().Provide(StoreService, st); err != nil {
 		return err
 	}
-	deps.Logger = log
-	deps.OnOutcome = m.outcome
-	h, err := handler.New(deps)
-	if err != nil {
-		return err
+	var h contracts.Routine = absentRoutine{}
+	if m.opts.Parts.Routine != nil {
+		if h, err = m.opts.Parts.Routine(ctx, RoutineEnv{Config: m.cfg, Store: st, Logger: log, OnOutcome: m.outcome}); err != nil {
+			return err
+		}
 	}
-	srcOpts := append([]imapsource.Option{imapsource.WithKind(handler.TaskKind), imapsource.WithLogger(log)}, m.opts.SourceOptions...)
-	src, err := imapsource.New(m.cfg.IMAP, srcOpts...)
-	if err != nil {
-		return err
+	var src contracts.TaskSource = absentSource{}
+	if m.opts.Parts.Source != nil {
+		srcOpts := append([]imapsource.Option{imapsource.WithKind(TaskKind), imapsource.WithLogger(log)}, m.opts.SourceOptions...)
+		s, err := m.opts.Parts.Source(r, m.cfg.IMAP, srcOpts...)
+		if err != nil {
+			return err
+		}
+		src = s
 	}
-	m.src = src
-	r.OnStop(func(context.Context) error { return src.Close() })
 	if err := r.AddSource(contracts.SourceSpec{Source: src, Queue: Queue, Mode: m.cfg.IMAP.SourceMode(), Interval: m.cfg.IMAP.PollInterval}); err != nil {
 		return err
 	}
-	if err := r.AddRoutine(contracts.RoutineSpec{Name: "orders", Kind: handler.TaskKind, Queue: Queue, Routine: h, Workers: m.cfg.Workers,
+	if err := r.AddRoutine(contracts.RoutineSpec{Name: "orders", Kind: TaskKind, Queue: Queue, Routine: h, Workers: m.cfg.Workers,
 		WorkersKey: ConfigPath + ".workers"}); err != nil {
 		return err
 	}
-	if deps.Sender != nil {
-		// Replies whose send failed stay in the outbox; retry them.
-		sender := deps.Sender
-		if err := r.AddWorker(workers.Func("outbox", func(ctx context.Context) error {
-			t := time.NewTicker(30 * time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-t.C:
-					if _, err := reply.Flush(ctx, st, sender, 100); err != nil {
-						log.Warn("outbox flush failed", "err", err)
-					}
-				}
+	sender, err := m.cfg.Sender()
+	if err != nil {
+		return fmt.Errorf("%s.smtp: %w", ConfigPath, err)
+	}
+	if sender != nil {
+		// Replies whose send failed stay in the outbox; retry them every
+		// 30 s locally, once per poller invocation on Lambda.
+		flush := workers.Every("outbox", 30*time.Second, func(ctx context.Context) error {
+			_, err := reply.Flush(ctx, st, sender, 100)
+			return err
+		}, func(err error) { log.Warn("outbox flush failed", "err", err) })
+		if err := r.AddWorker(flush); err != nil {
+			return err
+		}
+	}
+	if ret := m.cfg.RawRetention; ret > 0 {
+		// Raw messages kept for review are purged after the retention:
+		// hourly locally, once per poller invocation on Lambda.
+		purge := workers.Every("raw-retention", time.Hour, func(ctx context.Context) error {
+			n, err := st.PurgeRaw(ctx, time.Now().Add(-ret))
+			if n > 0 {
+				log.Info("raw messages purged", "count", n, "retention", ret.String())
 			}
-		})); err != nil {
+			return err
+		}, func(err error) { log.Warn("purging raw messages failed", "err", err) })
+		if err := r.AddWorker(purge); err != nil {
 			return err
 		}
 	}
@@ -147,23 +212,36 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	return nil
 }
 
-func (m *Module) outcome(o handler.Outcome) {
+// absentSource and absentRoutine stand in for parts a binary left out.
+type absentSource struct{}
+
+func (absentSource) Name() string { return "imap" }
+func (absentSource) Poll(context.Context, contracts.Publisher) (int, error) {
+	return 0, fmt.Errorf("IMAP source: %w", ErrPartNotLinked)
+}
+
+type absentRoutine struct{}
+
+func (absentRoutine) Run(context.Context, contracts.Task) error {
+	return fmt.Errorf("order routine: %w", ErrPartNotLinked)
+}
+
+func (m *Module) outcome(ord domain.Order, duplicate bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if o.Duplicate {
+	if duplicate {
 		m.counts["duplicate"]++
 	} else {
-		m.counts[string(o.Order.Status)]++
+		m.counts[string(ord.Status)]++
 	}
 	if m.opts.Progress == nil {
 		return
 	}
-	ord := o.Order
 	detail := ""
 	switch ord.Status {
 	case domain.StatusAccepted:
 		detail = fmt.Sprintf("%d line(s), total %s", len(ord.Lines), ord.Total)
-	case domain.StatusRejected, domain.StatusIgnored:
+	case domain.StatusRejected, domain.StatusIgnored, domain.StatusReview:
 		if len(ord.Reasons) > 0 {
 			detail = ord.Reasons[0]
 			if len(ord.Reasons) > 1 {
@@ -172,7 +250,7 @@ func (m *Module) outcome(o handler.Outcome) {
 		}
 	}
 	dup := ""
-	if o.Duplicate {
+	if duplicate {
 		dup = " (already stored)"
 	}
 	fmt.Fprintf(m.opts.Progress, "%-8s %-40s %-36s %s%s\n", ord.Status, ord.Key, ord.Customer.String(), detail, dup)
@@ -181,8 +259,9 @@ func (m *Module) outcome(o handler.Outcome) {
 func (m *Module) summary() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fmt.Fprintf(m.opts.Progress, "\nsummary: %d accepted, %d rejected, %d ignored, %d redeliveries already stored\n",
-		m.counts[string(domain.StatusAccepted)], m.counts[string(domain.StatusRejected)], m.counts[string(domain.StatusIgnored)], m.counts["duplicate"])
+	fmt.Fprintf(m.opts.Progress, "\nsummary: %d accepted, %d rejected, %d ignored, %d review, %d redeliveries already stored\n",
+		m.counts[string(domain.StatusAccepted)], m.counts[string(domain.StatusRejected)], m.counts[string(domain.StatusIgnored)],
+		m.counts[string(domain.StatusReview)], m.counts["duplicate"])
 }
 
 // Counts returns how many outcomes of each status this process stored

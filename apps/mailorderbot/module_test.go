@@ -17,6 +17,7 @@ import (
 
 	"github.com/plba/plba/apps/mailorderbot"
 	"github.com/plba/plba/apps/mailorderbot/demodata"
+	"github.com/plba/plba/apps/mailorderbot/parts"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/runtime"
@@ -55,7 +56,7 @@ func runMode(t *testing.T, mode string) ([]string, int) {
 		"apps.mailorderbot.workers":            "4",
 		"apps.mailorderbot.store.path":         filepath.Join(t.TempDir(), "orders.db"),
 	}
-	bot := mailorderbot.New(mailorderbot.Options{})
+	bot := mailorderbot.New(mailorderbot.Options{Parts: parts.All})
 	cfg, err := config.New(ctx, config.Options{Flags: flags, Environ: []string{}})
 	if err != nil {
 		t.Fatal(err)

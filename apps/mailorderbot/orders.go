@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -19,22 +21,26 @@ import (
 func (m *Module) Commands() []contracts.Command {
 	return []contracts.Command{{
 		Name:    "orders",
-		Summary: "list or show stored orders: orders list|show",
+		Summary: "list, show or resolve stored orders: orders list|show|review",
 		// Listing orders needs the store section only; the demo defaults
 		// stand in for an IMAP section the file may not have.
 		Demo: true,
-		Run:  ordersCmd,
+		Run:  m.ordersCmd,
 	}}
 }
 
-func ordersCmd(ctx context.Context, env contracts.CommandEnv, args []string) int {
+func (m *Module) ordersCmd(ctx context.Context, env contracts.CommandEnv, args []string) int {
 	out, errw := env.Stdout(), env.Stderr()
-	if len(args) == 0 || (args[0] != "list" && args[0] != "show") {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "review") {
 		fmt.Fprint(errw, `Usage:
-  orders list [--status accepted|rejected|ignored] [--limit N] [--json] [--config FILE]... [--set key=value]...
+  orders list [--status accepted|rejected|ignored|review] [--limit N] [--page P] [--json] [--config FILE]... [--set key=value]...
       stored outcomes, newest first (JSON lines with --json)
   orders show KEY [--config FILE]... [--set key=value]...
-      one stored outcome with its lines, total, reasons and reply, as JSON
+      one stored outcome with its lines, candidate lines, total, reasons and reply, as JSON
+  orders review KEY --accept|--reject [--line SKU:QTY]... [--reason TEXT] [--config FILE]... [--set key=value]...
+      resolve an order in review: --accept with the lines a person confirmed (default: the lines
+      read from the mail), --reject with the reason the customer is told; the confirmation or
+      rejection is stored and then sent (when smtp is configured; else it stays in the outbox)
 
 The store is the one apps.mailorderbot.store configures (default: SQLite var/orders.db).
 `)
@@ -45,12 +51,18 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 	}
 	sub := args[0]
 	fs := env.FlagSet("orders " + sub)
-	status := fs.String("status", "", "only outcomes with this `status`: accepted, rejected or ignored")
-	limit := fs.Int("limit", 0, "at most `N` orders (0: the store default, 100)")
+	status := fs.String("status", "", "only outcomes with this `status`: accepted, rejected, ignored or review")
+	accept := fs.Bool("accept", false, "review: accept the order")
+	reject := fs.Bool("reject", false, "review: reject the order")
+	reason := fs.String("reason", "", "review: the reason (told to the customer on --reject)")
+	var lines lineFlags
+	fs.Var(&lines, "line", "review: a confirmed line `SKU:QTY` (repeatable; default the lines read from the mail)")
+	limit := fs.Int("limit", store.DefaultLimit, "show at most `N` orders")
+	page := fs.Int("page", 1, "show page `P` of the listing (pages of --limit orders, newest first)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	rest := args[1:]
 	var key string
-	if sub == "show" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if (sub == "show" || sub == "review") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		key, rest = rest[0], rest[1:]
 	}
 	if err := fs.Parse(rest); err != nil {
@@ -59,12 +71,16 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 		}
 		return contracts.ExitUsage
 	}
-	if sub == "show" && key == "" {
+	if (sub == "show" || sub == "review") && key == "" {
 		if fs.NArg() != 1 {
-			fmt.Fprintln(errw, "plba orders show: give exactly one message KEY")
+			fmt.Fprintf(errw, "plba orders %s: give exactly one message KEY\n", sub)
 			return contracts.ExitUsage
 		}
 		key = fs.Arg(0)
+	}
+	if sub == "review" && *accept == *reject {
+		fmt.Fprintln(errw, "plba orders review: give exactly one of --accept and --reject")
+		return contracts.ExitUsage
 	}
 	var st domain.Status
 	if *status != "" {
@@ -88,6 +104,9 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 		return env.Fail(err)
 	}
 	defer s.Close()
+	if sub == "review" {
+		return m.reviewCmd(ctx, env, bot, s, domain.MessageKey(key), ReviewDecision{Accept: *accept, Lines: lines.lines, Reason: *reason})
+	}
 	if sub == "show" {
 		o, err := s.Get(ctx, domain.MessageKey(key))
 		if errors.Is(err, store.ErrNotFound) {
@@ -98,18 +117,33 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 			return env.Fail(err)
 		}
 		view := map[string]any{"order": o}
+		if _, err := s.Raw(ctx, o.Key); err == nil {
+			view["raw_kept"] = true
+		}
 		if r, err := s.Reply(ctx, o.Key); err == nil {
-			view["reply"] = map[string]any{"to": r.To, "sent_at": r.SentAt, "pending": r.Pending()}
+			view["reply"] = map[string]any{"to": r.To, "sent_at": r.SentAt, "pending": r.Sendable(), "unconfirmed": r.Unconfirmed(), "attempted_at": r.AttemptedAt}
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(view)
 		return contracts.ExitOK
 	}
-	orders, err := s.List(ctx, store.Filter{Status: st, Limit: *limit})
+	if *limit < 1 || *page < 1 {
+		fmt.Fprintln(errw, "orders list: --limit and --page must be at least 1")
+		return contracts.ExitUsage
+	}
+	total, err := s.Count(ctx, store.Filter{Status: st})
 	if err != nil {
 		return env.Fail(err)
 	}
+	// Stores list newest first from the start: fetch up to the page's end
+	// and cut (a CLI listing, not a hot path).
+	skip := (*page - 1) * *limit
+	orders, err := s.List(ctx, store.Filter{Status: st, Limit: skip + *limit})
+	if err != nil {
+		return env.Fail(err)
+	}
+	orders = orders[min(skip, len(orders)):]
 	if *asJSON {
 		enc := json.NewEncoder(out)
 		for _, o := range orders {
@@ -129,6 +163,64 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", o.Status, o.Key, o.Customer, len(o.Lines), total, strings.Join(o.Reasons, "; "))
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(out, "%d order(s)\n", len(orders))
+	switch {
+	case total == len(orders):
+		fmt.Fprintf(out, "%d order(s)\n", total)
+	case len(orders) == 0:
+		fmt.Fprintf(out, "no orders on page %d; %d order(s) in all\n", *page, total)
+	default:
+		fmt.Fprintf(out, "%d-%d of %d order(s) shown, newest first", skip+1, skip+len(orders), total)
+		if skip+len(orders) < total {
+			fmt.Fprintf(out, "; next: --page %d", *page+1)
+		}
+		fmt.Fprintln(out)
+	}
+	return contracts.ExitOK
+}
+
+// lineFlags collects --line SKU:QTY.
+type lineFlags struct{ lines []domain.Line }
+
+func (l *lineFlags) String() string { return fmt.Sprint(l.lines) }
+
+func (l *lineFlags) Set(v string) error {
+	sku, qty, ok := strings.Cut(v, ":")
+	n, err := strconv.ParseInt(strings.TrimSpace(qty), 10, 64)
+	if !ok || err != nil || n < 1 || strings.TrimSpace(sku) == "" {
+		return fmt.Errorf("%q is not SKU:QTY with a positive quantity", v)
+	}
+	l.lines = append(l.lines, domain.Line{SKU: strings.ToUpper(strings.TrimSpace(sku)), Qty: n})
+	return nil
+}
+
+// reviewCmd resolves one review through Parts.Review (handler.Resolve,
+// the function the control plane calls too).
+func (m *Module) reviewCmd(ctx context.Context, env contracts.CommandEnv, bot Config, s store.OrderStore, key domain.MessageKey, d ReviewDecision) int {
+	out, errw := env.Stdout(), env.Stderr()
+	if m.opts.Parts.Review == nil {
+		return env.Fail(fmt.Errorf("orders review: %w", ErrPartNotLinked))
+	}
+	log := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	o, err := m.opts.Parts.Review(ctx, RoutineEnv{Config: bot, Store: s, Logger: log}, key, d)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		fmt.Fprintf(errw, "plba orders review: no order with key %q\n", key)
+		return contracts.ExitFailure
+	case errors.Is(err, store.ErrNotReview):
+		fmt.Fprintf(errw, "plba orders review: %v\n", err)
+		return contracts.ExitFailure
+	case err != nil:
+		fmt.Fprintf(errw, "plba orders review: %v\n", err)
+		return contracts.ExitFailure
+	}
+	sent := "stored in the outbox"
+	if r, err := s.Reply(ctx, key); err == nil && !r.Pending() {
+		sent = "sent"
+	}
+	total := ""
+	if o.Status == domain.StatusAccepted {
+		total = ", total " + o.Total.String()
+	}
+	fmt.Fprintf(out, "%s: %s (%d line(s)%s); reply %s\n", key, o.Status, len(o.Lines), total, sent)
 	return contracts.ExitOK
 }

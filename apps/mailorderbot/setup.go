@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/plba/plba/apps/mailorderbot/catalog"
-	"github.com/plba/plba/apps/mailorderbot/handler"
 	"github.com/plba/plba/apps/mailorderbot/reply"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/apps/mailorderbot/store/dynamostore"
@@ -53,23 +51,4 @@ func (c Config) Sender() (reply.Sender, error) {
 		return nil, nil
 	}
 	return reply.NewSMTPSender(c.SMTPSenderConfig())
-}
-
-// HandlerDeps fills the routine's dependencies from the configuration:
-// catalog, sender, From address and line limit. The caller adds OnOutcome,
-// Logger and the like before handler.New.
-func (c Config) HandlerDeps(st store.OrderStore) (handler.Deps, error) {
-	cat, err := catalog.Load(c.Catalog)
-	if err != nil {
-		return handler.Deps{}, fmt.Errorf("%s.catalog: %w", ConfigPath, err)
-	}
-	sender, err := c.Sender()
-	if err != nil {
-		return handler.Deps{}, fmt.Errorf("%s.smtp: %w", ConfigPath, err)
-	}
-	from := c.SMTP.From
-	if from == "" {
-		from = DefaultFrom
-	}
-	return handler.Deps{Store: st, Catalog: cat, Sender: sender, From: from, MaxLines: c.MaxLines}, nil
 }

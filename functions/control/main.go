@@ -6,8 +6,11 @@ package main
 import (
 	"github.com/plba/plba/apps/mailorderbot"
 	"github.com/plba/plba/pkg/lambda"
+	"github.com/plba/plba/pkg/lambda/controlfn/awspause"
 )
 
+// The control function runs no part: it links neither the IMAP client nor
+// the order parser, yet sees the bot's queues and routines.
 func main() {
-	lambda.Main(lambda.Control, lambda.Options{}, mailorderbot.New(mailorderbot.Options{}))
+	lambda.Main(lambda.Control, lambda.Options{ControlPauser: awspause.FromEnv}, mailorderbot.New(mailorderbot.Options{}))
 }

@@ -6,8 +6,10 @@ package main
 import (
 	"github.com/plba/plba/apps/mailorderbot"
 	"github.com/plba/plba/pkg/lambda"
+	"github.com/plba/plba/pkg/source/imapsource"
 )
 
+// The poller runs the IMAP source only: it links no order parser.
 func main() {
-	lambda.Main(lambda.Poller, lambda.Options{}, mailorderbot.New(mailorderbot.Options{}))
+	lambda.Main(lambda.Poller, lambda.Options{}, mailorderbot.New(mailorderbot.Options{Parts: mailorderbot.Parts{Source: imapsource.Open}}))
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/plba/plba/apps/mailorderbot"
 	"github.com/plba/plba/apps/mailorderbot/demodata"
 	"github.com/plba/plba/apps/mailorderbot/domain"
+	"github.com/plba/plba/apps/mailorderbot/parts"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/apps/mailorderbot/store/dynamostore"
 	"github.com/plba/plba/internal/syncio"
@@ -146,7 +147,7 @@ func runLocal(t *testing.T, ctx context.Context, env map[string]string, sc mailo
 	for k, v := range env {
 		environ = append(environ, k+"="+v)
 	}
-	mod := mailorderbot.New(mailorderbot.Options{})
+	mod := mailorderbot.New(mailorderbot.Options{Parts: parts.All})
 	decl := declarations{}
 	if err := plbaruntime.DeclareConfig(decl, mod); err != nil {
 		t.Fatal(err)

@@ -5,9 +5,12 @@ package main
 
 import (
 	"github.com/plba/plba/apps/mailorderbot"
+	"github.com/plba/plba/apps/mailorderbot/parts"
 	"github.com/plba/plba/pkg/lambda"
 )
 
+// The worker runs the order routine and the IMAP source, whose Settle
+// marks a processed mail \Seen.
 func main() {
-	lambda.Main(lambda.Worker, lambda.Options{}, mailorderbot.New(mailorderbot.Options{}))
+	lambda.Main(lambda.Worker, lambda.Options{}, mailorderbot.New(mailorderbot.Options{Parts: parts.All}))
 }

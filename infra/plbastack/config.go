@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,33 +59,41 @@ type Config struct {
 	// unset too, an environment-agnostic template.
 	Account string `yaml:"account"`
 	Region  string `yaml:"region"`
-	// StackName defaults to "plba-<stage>".
+	// StackName defaults to the manifest's stack_name, else
+	// "{app}-{stage}"; {app} and {stage} are replaced.
 	StackName string `yaml:"stack_name"`
 	// AssetDir holds <poller|worker|control>/bootstrap as built by
-	// `make lambdas`. Relative paths are relative to the working directory
-	// (infra/ when run through the CDK CLI).
+	// `make lambdas` ({app} is replaced). Relative paths are relative to
+	// the working directory (infra/ when run through the CDK CLI).
 	AssetDir string            `yaml:"asset_dir"`
 	Tags     map[string]string `yaml:"tags"`
 	// Environment adds variables to every function, e.g. configuration
 	// overrides like PLBA_APPS__MAILORDERBOT__WORKERS. Never put a secret
 	// value here: it would be readable in the function configuration.
-	// Variables the stack sets itself cannot be overridden.
+	// Variables the stack or the manifest set cannot be overridden.
 	Environment map[string]string `yaml:"environment"`
 
-	// Secrets are further secret references for the functions (e.g. an
-	// SMTP password): each function listed gets the variable as a
+	// Settings give the values of the manifest's settings, by name.
+	Settings map[string]string `yaml:"settings"`
+
+	// Secrets, by name: for a secret the manifest declares, the keys given
+	// here replace its location (ssm_parameter or secret, kms_key_arn) or
+	// who reads it (functions); any other name adds a secret (env
+	// required). Each function listed gets the variable as a
 	// "${ssm:NAME}" or "${secretsmanager:NAME}" reference and permission
 	// to read that one parameter or secret.
-	Secrets []SecretRef `yaml:"secrets"`
+	Secrets map[string]SecretRef `yaml:"secrets"`
 
 	Queue   QueueConfig   `yaml:"queue"`
 	Poller  PollerConfig  `yaml:"poller"`
 	Worker  WorkerConfig  `yaml:"worker"`
 	Control ControlConfig `yaml:"control"`
-	Mailbox MailboxConfig `yaml:"mailbox"`
 	Table   TableConfig   `yaml:"table"`
 	Logs    LogsConfig    `yaml:"logs"`
 	Alarms  AlarmsConfig  `yaml:"alarms"`
+
+	// App is the application's manifest ([LoadConfig] reads it).
+	App *Manifest `yaml:"-"`
 }
 
 // QueueConfig shapes the task queue and its dead-letter queue.
@@ -138,30 +148,10 @@ type ControlConfig struct {
 	FunctionConfig `yaml:",inline"`
 	// FunctionURL adds a Function URL with AWS_IAM auth.
 	FunctionURL bool `yaml:"function_url"`
-	// ReadIMAPPassword lets the control function read the IMAP password
-	// (for an IMAP health check in status). Off by default: least privilege.
-	ReadIMAPPassword bool `yaml:"read_imap_password"`
 }
 
-// MailboxConfig is the IMAP mailbox the bot reads. Only the password's
-// location is deployed, never its value.
-type MailboxConfig struct {
-	Addr     string `yaml:"addr"`
-	TLS      string `yaml:"tls"`
-	Username string `yaml:"username"`
-	Mailbox  string `yaml:"mailbox"`
-	// PasswordSSMParameter names an SSM SecureString parameter that holds
-	// the password; "{stage}" is replaced by the stage name.
-	PasswordSSMParameter string `yaml:"password_ssm_parameter"`
-	// PasswordSecret names a Secrets Manager secret instead; when set it
-	// replaces PasswordSSMParameter.
-	PasswordSecret string `yaml:"password_secret"`
-	// PasswordKMSKeyARN is the customer managed KMS key that encrypts the
-	// parameter or secret, when it is not the AWS managed key.
-	PasswordKMSKeyARN string `yaml:"password_kms_key_arn"`
-}
-
-// TableConfig configures the orders table (partition key "pk", string).
+// TableConfig configures the application's table (its layout is the
+// manifest's).
 type TableConfig struct {
 	// Retain keeps the table (and its data) when the stack is destroyed.
 	Retain bool `yaml:"retain"`
@@ -170,7 +160,8 @@ type TableConfig struct {
 }
 
 // SecretRef is one secret a function reads at start. Exactly one of
-// SSMParameter and Secret is set; "{stage}" in either is replaced.
+// SSMParameter and Secret is set; "{stage}" and "{app}" in either are
+// replaced.
 type SecretRef struct {
 	// Env is the variable that carries the reference, e.g.
 	// PLBA_APPS__MAILORDERBOT__SMTP__PASSWORD.
@@ -183,7 +174,74 @@ type SecretRef struct {
 	Functions []string `yaml:"functions"`
 }
 
-func (c Config) expand(s string) string { return strings.ReplaceAll(s, "{stage}", c.Stage) }
+// overlay returns r with the keys o sets: a location given in o replaces
+// r's (setting secret drops ssm_parameter and the other way round).
+func (r SecretRef) overlay(o SecretRef) SecretRef {
+	if o.Env != "" {
+		r.Env = o.Env
+	}
+	if o.SSMParameter != "" {
+		r.SSMParameter, r.Secret = o.SSMParameter, ""
+	}
+	if o.Secret != "" {
+		r.Secret, r.SSMParameter = o.Secret, ""
+	}
+	if o.KMSKeyARN != "" {
+		r.KMSKeyARN = o.KMSKeyARN
+	}
+	if o.Functions != nil {
+		r.Functions = o.Functions
+	}
+	return r
+}
+
+func (c Config) expand(s string) string {
+	s = strings.ReplaceAll(s, "{stage}", c.Stage)
+	if c.App != nil {
+		s = strings.ReplaceAll(s, "{app}", c.App.Name)
+	}
+	return s
+}
+
+// AppName is the manifest's name ("" without one).
+func (c Config) AppName() string {
+	if c.App == nil {
+		return ""
+	}
+	return c.App.Name
+}
+
+// ResolvedSecrets are the manifest's secrets with the stage config's
+// changes, and the stage config's own secrets, by name.
+func (c Config) ResolvedSecrets() map[string]SecretRef {
+	out := map[string]SecretRef{}
+	if c.App != nil {
+		for n, r := range c.App.Secrets {
+			out[n] = r
+		}
+	}
+	for n, o := range c.Secrets {
+		out[n] = out[n].overlay(o)
+	}
+	return out
+}
+
+// ResolvedSettings are the manifest's settings' values: the stage
+// config's, else the declared default; by variable name.
+func (c Config) ResolvedSettings() map[string]string {
+	out := map[string]string{}
+	if c.App == nil {
+		return out
+	}
+	for n, s := range c.App.Settings {
+		v, ok := c.Settings[n]
+		if !ok {
+			v = s.Default
+		}
+		out[s.Env] = v
+	}
+	return out
+}
 
 func (c Config) secretReference(r SecretRef) string {
 	if r.Secret != "" {
@@ -212,7 +270,7 @@ const DefaultStage = "dev"
 func DefaultConfig() Config {
 	return Config{
 		Stage:    DefaultStage,
-		AssetDir: "../bin/lambda",
+		AssetDir: "../bin/lambda/{app}",
 		Queue: QueueConfig{
 			VisibilityTimeout: Duration(180 * time.Second),
 			Retention:         Duration(96 * time.Hour),
@@ -220,7 +278,9 @@ func DefaultConfig() Config {
 			DLQRetention:      Duration(336 * time.Hour),
 		},
 		Poller: PollerConfig{
-			FunctionConfig: FunctionConfig{Timeout: Duration(60 * time.Second), MemoryMB: 256},
+			// Shorter than the default schedule's minute, and alone: one
+			// poll of a mailbox at a time.
+			FunctionConfig: FunctionConfig{Timeout: Duration(50 * time.Second), MemoryMB: 256, ReservedConcurrency: 1},
 			Schedule:       "rate(1 minute)",
 		},
 		Worker: WorkerConfig{
@@ -232,29 +292,51 @@ func DefaultConfig() Config {
 			FunctionConfig: FunctionConfig{Timeout: Duration(30 * time.Second), MemoryMB: 256},
 			FunctionURL:    true,
 		},
-		Mailbox: MailboxConfig{
-			TLS:                  "implicit",
-			Mailbox:              "INBOX",
-			PasswordSSMParameter: "/plba/{stage}/imap-password",
-		},
 		Table: TableConfig{Retain: true},
 		Logs:  LogsConfig{RetentionDays: 30},
 	}
 }
 
-// LoadConfig returns the configuration of stage: [DefaultConfig], overlaid
-// by dir/default.yaml and dir/<stage>.yaml (each optional) and then by the
-// extra files (required), in that order. Unknown keys are errors.
-func LoadConfig(dir, stage string, extra ...string) (Config, error) {
+// DeployDir is the folder of an application's stage configs
+// (apps/<name>/deploy/default.yaml, <stage>.yaml).
+const DeployDir = "deploy"
+
+// LoadConfig returns the configuration of stage for the application in
+// appDir: [DefaultConfig], overlaid by the manifest's defaults
+// (appDir/plba.app.yaml), then appDir/deploy/default.yaml and
+// appDir/deploy/<stage>.yaml (each optional) and then the extra files
+// (required), in that order. Unknown keys are errors.
+func LoadConfig(appDir, stage string, extra ...string) (Config, error) {
+	return LoadConfigFrom(appDir, filepath.Join(appDir, DeployDir), stage, extra...)
+}
+
+// LoadConfigFrom is [LoadConfig] with the stage configs in configDir
+// instead of appDir/deploy.
+func LoadConfigFrom(appDir, configDir, stage string, extra ...string) (Config, error) {
 	if stage == "" {
 		stage = DefaultStage
 	}
+	app, err := LoadManifest(appDir)
+	if err != nil {
+		return Config{}, err
+	}
 	cfg := DefaultConfig()
 	cfg.Stage = stage
+	if app.Defaults.Kind != 0 {
+		// Decode the node through YAML again so unknown keys fail as in
+		// the stage files.
+		b, err := yaml.Marshal(&app.Defaults)
+		if err == nil {
+			err = decodeInto(&cfg, b)
+		}
+		if err != nil {
+			return Config{}, fmt.Errorf("%w: %s: defaults: %w", ErrInvalidConfig, filepath.Join(appDir, ManifestFile), err)
+		}
+	}
 	files := []struct {
 		path     string
 		optional bool
-	}{{filepath.Join(dir, "default.yaml"), true}, {filepath.Join(dir, stage+".yaml"), true}}
+	}{{filepath.Join(configDir, "default.yaml"), true}, {filepath.Join(configDir, stage+".yaml"), true}}
 	for _, f := range extra {
 		files = append(files, struct {
 			path     string
@@ -274,6 +356,8 @@ func LoadConfig(dir, stage string, extra ...string) (Config, error) {
 		}
 	}
 	cfg.Stage = stage
+	cfg.App = app
+	cfg.AssetDir = cfg.expand(cfg.AssetDir)
 	return cfg, nil
 }
 
@@ -288,37 +372,17 @@ func decodeInto(cfg *Config, b []byte) error {
 	return nil
 }
 
-// ResolvedStackName is StackName or "plba-<stage>".
+// ResolvedStackName is StackName, else the manifest's stack_name, else
+// "{app}-{stage}", with {app} and {stage} replaced.
 func (c Config) ResolvedStackName() string {
-	if c.StackName != "" {
-		return c.StackName
+	n := c.StackName
+	if n == "" && c.App != nil {
+		n = c.App.StackName
 	}
-	return "plba-" + c.Stage
-}
-
-// PasswordSSMParameterName is the SSM parameter name with "{stage}"
-// replaced, or "" when a Secrets Manager secret is used instead.
-func (c Config) PasswordSSMParameterName() string {
-	if c.Mailbox.PasswordSecret != "" {
-		return ""
+	if n == "" {
+		n = "{app}-{stage}"
 	}
-	return strings.ReplaceAll(c.Mailbox.PasswordSSMParameter, "{stage}", c.Stage)
-}
-
-// PasswordSecretName is the Secrets Manager secret name with "{stage}"
-// replaced, or "".
-func (c Config) PasswordSecretName() string {
-	return strings.ReplaceAll(c.Mailbox.PasswordSecret, "{stage}", c.Stage)
-}
-
-// PasswordReference is the secret reference the functions get in
-// PLBA_APPS__MAILORDERBOT__IMAP__PASSWORD: "${ssm:NAME}" or
-// "${secretsmanager:NAME}". The configuration manager resolves it at start.
-func (c Config) PasswordReference() string {
-	if s := c.PasswordSecretName(); s != "" {
-		return "${secretsmanager:" + s + "}"
-	}
-	return "${ssm:" + c.PasswordSSMParameterName() + "}"
+	return c.expand(n)
 }
 
 // ValidationError lists every problem found by [Config.Validate].
@@ -341,11 +405,9 @@ var (
 	stackNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,55}$`)
 	rateRE      = regexp.MustCompile(`^rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)$`)
 	cronRE      = regexp.MustCompile(`^cron\(\S+( \S+){5}\)$`)
-	addrRE      = regexp.MustCompile(`^[^\s:]+:[0-9]{1,5}$`)
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	reservedEnv = map[string]bool{EnvStage: true, EnvQueueURL: true, EnvDLQURL: true, EnvQueueFIFO: true,
-		EnvStoreTable: true, EnvMaxReceiveCount: true, EnvIMAPAddr: true, EnvIMAPTLS: true, EnvIMAPUsername: true,
-		EnvIMAPMailbox: true, EnvIMAPPassword: true, EnvIMAPMode: true, EnvAppStoreDriver: true, EnvAppStoreTable: true}
+	stackEnv    = map[string]bool{EnvStage: true, EnvQueueURL: true, EnvDLQURL: true, EnvQueueFIFO: true,
+		EnvStoreTable: true, EnvMaxReceiveCount: true}
 	logDaysSet = map[int]bool{0: true, 1: true, 3: true, 5: true, 7: true, 14: true, 30: true, 60: true,
 		90: true, 120: true, 150: true, 180: true, 365: true, 400: true, 545: true, 731: true,
 		1096: true, 1827: true, 2192: true, 2557: true, 2922: true, 3288: true, 3653: true}
@@ -353,14 +415,16 @@ var (
 
 // Messages of the AWS rules, documented in docs/deploy.md. Tests match them.
 const (
-	msgVisibility6x = "queue.visibility_timeout (%s) must be at least 6 × worker.timeout (%s) = %s " +
-		"(AWS: a message must not become visible again while a worker invocation may still run or retry)"
-	msgFIFOWindow      = "worker.batching_window (%s) must be 0 on a FIFO queue (Lambda has no batching window for FIFO event sources)"
-	msgMaxConcRange    = "worker.max_concurrency (%d) must be between 2 and 1000 (0 = no limit)"
-	msgMaxConcReserved = "worker.max_concurrency (%d) must not exceed worker.reserved_concurrency (%d)"
-	msgBatchFIFO       = "worker.batch_size (%d) must be between 1 and 10 on a FIFO queue"
-	msgBatchStd        = "worker.batch_size (%d) must be between 1 and 10000"
-	msgBatchWindow     = "worker.batch_size (%d) above 10 requires worker.batching_window of at least 1s (is %s)"
+	msgVisibility6x = "queue.visibility_timeout (%s) must be at least 6 × worker.timeout (%s) + worker.batching_window (%s) = %s " +
+		"(AWS: a message must not become visible again while a worker invocation may still gather, run or retry it)"
+	msgPollerConcurrency = "poller.reserved_concurrency (%d) must be 1: polls of one mailbox must not overlap (two would publish the same mail)"
+	msgPollerTimeout     = "poller.timeout (%s) must be shorter than the schedule's rate (%s), or one poll runs into the next"
+	msgFIFOWindow        = "worker.batching_window (%s) must be 0 on a FIFO queue (Lambda has no batching window for FIFO event sources)"
+	msgMaxConcRange      = "worker.max_concurrency (%d) must be between 2 and 1000 (0 = no limit)"
+	msgMaxConcReserved   = "worker.max_concurrency (%d) must not exceed worker.reserved_concurrency (%d)"
+	msgBatchFIFO         = "worker.batch_size (%d) must be between 1 and 10 on a FIFO queue"
+	msgBatchStd          = "worker.batch_size (%d) must be between 1 and 10000"
+	msgBatchWindow       = "worker.batch_size (%d) above 10 requires worker.batching_window of at least 1s (is %s)"
 )
 
 // Validate checks the configuration, including the AWS rules that would
@@ -392,8 +456,8 @@ func (c Config) Validate() error {
 	if q.VisibilityTimeout < 0 || time.Duration(q.VisibilityTimeout) > 12*time.Hour {
 		add("queue.visibility_timeout (%s) must be between 0s and 12h", q.VisibilityTimeout)
 	}
-	if need := 6 * c.Worker.Timeout; q.VisibilityTimeout < need {
-		add(msgVisibility6x, q.VisibilityTimeout, c.Worker.Timeout, need)
+	if need := 6*c.Worker.Timeout + c.Worker.BatchingWindow; q.VisibilityTimeout < need {
+		add(msgVisibility6x, q.VisibilityTimeout, c.Worker.Timeout, c.Worker.BatchingWindow, need)
 	}
 	for _, r := range []struct {
 		key string
@@ -429,9 +493,17 @@ func (c Config) Validate() error {
 			add("%s.reserved_concurrency (%d) must not be negative (0 = none)", f.name, f.fc.ReservedConcurrency)
 		}
 	}
+	if c.Poller.ReservedConcurrency != 1 {
+		add(msgPollerConcurrency, c.Poller.ReservedConcurrency)
+	}
 	if m := rateRE.FindStringSubmatch(c.Poller.Schedule); m != nil {
 		if m[1] == "0" || (m[1] == "1") != !strings.HasSuffix(m[2], "s") {
 			add("poller.schedule %q: use a positive rate, singular unit for 1 (\"rate(1 minute)\") and plural otherwise (\"rate(5 minutes)\")", c.Poller.Schedule)
+		} else if n, _ := strconv.Atoi(m[1]); n > 0 {
+			unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[strings.TrimSuffix(m[2], "s")]
+			if rate := time.Duration(n) * unit; time.Duration(c.Poller.Timeout) >= rate {
+				add(msgPollerTimeout, c.Poller.Timeout, rate)
+			}
 		}
 	} else if !cronRE.MatchString(c.Poller.Schedule) {
 		add("poller.schedule %q must be an EventBridge expression like \"rate(1 minute)\" or \"cron(0/5 * * * ? *)\"", c.Poller.Schedule)
@@ -466,56 +538,83 @@ func (c Config) Validate() error {
 		}
 	}
 
-	// Mailbox.
-	m := c.Mailbox
-	if !addrRE.MatchString(m.Addr) {
-		add("mailbox.addr %q must be host:port", m.Addr)
-	}
-	switch m.TLS {
-	case "none", "starttls", "implicit":
-	default:
-		add("mailbox.tls %q must be none, starttls or implicit", m.TLS)
-	}
-	if m.Username == "" {
-		add("mailbox.username must be set")
-	}
-	if m.Mailbox == "" {
-		add("mailbox.mailbox must be set")
-	}
-	if m.PasswordSecret == "" {
-		if n := c.PasswordSSMParameterName(); !strings.HasPrefix(n, "/") || strings.ContainsAny(n, " {}") {
-			add("mailbox.password_ssm_parameter %q must be an absolute SSM parameter name like /plba/{stage}/imap-password", m.PasswordSSMParameter)
+	// The application.
+	if c.App == nil {
+		add("no application manifest (%s): LoadConfig reads it", ManifestFile)
+	} else {
+		c.App.validate(add)
+		for _, n := range slices.Sorted(maps.Keys(c.App.Settings)) {
+			spec := c.App.Settings[n]
+			v, ok := c.Settings[n]
+			if !ok {
+				v = spec.Default
+			}
+			doc := ""
+			if spec.Doc != "" {
+				doc = " (" + spec.Doc + ")"
+			}
+			switch {
+			case v == "" && spec.Required:
+				add("settings.%s must be set%s", n, doc)
+			case v == "":
+			case len(spec.OneOf) > 0 && !slices.Contains(spec.OneOf, v):
+				add("settings.%s %q must be one of %s%s", n, v, strings.Join(spec.OneOf, ", "), doc)
+			case spec.Pattern != "":
+				// validate above reports a pattern that does not compile.
+				if re, err := regexp.Compile(spec.Pattern); err == nil && !re.MatchString(v) {
+					add("settings.%s %q must match %s%s", n, v, spec.Pattern, doc)
+				}
+			}
 		}
-	} else if strings.ContainsAny(m.PasswordSecret, " {}") && !strings.Contains(m.PasswordSecret, "{stage}") {
-		add("mailbox.password_secret %q is not a valid secret name", m.PasswordSecret)
-	}
-	if m.PasswordKMSKeyARN != "" && !strings.HasPrefix(m.PasswordKMSKeyARN, "arn:") {
-		add("mailbox.password_kms_key_arn %q must be a key ARN", m.PasswordKMSKeyARN)
+		for _, n := range slices.Sorted(maps.Keys(c.Settings)) {
+			if _, ok := c.App.Settings[n]; !ok {
+				add("settings.%s: application %s declares no such setting (it has: %s)", n, c.App.Name,
+					strings.Join(slices.Sorted(maps.Keys(c.App.Settings)), ", "))
+			}
+		}
 	}
 
-	for k := range c.Environment {
+	appEnv := map[string]string{}
+	if c.App != nil {
+		appEnv = c.App.appEnv()
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Environment)) {
 		switch {
 		case !envNameRE.MatchString(k):
 			add("environment: %q is not a valid variable name", k)
-		case reservedEnv[k] || strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "LAMBDA_"):
+		case reservedEnv(k):
 			add("environment: %s is set by the stack or by Lambda and cannot be overridden", k)
+		case appEnv[k] != "":
+			add("environment: %s is set by the application's manifest (%s) and cannot be overridden", k, appEnv[k])
 		}
 	}
 
-	seen := map[string]bool{}
-	for i, r := range c.Secrets {
-		key := fmt.Sprintf("secrets[%d]", i)
-		switch {
-		case !envNameRE.MatchString(r.Env):
-			add("%s.env %q is not a valid variable name", key, r.Env)
-		case reservedEnv[r.Env] || c.Environment[r.Env] != "" || seen[r.Env]:
-			add("%s.env %s is already set by the stack, environment or another secret", key, r.Env)
+	secrets := c.ResolvedSecrets()
+	envOf := map[string]string{}
+	for _, n := range slices.Sorted(maps.Keys(secrets)) {
+		r := secrets[n]
+		key := "secrets." + n
+		declared := c.App != nil && c.App.Secrets[n].Env != ""
+		if !declared {
+			// The manifest checked its own; these are the stage's.
+			if !secretIDRE.MatchString(n) {
+				add("%s: the name must be letters and digits (it names IAM statements)", key)
+			}
+			switch {
+			case !envNameRE.MatchString(r.Env):
+				add("%s.env %q is not a valid variable name", key, r.Env)
+			case reservedEnv(r.Env) || c.Environment[r.Env] != "" || appEnv[r.Env] != "":
+				add("%s.env %s is already set by the stack, the manifest or environment", key, r.Env)
+			}
 		}
-		seen[r.Env] = true
+		if other := envOf[r.Env]; other != "" {
+			add("%s.env %s is also the variable of secrets.%s", key, r.Env, other)
+		}
+		envOf[r.Env] = n
 		if (r.SSMParameter == "") == (r.Secret == "") {
 			add("%s: set exactly one of ssm_parameter and secret", key)
 		} else if r.SSMParameter != "" && (!strings.HasPrefix(r.SSMParameter, "/") || strings.ContainsAny(c.expand(r.SSMParameter), " {}")) {
-			add("%s.ssm_parameter %q must be an absolute SSM parameter name", key, r.SSMParameter)
+			add("%s.ssm_parameter %q must be an absolute SSM parameter name like /%s/{stage}/password", key, r.SSMParameter, c.AppName())
 		} else if strings.ContainsAny(c.expand(r.Secret), " {}*") {
 			add("%s.secret %q is not a valid secret name", key, r.Secret)
 		}

@@ -2,6 +2,8 @@ package plbastack
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -10,8 +12,10 @@ import (
 // Context keys read by [ConfigFromContext]; pass them to the CDK CLI as
 // `-c key=value` (or set them in cdk.json).
 const (
+	CtxApp        = "app"        // the application: a folder of appsDir with a plba.app.yaml (cdk.json: mailorderbot)
+	CtxAppsDir    = "appsDir"    // where the applications are (cdk.json: ../apps)
 	CtxStage      = "stage"      // stage name, default "dev"
-	CtxConfigDir  = "configDir"  // directory with default.yaml and <stage>.yaml, default "config"
+	CtxConfigDir  = "configDir"  // directory with default.yaml and <stage>.yaml, default <appsDir>/<app>/deploy
 	CtxConfigFile = "configFile" // one more YAML file applied last (optional)
 	CtxAssetDir   = "assetDir"   // overrides asset_dir
 	CtxAccount    = "account"    // overrides account
@@ -19,9 +23,9 @@ const (
 )
 
 // ConfigFromContext loads the configuration named by the CDK context of
-// scope (normally the App): the stage's files from configDir, then the
-// single-key overrides assetDir, account and region. It does not validate;
-// [New] does.
+// scope (normally the App): the manifest of app in appsDir, the stage's
+// files from configDir, then the single-key overrides assetDir, account
+// and region. It does not validate; [New] does.
 func ConfigFromContext(scope constructs.Construct) (Config, error) {
 	get := func(key string) (string, error) {
 		v := scope.Node().TryGetContext(jsii.String(key))
@@ -35,22 +39,30 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 		}
 	}
 	var vals = map[string]string{}
-	for _, k := range []string{CtxStage, CtxConfigDir, CtxConfigFile, CtxAssetDir, CtxAccount, CtxRegion} {
+	for _, k := range []string{CtxApp, CtxAppsDir, CtxStage, CtxConfigDir, CtxConfigFile, CtxAssetDir, CtxAccount, CtxRegion} {
 		v, err := get(k)
 		if err != nil {
 			return Config{}, err
 		}
 		vals[k] = v
 	}
+	if vals[CtxApp] == "" || vals[CtxAppsDir] == "" {
+		return Config{}, fmt.Errorf("%w: context %q and %q must name the application (cdk.json sets mailorderbot and ../apps; -c app=NAME picks another)", ErrInvalidConfig, CtxApp, CtxAppsDir)
+	}
+	appDir := filepath.Join(vals[CtxAppsDir], vals[CtxApp])
+	if _, err := os.Stat(filepath.Join(appDir, ManifestFile)); err != nil {
+		names, _ := Apps(vals[CtxAppsDir])
+		return Config{}, fmt.Errorf("%w: application %q: no %s (applications in %s: %v)", ErrInvalidConfig, vals[CtxApp], filepath.Join(appDir, ManifestFile), vals[CtxAppsDir], names)
+	}
 	dir := vals[CtxConfigDir]
 	if dir == "" {
-		dir = "config"
+		dir = filepath.Join(appDir, DeployDir)
 	}
 	var extra []string
 	if f := vals[CtxConfigFile]; f != "" {
 		extra = append(extra, f)
 	}
-	cfg, err := LoadConfig(dir, vals[CtxStage], extra...)
+	cfg, err := LoadConfigFrom(appDir, dir, vals[CtxStage], extra...)
 	if err != nil {
 		return Config{}, err
 	}

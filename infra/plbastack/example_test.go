@@ -11,15 +11,15 @@ import (
 	"github.com/plba/plba/infra/plbastack"
 )
 
-// A CDK app with the PLBA stack of stage "dev" from config/ (what main.go
+// A CDK app with the mail order bot's stack of stage "dev" (what main.go
 // does, minus reading the CLI's context).
 func ExampleNew() {
-	cfg, err := plbastack.LoadConfig("../config", "dev")
+	cfg, err := plbastack.LoadConfig("../../apps/mailorderbot", "dev")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	cfg.AssetDir = assetDir // normally ../bin/lambda, from `make lambdas`
+	cfg.AssetDir = assetDir // normally ../bin/lambda/mailorderbot, from `make lambdas`
 	out, _ := os.MkdirTemp("", "cdk.out-")
 	defer os.RemoveAll(out)
 

@@ -137,11 +137,11 @@ func newApp(t testing.TB, extra map[string]any) awscdk.App {
 	return awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(out)})
 }
 
-// testConfig is the shipped default.yaml for stage "test" with the
-// placeholder assets.
+// testConfig is the mail order bot's shipped configuration for stage
+// "test" with the placeholder assets.
 func testConfig(t testing.TB) plbastack.Config {
 	t.Helper()
-	cfg, err := plbastack.LoadConfig("../config", "test")
+	cfg, err := plbastack.LoadConfig("../../apps/mailorderbot", "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package plbastack
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,40 +48,19 @@ const (
 	EnvStoreTable = "PLBA_STORE_TABLE"
 	// EnvMaxReceiveCount is the task queue's redrive maxReceiveCount.
 	EnvMaxReceiveCount = "PLBA_MAX_RECEIVE_COUNT"
-
-	EnvIMAPAddr       = "PLBA_APPS__MAILORDERBOT__IMAP__ADDR"
-	EnvIMAPTLS        = "PLBA_APPS__MAILORDERBOT__IMAP__TLS"
-	EnvIMAPUsername   = "PLBA_APPS__MAILORDERBOT__IMAP__USERNAME"
-	EnvIMAPMailbox    = "PLBA_APPS__MAILORDERBOT__IMAP__MAILBOX"
-	EnvIMAPPassword   = "PLBA_APPS__MAILORDERBOT__IMAP__PASSWORD"
-	EnvIMAPMode       = "PLBA_APPS__MAILORDERBOT__IMAP__MODE"
-	EnvAppStoreDriver = "PLBA_APPS__MAILORDERBOT__STORE__DRIVER"
-	EnvAppStoreTable  = "PLBA_APPS__MAILORDERBOT__STORE__TABLE"
 )
 
-// The orders table's layout, as the mail order bot's DynamoDB store
-// (apps/mailorderbot/store/dynamostore, TableSchema) expects it: partition
-// key "pk" (S), no sort key, and two global secondary indexes with
-// projection ALL.
-const (
-	TablePartitionKey = "pk"
-	// IndexByStatus: partition "st" (S), sort "ca" (N); lists orders.
-	IndexByStatus = "by_status"
-	// IndexOutboxPending: partition "op" (S), sort "rca" (N); sparse,
-	// unsent replies only.
-	IndexOutboxPending = "outbox_pending"
-)
-
-// Stack is the deployed application: queues, table, three functions, the
-// schedule, alarms and outputs.
+// Stack is the deployed application: queues, its table (if the manifest
+// declares one), three functions, the schedule, alarms and outputs.
 type Stack struct {
 	awscdk.Stack
 	Config Config
 
 	Queue, DeadLetterQueue awssqs.Queue
-	Table                  awsdynamodb.Table
-	Poller, Worker         awslambda.Function
-	Control                awslambda.Function
+	// Table is nil when the manifest declares none.
+	Table          awsdynamodb.Table
+	Poller, Worker awslambda.Function
+	Control        awslambda.Function
 	// ControlURL is nil when control.function_url is off.
 	ControlURL awslambda.FunctionUrl
 	Schedule   awsevents.Rule
@@ -103,7 +83,7 @@ func New(scope constructs.Construct, cfg Config) (*Stack, error) {
 	st := awscdk.NewStack(scope, jsii.String(name), &awscdk.StackProps{
 		StackName:   jsii.String(name),
 		Env:         environment(cfg),
-		Description: jsii.String("PLBA mail order bot, split deployment (stage " + cfg.Stage + ")"),
+		Description: jsii.String(cfg.description() + " (stage " + cfg.Stage + ")"),
 	})
 	awscdk.Tags_Of(st).Add(jsii.String("plba:stage"), jsii.String(cfg.Stage), nil)
 	for k, v := range cfg.Tags {
@@ -134,6 +114,13 @@ func CheckAssets(dir string) error {
 			ErrAssetsMissing, missing)
 	}
 	return nil
+}
+
+func (c Config) description() string {
+	if c.App.Description != "" {
+		return c.App.Description
+	}
+	return "PLBA application " + c.App.Name + ", split deployment"
 }
 
 func environment(cfg Config) *awscdk.Environment {
@@ -199,13 +186,35 @@ func (s *Stack) addQueues() {
 	s.Queue = awssqs.NewQueue(s.Stack, jsii.String("TaskQueue"), props)
 }
 
+func attrType(t string) awsdynamodb.AttributeType {
+	switch t {
+	case "N":
+		return awsdynamodb.AttributeType_NUMBER
+	case "B":
+		return awsdynamodb.AttributeType_BINARY
+	}
+	return awsdynamodb.AttributeType_STRING
+}
+
+func attr(k *KeyAttr) *awsdynamodb.Attribute {
+	if k == nil {
+		return nil
+	}
+	return &awsdynamodb.Attribute{Name: jsii.String(k.Name), Type: attrType(k.Type)}
+}
+
 func (s *Stack) addTable() {
+	spec := s.Config.App.Table
+	if spec == nil {
+		return
+	}
 	removal := awscdk.RemovalPolicy_DESTROY
 	if s.Config.Table.Retain {
 		removal = awscdk.RemovalPolicy_RETAIN
 	}
-	s.Table = awsdynamodb.NewTable(s.Stack, jsii.String("Orders"), &awsdynamodb.TableProps{
-		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(TablePartitionKey), Type: awsdynamodb.AttributeType_STRING},
+	s.Table = awsdynamodb.NewTable(s.Stack, jsii.String(spec.ID()), &awsdynamodb.TableProps{
+		PartitionKey: attr(&spec.PartitionKey),
+		SortKey:      attr(spec.SortKey),
 		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
@@ -214,14 +223,11 @@ func (s *Stack) addTable() {
 		DeletionProtection: jsii.Bool(s.Config.Table.DeletionProtection),
 		RemovalPolicy:      removal,
 	})
-	for _, ix := range []struct{ name, pk, sk string }{
-		{IndexByStatus, "st", "ca"},
-		{IndexOutboxPending, "op", "rca"},
-	} {
+	for _, ix := range spec.Indexes {
 		s.Table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
-			IndexName:      jsii.String(ix.name),
-			PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(ix.pk), Type: awsdynamodb.AttributeType_STRING},
-			SortKey:        &awsdynamodb.Attribute{Name: jsii.String(ix.sk), Type: awsdynamodb.AttributeType_NUMBER},
+			IndexName:      jsii.String(ix.Name),
+			PartitionKey:   attr(&ix.PartitionKey),
+			SortKey:        attr(ix.SortKey),
 			ProjectionType: awsdynamodb.ProjectionType_ALL,
 		})
 	}
@@ -229,10 +235,11 @@ func (s *Stack) addTable() {
 
 // indexARNs names each index explicitly rather than "<table>/index/*".
 func (s *Stack) indexARNs() []string {
-	return []string{
-		*s.Table.TableArn() + "/index/" + IndexByStatus,
-		*s.Table.TableArn() + "/index/" + IndexOutboxPending,
+	var out []string
+	for _, ix := range s.Config.App.Table.Indexes {
+		out = append(out, *s.Table.TableArn()+"/index/"+ix.Name)
 	}
+	return out
 }
 
 // function creates one Lambda function with its own role and log group.
@@ -253,13 +260,12 @@ func (s *Stack) function(fn string, fc FunctionConfig, env map[string]string) (a
 	logs.GrantWrite(role)
 
 	vars := map[string]*string{EnvStage: jsii.String(s.Config.Stage)}
-	for k, v := range s.Config.Environment {
-		vars[k] = jsii.String(v)
+	for _, m := range []map[string]string{s.Config.Environment, s.Config.App.Environment, s.Config.ResolvedSettings(), env} {
+		for k, v := range m {
+			vars[k] = jsii.String(v)
+		}
 	}
-	for k, v := range env {
-		vars[k] = jsii.String(v)
-	}
-	for _, sec := range s.Config.Secrets {
+	for _, sec := range s.Config.ResolvedSecrets() {
 		if slices.Contains(sec.Functions, fn) {
 			vars[sec.Env] = jsii.String(s.Config.secretReference(sec))
 		}
@@ -284,21 +290,6 @@ func (s *Stack) function(fn string, fc FunctionConfig, env map[string]string) (a
 	return f, role
 }
 
-func (s *Stack) mailboxEnv(withPassword bool) map[string]string {
-	m := s.Config.Mailbox
-	env := map[string]string{
-		EnvIMAPAddr:     m.Addr,
-		EnvIMAPTLS:      m.TLS,
-		EnvIMAPUsername: m.Username,
-		EnvIMAPMailbox:  m.Mailbox,
-		EnvIMAPMode:     "poll", // IMAP IDLE cannot outlive a Lambda invocation
-	}
-	if withPassword {
-		env[EnvIMAPPassword] = s.Config.PasswordReference()
-	}
-	return env
-}
-
 func merge(ms ...map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, m := range ms {
@@ -307,6 +298,56 @@ func merge(ms ...map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// Actions of the table grants: "write" is what a store needs (no Scan),
+// "read" what status and listings need.
+var (
+	tableWrite = []string{
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+		"dynamodb:ConditionCheckItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+		"dynamodb:DescribeTable",
+	}
+	tableRead = []string{
+		"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:DescribeTable",
+	}
+)
+
+// tableEnv is what a function with table access gets.
+func (s *Stack) tableEnv() map[string]string {
+	spec := s.Config.App.Table
+	env := map[string]string{EnvStoreTable: *s.Table.TableName()}
+	for _, e := range spec.Env {
+		env[e] = *s.Table.TableName()
+	}
+	for k, v := range spec.Environment {
+		env[k] = v
+	}
+	return env
+}
+
+// allowTable grants fn's role the table access the manifest gives it.
+func (s *Stack) allowTable(fn string, role awsiam.Role) {
+	spec := s.Config.App.Table
+	if spec == nil || spec.Access[fn] == "" {
+		return
+	}
+	if spec.Access[fn] == "write" {
+		s.allow(role, "Store"+spec.ID(), tableWrite, *s.Table.TableArn())
+	} else {
+		s.allow(role, "Read"+spec.ID(), tableRead, *s.Table.TableArn())
+	}
+	if len(spec.Indexes) > 0 {
+		s.allow(role, "Query"+spec.ID()+"Indexes", []string{"dynamodb:Query"}, s.indexARNs()...)
+	}
+}
+
+// fnEnv is the variables of fn beyond those every function gets.
+func (s *Stack) fnEnv(fn string, queueEnv map[string]string) map[string]string {
+	if t := s.Config.App.Table; t != nil && t.Access[fn] != "" {
+		return merge(queueEnv, s.tableEnv())
+	}
+	return queueEnv
 }
 
 func (s *Stack) addFunctions() {
@@ -319,24 +360,17 @@ func (s *Stack) addFunctions() {
 		EnvQueueFIFO:       strconv.FormatBool(cfg.Queue.FIFO),
 		EnvMaxReceiveCount: strconv.Itoa(cfg.Queue.MaxReceiveCount),
 	}
-	tableEnv := map[string]string{
-		EnvStoreTable:     *s.Table.TableName(),
-		EnvAppStoreTable:  *s.Table.TableName(),
-		EnvAppStoreDriver: "dynamodb",
-	}
 
-	// Poller: reads the mailbox, publishes to the task queue.
+	// Poller: runs the sources, publishes to the task queue.
 	var pollerRole, workerRole, controlRole awsiam.Role
-	s.Poller, pollerRole = s.function(Poller, cfg.Poller.FunctionConfig,
-		merge(queueEnv, s.mailboxEnv(true)))
+	s.Poller, pollerRole = s.function(Poller, cfg.Poller.FunctionConfig, s.fnEnv(Poller, queueEnv))
 	s.allow(pollerRole, "PublishTasks", []string{"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
 		*s.Queue.QueueArn())
-	s.allowPassword(pollerRole)
+	s.allowTable(Poller, pollerRole)
 
 	// Worker: consumes the task queue, dead-letters permanent failures,
-	// stores orders, marks mails read.
-	s.Worker, workerRole = s.function(Worker, cfg.Worker.FunctionConfig,
-		merge(queueEnv, tableEnv, s.mailboxEnv(true)))
+	// uses the table as the manifest says.
+	s.Worker, workerRole = s.function(Worker, cfg.Worker.FunctionConfig, s.fnEnv(Worker, queueEnv))
 	src := &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(float64(cfg.Worker.BatchSize)),
 		ReportBatchItemFailures: jsii.Bool(true),
@@ -353,17 +387,10 @@ func (s *Stack) addFunctions() {
 	s.Worker.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.Queue, src))
 	s.allow(workerRole, "DeadLetterPermanentFailures", []string{"sqs:SendMessage", "sqs:GetQueueAttributes"},
 		*s.DeadLetterQueue.QueueArn())
-	s.allow(workerRole, "StoreOrders", []string{
-		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-		"dynamodb:ConditionCheckItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
-		"dynamodb:DescribeTable",
-	}, *s.Table.TableArn())
-	s.allow(workerRole, "QueryOrderIndexes", []string{"dynamodb:Query"}, s.indexARNs()...)
-	s.allowPassword(workerRole)
+	s.allowTable(Worker, workerRole)
 
-	// Control: status (queue depths, orders) and admin actions (redrive).
-	ctlEnv := merge(queueEnv, tableEnv, s.mailboxEnv(cfg.Control.ReadIMAPPassword))
-	s.Control, controlRole = s.function(Control, cfg.Control.FunctionConfig, ctlEnv)
+	// Control: status (queue depths, health) and admin actions (redrive).
+	s.Control, controlRole = s.function(Control, cfg.Control.FunctionConfig, s.fnEnv(Control, queueEnv))
 	s.allow(controlRole, "InspectAndRedriveTaskQueue", []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
 		*s.Queue.QueueArn())
 	s.allow(controlRole, "InspectAndRedriveDeadLetters", []string{
@@ -371,26 +398,31 @@ func (s *Stack) addFunctions() {
 		"sqs:ChangeMessageVisibility", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks",
 		"sqs:CancelMessageMoveTask",
 	}, *s.DeadLetterQueue.QueueArn())
-	s.allow(controlRole, "ReadOrders", []string{
-		"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:DescribeTable",
-	}, *s.Table.TableArn())
-	s.allow(controlRole, "QueryOrderIndexes", []string{"dynamodb:Query"}, s.indexARNs()...)
-	if cfg.Control.ReadIMAPPassword {
-		s.allowPassword(controlRole)
-	}
+	s.allowTable(Control, controlRole)
 	if cfg.Control.FunctionURL {
 		s.ControlURL = s.Control.AddFunctionUrl(&awslambda.FunctionUrlOptions{
 			AuthType: awslambda.FunctionUrlAuthType_AWS_IAM,
 		})
 	}
 
+	// Secrets last, by name, each readable only by the functions listed.
 	roles := map[string]awsiam.Role{Poller: pollerRole, Worker: workerRole, Control: controlRole}
-	for i, sec := range cfg.Secrets {
-		for _, fn := range sec.Functions {
-			s.allowSecret(roles[fn], "Secret"+strconv.Itoa(i+1), cfg.expand(sec.SSMParameter), cfg.expand(sec.Secret), sec.KMSKeyARN)
+	secrets := cfg.ResolvedSecrets()
+	for _, fn := range []string{Poller, Worker, Control} {
+		for _, n := range slices.Sorted(maps.Keys(secrets)) {
+			if sec := secrets[n]; slices.Contains(sec.Functions, fn) {
+				s.allowSecret(roles[fn], n, cfg.expand(sec.SSMParameter), cfg.expand(sec.Secret), sec.KMSKeyARN)
+			}
 		}
 	}
 
+	// A failed poll fails its invocation (the Errors alarm sees it) and is
+	// not retried, by Lambda's asynchronous invocation either (2 retries by
+	// default): the next tick polls again, and a retry would only overlap.
+	s.Poller.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
+		RetryAttempts: jsii.Number(0),
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(60)),
+	})
 	// Schedule: one poll per tick; a failed poll is not retried by
 	// EventBridge, the next tick polls again.
 	s.Schedule = awsevents.NewRule(s.Stack, jsii.String("PollerSchedule"), &awsevents.RuleProps{
@@ -412,12 +444,6 @@ func (s *Stack) allow(role awsiam.Role, sid string, actions []string, resources 
 		Actions:   jsii.Strings(actions...),
 		Resources: jsii.Strings(resources...),
 	}))
-}
-
-// allowPassword lets role read the IMAP password.
-func (s *Stack) allowPassword(role awsiam.Role) {
-	cfg := s.Config
-	s.allowSecret(role, "IMAPPassword", cfg.PasswordSSMParameterName(), cfg.PasswordSecretName(), cfg.Mailbox.PasswordKMSKeyARN)
 }
 
 // allowSecret lets role read one SSM parameter (ssmName) or one Secrets
@@ -502,7 +528,15 @@ func (s *Stack) addOutputs() {
 	out("ControlFunctionName", "Control Lambda function: aws lambda invoke --function-name <this> --payload '{\"action\":\"status\"}' out.json", s.Control.FunctionName())
 	out("TaskQueueUrl", "SQS task queue", s.Queue.QueueUrl())
 	out("DeadLetterQueueUrl", "SQS dead-letter queue", s.DeadLetterQueue.QueueUrl())
-	out("OrdersTableName", "DynamoDB orders table (partition key pk, S)", s.Table.TableName())
+	if t := s.Config.App.Table; t != nil {
+		keys := t.PartitionKey.Name + ", " + t.PartitionKey.Type
+		if t.SortKey != nil {
+			keys = "partition key " + keys + "; sort key " + t.SortKey.Name + ", " + t.SortKey.Type
+		} else {
+			keys = "partition key " + keys
+		}
+		out(t.ID()+"TableName", "DynamoDB "+t.Name+" table ("+keys+")", s.Table.TableName())
+	}
 	if s.ControlURL != nil {
 		out("ControlFunctionUrl", "Control Function URL (AWS_IAM auth: sign requests with SigV4)", s.ControlURL.Url())
 	}

@@ -16,6 +16,13 @@ import (
 	"github.com/plba/plba/infra/plbastack"
 )
 
+// The bot's variables, from its manifest (apps/mailorderbot/plba.app.yaml).
+const (
+	envIMAPAddr     = "PLBA_APPS__MAILORDERBOT__IMAP__ADDR"
+	envIMAPMode     = "PLBA_APPS__MAILORDERBOT__IMAP__MODE"
+	envIMAPPassword = "PLBA_APPS__MAILORDERBOT__IMAP__PASSWORD"
+)
+
 func TestResourceCounts(t *testing.T) {
 	s := defaultStack(t)
 	want := map[string]float64{
@@ -38,7 +45,8 @@ func TestResourceCounts(t *testing.T) {
 	for typ, n := range want {
 		must(t, typ, func() { s.tmpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
 	}
-	if got, want := len(s.json["Resources"].(map[string]any)), 24; got != want {
+	// 24 and the poller's EventInvokeConfig (no asynchronous retries).
+	if got, want := len(s.json["Resources"].(map[string]any)), 25; got != want {
 		t.Errorf("template has %d resources, want %d: %v", got, want, slices.Sorted(maps.Keys(s.json["Resources"].(map[string]any))))
 	}
 }
@@ -152,15 +160,15 @@ func TestFunctions(t *testing.T) {
 			t.Errorf("%s logs to %q (%s), want /aws/lambda/%s", name, logGroups[lg], lg, name)
 		}
 		env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
-		if env[plbastack.EnvStage] != "test" || env[plbastack.EnvIMAPAddr] != "imap.example.com:993" ||
-			env[plbastack.EnvIMAPMode] != "poll" || ref(env[plbastack.EnvQueueURL]) == "" {
+		if env[plbastack.EnvStage] != "test" || env[envIMAPAddr] != "imap.example.com:993" ||
+			env[envIMAPMode] != "poll" || ref(env[plbastack.EnvQueueURL]) == "" {
 			t.Errorf("%s env: %v", name, env)
 		}
-		pw, hasPW := env[plbastack.EnvIMAPPassword]
+		pw, hasPW := env[envIMAPPassword]
 		if wantPW := fn != "control"; hasPW != wantPW {
-			t.Errorf("%s: has %s = %v, want %v", name, plbastack.EnvIMAPPassword, hasPW, wantPW)
+			t.Errorf("%s: has %s = %v, want %v", name, envIMAPPassword, hasPW, wantPW)
 		} else if hasPW && pw != "${ssm:/plba/test/imap-password}" {
-			t.Errorf("%s: %s = %v, want the SSM reference, never a value", name, plbastack.EnvIMAPPassword, pw)
+			t.Errorf("%s: %s = %v, want the SSM reference, never a value", name, envIMAPPassword, pw)
 		}
 		_, hasTable := env[plbastack.EnvStoreTable]
 		if want := fn != "poller"; hasTable != want {
@@ -171,9 +179,15 @@ func TestFunctions(t *testing.T) {
 				plbastack.EnvMaxReceiveCount, env[plbastack.EnvMaxReceiveCount])
 		}
 	}
-	if _, ok := fns["plba-test-poller"]["ReservedConcurrentExecutions"]; ok {
-		t.Error("poller has reserved concurrency although none is configured")
+	// One poll of the mailbox at a time, never retried asynchronously.
+	if rc := fns["plba-test-poller"]["ReservedConcurrentExecutions"]; rc != 1.0 {
+		t.Errorf("poller reserved concurrency %v, want 1", rc)
 	}
+	must(t, "poller async retries", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
+			"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60, "Qualifier": "$LATEST",
+		})
+	})
 }
 
 func TestTable(t *testing.T) {
@@ -382,7 +396,8 @@ func resourceKind(kind map[string]string, res any) string {
 	if strings.Contains(js, "*") {
 		return ""
 	}
-	// Parameters and secrets of stage "test" only.
+	// Parameters and secrets of stage "test" only (under any
+	// application's prefix).
 	if m := ssmARN.FindStringSubmatch(js); m != nil {
 		return "ssm:" + m[1]
 	}
@@ -393,8 +408,8 @@ func resourceKind(kind map[string]string, res any) string {
 }
 
 var (
-	ssmARN    = regexp.MustCompile(`:parameter(/plba/test/[a-z-]+)"`)
-	secretARN = regexp.MustCompile(`:secret:(plba/test/[a-z-]+)-\?{6}"`)
+	ssmARN    = regexp.MustCompile(`:parameter(/[a-z0-9-]+/test/[a-z-]+)"`)
+	secretARN = regexp.MustCompile(`:secret:([a-z0-9-]+/test/[a-z-]+)-\?{6}"`)
 )
 
 func list(v any) []any {
@@ -512,22 +527,24 @@ func TestFIFOVariant(t *testing.T) {
 // reserved concurrency and an alarm topic, in one synthesis.
 func TestVariantOptions(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.Mailbox.PasswordSecret = "plba/{stage}/imap"
-	cfg.Mailbox.PasswordKMSKeyARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-	cfg.Control.ReadIMAPPassword = true
+	const kmsKey = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	cfg.Secrets = map[string]plbastack.SecretRef{
+		"IMAPPassword": {Secret: "plba/{stage}/imap", KMSKeyARN: kmsKey, Functions: []string{"poller", "worker", "control"}},
+		"SMTPPassword": {
+			Env:          "PLBA_APPS__MAILORDERBOT__SMTP__PASSWORD",
+			SSMParameter: "/plba/{stage}/smtp-password",
+			Functions:    []string{"worker"},
+		},
+	}
 	cfg.Control.FunctionURL = false
 	cfg.Worker.BatchSize = 100
 	cfg.Worker.BatchingWindow = plbastack.Duration(5 * time.Second)
+	cfg.Queue.VisibilityTimeout = plbastack.Duration(185 * time.Second) // 6 × 30 s + 5 s
 	cfg.Worker.ReservedConcurrency = 20
 	cfg.Worker.MaxConcurrency = 20
 	cfg.Alarms.TopicARN = "arn:aws:sns:eu-west-1:111122223333:plba-alarms"
 	cfg.Account, cfg.Region = "111122223333", "eu-west-1"
 	cfg.Environment = map[string]string{"PLBA_APPS__MAILORDERBOT__WORKERS": "4"}
-	cfg.Secrets = []plbastack.SecretRef{{
-		Env:          "PLBA_APPS__MAILORDERBOT__SMTP__PASSWORD",
-		SSMParameter: "/plba/{stage}/smtp-password",
-		Functions:    []string{"worker"},
-	}}
 	s := synth(t, cfg)
 
 	secret := []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}
@@ -548,7 +565,7 @@ func TestVariantOptions(t *testing.T) {
 			"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
 				"Statement": assertions.Match_ArrayWith(&[]any{map[string]any{
 					"Sid": "DecryptIMAPPassword", "Effect": "Allow", "Action": "kms:Decrypt",
-					"Resource":  cfg.Mailbox.PasswordKMSKeyARN,
+					"Resource":  kmsKey,
 					"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}},
 				}}),
 			}),
@@ -564,8 +581,8 @@ func TestVariantOptions(t *testing.T) {
 		t.Errorf("worker ReservedConcurrentExecutions = %v", w["ReservedConcurrentExecutions"])
 	}
 	env := w["Environment"].(map[string]any)["Variables"].(map[string]any)
-	if env[plbastack.EnvIMAPPassword] != "${secretsmanager:plba/test/imap}" {
-		t.Errorf("password reference = %v", env[plbastack.EnvIMAPPassword])
+	if env[envIMAPPassword] != "${secretsmanager:plba/test/imap}" {
+		t.Errorf("password reference = %v", env[envIMAPPassword])
 	}
 	if env["PLBA_APPS__MAILORDERBOT__WORKERS"] != "4" {
 		t.Errorf("extra environment missing: %v", env)
@@ -599,7 +616,7 @@ func TestRuleViolationsFailSynth(t *testing.T) {
 	}{
 		{"visibility below 6x", func(c *plbastack.Config) {
 			c.Queue.VisibilityTimeout = plbastack.Duration(60 * time.Second)
-		}, "queue.visibility_timeout (1m0s) must be at least 6 × worker.timeout (30s) = 3m0s"},
+		}, "queue.visibility_timeout (1m0s) must be at least 6 × worker.timeout (30s) + worker.batching_window (0s) = 3m0s"},
 		{"batching window on FIFO", func(c *plbastack.Config) {
 			c.Queue.FIFO = true
 			c.Worker.BatchingWindow = plbastack.Duration(2 * time.Second)
@@ -634,18 +651,25 @@ func TestRuleViolationsFailSynth(t *testing.T) {
 			"logs.retention_days (10) must be one of"},
 		{"worker timeout", func(c *plbastack.Config) { c.Worker.Timeout = plbastack.Duration(1000 * time.Second) },
 			"worker.timeout (16m40s) must be whole seconds between 1s and 15m"},
-		{"tls", func(c *plbastack.Config) { c.Mailbox.TLS = "yes" },
-			`mailbox.tls "yes" must be none, starttls or implicit`},
+		{"tls", func(c *plbastack.Config) { c.Settings["imap_tls"] = "yes" },
+			`settings.imap_tls "yes" must be one of none, starttls, implicit`},
+		{"imap addr", func(c *plbastack.Config) { c.Settings["imap_addr"] = "imap.example.com" },
+			`settings.imap_addr "imap.example.com" must match ^[^\s:]+:[0-9]{1,5}$ (the IMAP server, host:port)`},
 		{"stack name", func(c *plbastack.Config) { c.StackName = strings.Repeat("x", 57) },
 			"stack_name \"" + strings.Repeat("x", 57) + "\" must be 1-56 characters"},
 		{"secret without source", func(c *plbastack.Config) {
-			c.Secrets = []plbastack.SecretRef{{Env: "PLBA_X__Y", Functions: []string{"worker", "worker"}}}
-		}, "secrets[0]: set exactly one of ssm_parameter and secret"},
+			c.Secrets = map[string]plbastack.SecretRef{"X": {Env: "PLBA_X__Y", Functions: []string{"worker", "worker"}}}
+		}, "secrets.X: set exactly one of ssm_parameter and secret"},
 		{"secret listed twice", func(c *plbastack.Config) {
-			c.Secrets = []plbastack.SecretRef{{Env: "PLBA_X__Y", Secret: "s", Functions: []string{"worker", "worker"}}}
-		}, "secrets[0].functions: worker is listed twice"},
+			c.Secrets = map[string]plbastack.SecretRef{"X": {Env: "PLBA_X__Y", Secret: "s", Functions: []string{"worker", "worker"}}}
+		}, "secrets.X.functions: worker is listed twice"},
+		{"secret on a manifest variable", func(c *plbastack.Config) {
+			c.Secrets = map[string]plbastack.SecretRef{"X": {Env: envIMAPAddr, Secret: "s", Functions: []string{"worker"}}}
+		}, "secrets.X.env " + envIMAPAddr + " is already set by the stack, the manifest or environment"},
 		{"environment override", func(c *plbastack.Config) { c.Environment = map[string]string{"PLBA_QUEUE_URL": "x"} },
 			"environment: PLBA_QUEUE_URL is set by the stack or by Lambda and cannot be overridden"},
+		{"environment over the manifest", func(c *plbastack.Config) { c.Environment = map[string]string{envIMAPMode: "idle"} },
+			"environment: " + envIMAPMode + " is set by the application's manifest (environment) and cannot be overridden"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -686,7 +710,7 @@ func TestMissingAssetsFailWithHint(t *testing.T) {
 
 func TestConfigFromContext(t *testing.T) {
 	app := newApp(t, map[string]any{
-		"stage": "prod", "configDir": "../config", "assetDir": assetDir,
+		"stage": "prod", "appsDir": "../../apps", "assetDir": assetDir,
 		"account": "111122223333", "region": "eu-central-1",
 	})
 	cfg, err := plbastack.ConfigFromContext(app)

@@ -48,6 +48,8 @@ type Options struct {
 	// Schemas are declarations made before the first load, path → pointer
 	// to a struct with defaults; the same as calling [Manager.Declare].
 	Schemas map[string]any
+	// Cleanup runs once on [Manager.Close] (providers' connection pools).
+	Cleanup func()
 	// Complete says Schemas declare everything: keys no schema covers are
 	// reported by New together with every other problem, as [Manager.Check]
 	// would report them afterwards.
@@ -70,7 +72,10 @@ type Manager struct {
 	// declare, check) so that subscribers see changes in order.
 	mu     sync.Mutex
 	strict bool
-	layers []layer // the layers of the current state, for re-merging
+
+	cleanup   func()
+	closeOnce sync.Once
+	layers    []layer // the layers of the current state, for re-merging
 
 	// declMu guards decls apart from mu, so that subscribers (called with
 	// mu held) can still use Get.
@@ -110,7 +115,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.WatchInterval <= 0 {
 		opts.WatchInterval = time.Second
 	}
-	m := &Manager{opts: opts, log: opts.Logger, subs: map[int]*subscriber{}}
+	m := &Manager{opts: opts, log: opts.Logger, subs: map[int]*subscriber{}, cleanup: opts.Cleanup}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -146,6 +151,17 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m.layers = layers
 	m.cur.Store(st)
 	return m, nil
+}
+
+// Close releases what the configuration's providers hold (Options.Cleanup),
+// once. The manager keeps serving the last configuration.
+func (m *Manager) Close() error {
+	m.closeOnce.Do(func() {
+		if m.cleanup != nil {
+			m.cleanup()
+		}
+	})
+	return nil
 }
 
 // Version identifies the effective configuration for people and status

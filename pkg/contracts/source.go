@@ -80,3 +80,63 @@ func StampSource(p Publisher, name string) Publisher {
 		return p.Publish(ctx, t)
 	})
 }
+
+// Backpressure is implemented by the publisher a long-lived deployment
+// gives a source when its queue lives in the process (the in-memory queue):
+// a source reads ahead of the consumers no further than they can start
+// soon, so that a crash or a stop strands little. Sources that mark what
+// they publish (the IMAP source) ask Room before marking.
+type Backpressure interface {
+	// Room is how many more tasks may be published now; ≤ 0 means none.
+	Room() int
+	// WaitRoom returns when there is room enough for a worthwhile batch
+	// (the runtime's: half the bound free; at once if there is), or with
+	// ctx's error.
+	WaitRoom(ctx context.Context) error
+}
+
+// MarkKeeper is implemented by sources that mark at their origin what they
+// published and not yet settled (the IMAP source's $Queued keyword). Before
+// the first poll the deployment tells it whether its queue keeps tasks
+// beyond this process. When it does not (the in-memory queue), a mark
+// found at start belongs to a process that is gone — its task died with
+// that process — so the source clears it and publishes the message again
+// at once; and marks of tasks this process published but did not finish
+// are cleared by ReleaseMarks, which the deployment calls at stop once its
+// consumers drained. With a durable queue (SQS, Redis) a mark lives as long
+// as the queue's copy of the task: until Settle, and ReleaseMarks does
+// nothing.
+type MarkKeeper interface {
+	QueueOutlivesProcess(durable bool)
+	ReleaseMarks(ctx context.Context) error
+}
+
+// DurableQueue is implemented by queues that keep their tasks beyond the
+// process (SQS, Redis). A queue that does not implement it is taken to
+// live in the process.
+type DurableQueue interface {
+	Durable() bool
+}
+
+// DeadLetterSource is implemented by sources that keep their own mark on a
+// dead-lettered item (an IMAP keyword or folder). The mark outlives the
+// process, so the control plane can list and redrive such items after a
+// restart lost an in-memory queue's dead letters.
+//
+// The method names differ from [DeadLetterQueue]'s on purpose: a binary
+// that lists queue dead letters through that interface (the Lambda control
+// function) does not link a source's implementation.
+type DeadLetterSource interface {
+	TaskSource
+	// MarkedDeadLetters lists up to limit marked items as the tasks Poll
+	// would make of them (payload included), oldest first.
+	MarkedDeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// RedriveMarked clears the mark of the listed items with these task
+	// IDs (ids from MarkedDeadLetters; nil means every marked item) so the
+	// next Poll publishes them again; it returns how many it released.
+	RedriveMarked(ctx context.Context, ids []string) (int, error)
+	// PurgeMarked settles every marked item as done without running it
+	// (for IMAP: \Seen, mark cleared; nothing is deleted) and returns how
+	// many.
+	PurgeMarked(ctx context.Context) (int, error)
+}

@@ -46,6 +46,9 @@ const (
 	WorkerStopping WorkerState = "stopping"
 	WorkerStopped  WorkerState = "stopped"
 	WorkerFailed   WorkerState = "failed"
+	// WorkerPaused: stopped by an operator until resumed (set by the
+	// supervisor, not by workers).
+	WorkerPaused WorkerState = "paused"
 )
 
 // WorkerStatus is a worker's status snapshot.
@@ -70,4 +73,16 @@ type WorkerStatus struct {
 	Restarts  int       `json:"restarts"`
 	LastError string    `json:"last_error,omitempty"`
 	LastAt    time.Time `json:"last_at,omitzero"`
+}
+
+// Step is a custom worker's unit of periodic work, so that deployments
+// without long-lived processes can run it: the Lambda poller runs every
+// registered worker that is a Step once per invocation (on the poller's
+// schedule), while the local runner runs the worker itself. A custom worker
+// that is not a Step cannot run in a Lambda deployment, and the functions
+// refuse to start with an error naming it.
+type Step interface {
+	Name() string
+	// RunOnce does one round of the work.
+	RunOnce(ctx context.Context) error
 }

@@ -26,7 +26,13 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	defer m.Stop(context.Background(), true)
 	waitDeadLetter(t, m)
-	srv, err := control.Listen("127.0.0.1:0", control.NewHandler(control.Options{Manager: m, Build: "browser-test"}))
+	so := control.LocalOptions(m)
+	so.Build = "browser-test"
+	svc, err := control.NewService(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := control.Listen("127.0.0.1:0", control.NewHTTPHandler(control.HTTPOptions{Service: svc, Token: "t"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -21,12 +20,13 @@ import (
 // LAMBDA_TASK_ROOT, so a config.yaml can ship next to the bootstrap),
 // PLBA_A__B=value environment variables, and ${ssm:/path} or
 // ${secretsmanager:name} references resolved with the function's role —
-// secrets never sit in plain environment variables. getenv nil means
-// os.Getenv.
-func LoadConfig(ctx context.Context, getenv func(string) string, log *slog.Logger, modules ...contracts.ApplicationModule) (*config.Manager, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
+// secrets never sit in plain environment variables. The variables earlier
+// stacks set (PLBA_QUEUE_URL, PLBA_MAX_RECEIVE_COUNT, ...; see the package
+// documentation) count as the keys they stand for. environ nil means
+// os.Environ().
+func LoadConfig(ctx context.Context, environ []string, log *slog.Logger, modules ...contracts.ApplicationModule) (*config.Manager, error) {
+	environ = legacyEnv(environOrOS(environ))
+	getenv := getenvFrom(environ)
 	var files []string
 	for f := range strings.SplitSeq(getenv("PLBA_CONFIG_FILES"), ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -41,7 +41,7 @@ func LoadConfig(ctx context.Context, getenv func(string) string, log *slog.Logge
 	if c, err := awsconfig.Load(ctx, ""); err == nil {
 		resolvers = awsconfig.Resolvers(c, 5*time.Minute)
 	}
-	m, err := runtime.LoadConfig(ctx, config.Options{Files: files, Resolvers: resolvers, Logger: log}, modules...)
+	m, err := runtime.LoadConfig(ctx, config.Options{Files: files, Environ: environ, Resolvers: resolvers, Logger: log}, modules...)
 	if err != nil {
 		return nil, fmt.Errorf("lambda: config: %w", err)
 	}

@@ -10,26 +10,43 @@
 //   - workerfn: events.SQSEvent → events.SQSEventResponse with
 //     BatchItemFailures; routines run through routine.Executor exactly as
 //     in local mode.
-//   - controlfn: JSON actions ({"action":"status"}, {"action":"redrive-dlq"}).
+//   - controlfn: the control actions of package control, by direct invoke
+//     ({"action":"status"}) or Function URL.
 //   - emulator: a Lambda Runtime API emulator that runs a bootstrap binary
 //     as a child process and invokes it over HTTP, like the AWS RIE.
 //
-// This package holds what the three functions share: SQS clients and the
-// mapping from the module's logical queue names to SQS queue URLs, read
-// from the environment once per cold start.
+// This package holds what the three functions share: SQS clients, the
+// configuration, and the mapping from the module's logical queue names to
+// SQS queue URLs, built once per cold start.
 //
-// # Environment
+// # Configuration
 //
-//	PLBA_QUEUE_<NAME>_URL       URL of the SQS queue behind logical queue NAME
-//	PLBA_QUEUE_<NAME>_DLQ_URL   its dead-letter queue
-//	PLBA_QUEUE_URL, PLBA_DLQ_URL  fallback for every name
-//	PLBA_MAX_RECEIVE_COUNT      the redrive policy's maxReceiveCount
-//	PLBA_WORKER_QUEUE           the logical queue the worker consumes
-//	                            (default: the only queue routines use)
-//	PLBA_WORKER_CONCURRENCY     records run in parallel (standard queues)
-//	PLBA_BUILD                  build version shown by control status
-//	PLBA_SQS_READY_COUNTS_IN_FLIGHT=true  for local-aws-sqs (see sqsqueue)
-//	AWS_ENDPOINT_URL_SQS        (AWS SDK) an SQS-compatible endpoint, e.g. local
+// A function reads the same validated configuration as `plba run`
+// ([LoadConfig]: declared defaults, PLBA_CONFIG_FILES, PLBA_A__B
+// environment variables, ${ssm:...} references). The settings it uses:
+//
+//	platform.queue.sqs.urls.<name>, .dlq_urls.<name>  queue and dead-letter URL per logical queue
+//	platform.queue.sqs.url, .dlq_url                  for every queue not listed (one-queue stacks)
+//	platform.queue.max_attempts     the redrive policy's maxReceiveCount (attempts before dead letter)
+//	platform.queue.sqs.ready_counts_in_flight         for local-aws-sqs (see sqsqueue)
+//	platform.lambda.worker.queue    the logical queue the worker consumes (default: the only one)
+//	platform.lambda.worker.concurrency                records run in parallel (standard queues)
+//	platform.routines.timeout, .backoff_min, .backoff_max
+//
+// each settable as an environment variable (platform.queue.max_attempts is
+// PLBA_PLATFORM__QUEUE__MAX_ATTEMPTS). The names earlier stacks set still
+// work and count as those keys: PLBA_QUEUE_<NAME>_URL, PLBA_QUEUE_<NAME>_DLQ_URL,
+// PLBA_QUEUE_URL, PLBA_DLQ_URL, PLBA_MAX_RECEIVE_COUNT, PLBA_WORKER_QUEUE,
+// PLBA_WORKER_CONCURRENCY, PLBA_SQS_READY_COUNTS_IN_FLIGHT (NAME is the
+// queue name upper-cased with every character outside A-Z and 0-9 replaced
+// by "_"). PLBA_BUILD is the build version control status shows;
+// AWS_ENDPOINT_URL_SQS (AWS SDK) points at an SQS-compatible endpoint.
+//
+// # Custom workers
+//
+// A custom worker that is a contracts.Step (workers.Every) runs once per
+// poller invocation, on the poller's schedule; any other custom worker
+// makes [Build] fail with [ErrWorkerNotSupported], naming it.
 //
 // The AWS configuration comes from [github.com/plba/plba/pkg/config/awsconfig.Load]: in the bootstraps
 // `make lambdas` builds (tag plba_lambda) only from the environment Lambda
@@ -37,7 +54,4 @@
 // and AWS_SESSION_TOKEN, plus AWS_ENDPOINT_URL_<SERVICE> overrides — which
 // keeps the SDK's other credential providers out of the binary; in other
 // builds from the SDK's default chain.
-//
-// NAME is the logical queue name upper-cased with every character outside
-// A-Z and 0-9 replaced by "_".
 package lambda

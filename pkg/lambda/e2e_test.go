@@ -13,13 +13,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awslambdaapi "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"go.uber.org/goleak"
 
-	"github.com/plba/plba/pkg/lambda/controlfn"
+	plbacontrol "github.com/plba/plba/pkg/control"
+	"github.com/plba/plba/pkg/control/controlcli"
 	"github.com/plba/plba/pkg/lambda/emulator"
 	"github.com/plba/plba/pkg/lambda/pollerfn"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
@@ -175,27 +179,69 @@ func TestEndToEnd(t *testing.T) {
 
 	// Control: the dead letter shows, and is redriven.
 	control := start("control")
-	var st controlfn.Response
+	var st plbacontrol.Response
 	invokeJSON(t, ctx, control, `{"action":"status"}`, &st)
-	if !st.OK || st.Status == nil || len(st.Status.Queues) != 1 {
-		t.Fatalf("status %+v", st)
+	var status plbacontrol.StatusResult
+	if err := st.Decode(&status); err != nil || len(status.Queues) != 1 {
+		t.Fatalf("status %+v %v", st, err)
 	}
-	if q := st.Status.Queues[0]; q.Name != "work" || q.Dead != 1 || q.Ready != 0 {
+	if q := status.Queues[0]; q.Name != "work" || q.Dead != 1 || q.Ready != 0 {
 		t.Errorf("queue stats %+v, want work with one dead letter and nothing ready", q)
 	}
-	if st.Status.Build != "e2e-build" || st.Status.ConfigVersion != "e2e-1" || len(st.Status.Health) != 1 || st.Status.Health[0].Name != "e2e-source" {
-		t.Errorf("status %+v", st.Status)
+	if status.Build != "e2e-build" || status.ConfigVersion != "e2e-1" || len(status.Health.Components) != 1 || status.Health.Components[0].Name != "e2e-source" {
+		t.Errorf("status %+v", status)
 	}
-	var rd controlfn.Response
-	invokeJSON(t, ctx, control, `{"action":"redrive-dlq","limit":10}`, &rd)
-	if !rd.OK || rd.Redriven["work"] != 1 {
-		t.Fatalf("redrive %+v", rd)
+	// The CLI's Lambda client through the real bootstrap: the dead letter,
+	// and the typed not_supported for what the split deployment cannot do.
+	cl := &controlcli.LambdaClient{Function: "control", API: emulatorInvoker{control}}
+	resp, err := cl.Do(ctx, "dlq.list", plbacontrol.QueueRequest{Queue: "work"})
+	var dl plbacontrol.DeadLettersResult
+	if err != nil || resp.Decode(&dl) != nil || len(dl.DeadLetters) != 1 || dl.DeadLetters[0].ID != "t-3" {
+		t.Fatalf("dlq.list through the CLI client: %+v %v", resp, err)
 	}
-	var bad controlfn.Response
+	if resp, err := cl.Do(ctx, "workers", nil); err != nil || resp.Error == nil || resp.Error.Code != plbacontrol.CodeNotSupported {
+		t.Fatalf("workers in split mode: %+v %v", resp, err)
+	}
+	// A Function URL event (the golden fixture's shape) through the real
+	// bootstrap.
+	fixture, err := os.ReadFile(filepath.Join("controlfn", "testdata", "function-url-request.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.LambdaFunctionURLRequest
+	if err := json.Unmarshal(fixture, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.RawPath, ev.Body = "/api/v1/queues", ""
+	ev.RequestContext.HTTP.Method = "GET"
+	urlEvent, _ := json.Marshal(ev)
+	var urlResp events.LambdaFunctionURLResponse
+	invokeJSON(t, ctx, control, string(urlEvent), &urlResp)
+	if urlResp.StatusCode != 200 || !strings.Contains(urlResp.Body, `"name":"work"`) {
+		t.Fatalf("Function URL queues: %+v", urlResp)
+	}
+	var rd plbacontrol.Response
+	invokeJSON(t, ctx, control, `{"action":"dlq.redrive","queue":"work","limit":10}`, &rd)
+	var rr plbacontrol.RedriveResult
+	if err := rd.Decode(&rr); err != nil || rr.Redriven != 1 {
+		t.Fatalf("redrive %+v %v", rd, err)
+	}
+	var bad plbacontrol.Response
 	invokeJSON(t, ctx, control, `{"action":"explode"}`, &bad)
-	if bad.OK || bad.Error == "" {
+	if bad.OK || bad.Error == nil || bad.Error.Code != plbacontrol.CodeUnknownAction {
 		t.Fatalf("unknown action answered %+v", bad)
 	}
+}
+
+// emulatorInvoker is the Lambda Invoke API in front of the emulator.
+type emulatorInvoker struct{ e *emulator.Emulator }
+
+func (i emulatorInvoker) Invoke(ctx context.Context, in *awslambdaapi.InvokeInput, _ ...func(*awslambdaapi.Options)) (*awslambdaapi.InvokeOutput, error) {
+	out, err := i.e.Invoke(ctx, in.Payload)
+	if err != nil {
+		return nil, err
+	}
+	return &awslambdaapi.InvokeOutput{StatusCode: 200, Payload: out}, nil
 }
 
 func invokeJSON(t *testing.T, ctx context.Context, e *emulator.Emulator, req string, out any) {

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/plba/plba/pkg/config/awsconfig"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
+	"github.com/plba/plba/pkg/runtime"
 )
 
 // NewSQSClient loads the AWS configuration with [awsconfig.Load] (the SDK's
@@ -38,36 +38,24 @@ func EnvName(queue string) string {
 	return string(b)
 }
 
-// QueueOptions returns the sqsqueue options for logical queue name from the
-// environment (see the package documentation); getenv nil means os.Getenv.
-func QueueOptions(name string, getenv func(string) string) (sqsqueue.Options, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	n := EnvName(name)
-	url := first(getenv("PLBA_QUEUE_"+n+"_URL"), getenv("PLBA_QUEUE_URL"))
-	dlq := first(getenv("PLBA_QUEUE_"+n+"_DLQ_URL"), getenv("PLBA_DLQ_URL"))
-	if url == "" || dlq == "" {
-		return sqsqueue.Options{}, fmt.Errorf("lambda: queue %q: set PLBA_QUEUE_%s_URL and PLBA_QUEUE_%s_DLQ_URL (or PLBA_QUEUE_URL and PLBA_DLQ_URL)", name, n, n)
-	}
-	o := sqsqueue.Options{QueueURL: url, DeadLetterURL: dlq, Name: name}
-	// local-aws-sqs counts in-flight messages as available (see sqsqueue).
-	o.ReadyCountsInFlight = getenv("PLBA_SQS_READY_COUNTS_IN_FLIGHT") == "true"
-	return o, nil
-}
-
 // OpenQueues opens an sqsqueue.Queue for every logical name, configured from
-// the environment, sharing client.
-func OpenQueues(client sqsqueue.API, names []string, getenv func(string) string, log *slog.Logger) (map[string]*sqsqueue.Queue, error) {
+// platform.queue (max attempts) and the SQS backend's own section
+// platform.queue.sqs (URLs, dead-letter URLs), sharing client.
+func OpenQueues(client sqsqueue.API, names []string, qc runtime.QueueConfig, sc sqsqueue.Config, log *slog.Logger) (map[string]*sqsqueue.Queue, error) {
 	out := make(map[string]*sqsqueue.Queue, len(names))
 	for _, name := range names {
-		o, err := QueueOptions(name, getenv)
+		url, dlq, err := sc.Queue(name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("lambda: %w", err)
 		}
-		o.Client = client
-		o.Logger = log
-		q, err := sqsqueue.New(o)
+		if dlq == "" {
+			return nil, fmt.Errorf("lambda: platform.queue.sqs.dlq_urls.%s: no dead-letter queue URL for queue %q (set it, or platform.queue.sqs.dlq_url)", name, name)
+		}
+		q, err := sqsqueue.New(sqsqueue.Options{
+			Client: client, QueueURL: url, DeadLetterURL: dlq, Name: name, Logger: log,
+			MaxAttempts:         qc.MaxAttempts,
+			ReadyCountsInFlight: sc.ReadyCountsInFlight,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("lambda: queue %q: %w", name, err)
 		}
@@ -76,27 +64,66 @@ func OpenQueues(client sqsqueue.API, names []string, getenv func(string) string,
 	return out, nil
 }
 
-// MaxReceiveCount reads PLBA_MAX_RECEIVE_COUNT (0 when unset).
-func MaxReceiveCount(getenv func(string) string) (int, error) {
-	if getenv == nil {
-		getenv = os.Getenv
+// legacyEnv returns environ with the variables earlier stacks set
+// (PLBA_QUEUE_URL, PLBA_QUEUE_<NAME>_URL, PLBA_MAX_RECEIVE_COUNT, ...)
+// added under the configuration keys they stand for, so that the validated
+// configuration is the one owner of every queue setting and a stack
+// deployed before still starts. A variable set under its configuration
+// name wins.
+func legacyEnv(environ []string) []string {
+	have := map[string]bool{}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		have[name] = true
 	}
-	v := getenv("PLBA_MAX_RECEIVE_COUNT")
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("lambda: PLBA_MAX_RECEIVE_COUNT=%q: want a positive integer", v)
-	}
-	return n, nil
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
+	out := append([]string(nil), environ...)
+	add := func(name, val string) {
+		if !have[name] {
+			have[name] = true
+			out = append(out, name+"="+val)
 		}
 	}
-	return ""
+	fixed := map[string]string{
+		"PLBA_QUEUE_URL":                  "PLBA_PLATFORM__QUEUE__SQS__URL",
+		"PLBA_DLQ_URL":                    "PLBA_PLATFORM__QUEUE__SQS__DLQ_URL",
+		"PLBA_MAX_RECEIVE_COUNT":          "PLBA_PLATFORM__QUEUE__MAX_ATTEMPTS",
+		"PLBA_SQS_READY_COUNTS_IN_FLIGHT": "PLBA_PLATFORM__QUEUE__SQS__READY_COUNTS_IN_FLIGHT",
+		"PLBA_WORKER_QUEUE":               "PLBA_PLATFORM__LAMBDA__WORKER__QUEUE",
+		"PLBA_WORKER_CONCURRENCY":         "PLBA_PLATFORM__LAMBDA__WORKER__CONCURRENCY",
+	}
+	for _, kv := range environ {
+		name, val, _ := strings.Cut(kv, "=")
+		if to, ok := fixed[name]; ok {
+			add(to, val)
+			continue
+		}
+		rest, ok := strings.CutPrefix(name, "PLBA_QUEUE_")
+		if !ok || strings.Contains(rest, "__") {
+			continue
+		}
+		if q, ok := strings.CutSuffix(rest, "_DLQ_URL"); ok && q != "" {
+			add("PLBA_PLATFORM__QUEUE__SQS__DLQ_URLS__"+q, val)
+		} else if q, ok := strings.CutSuffix(rest, "_URL"); ok && q != "" {
+			add("PLBA_PLATFORM__QUEUE__SQS__URLS__"+q, val)
+		}
+	}
+	return out
+}
+
+func environOrOS(environ []string) []string {
+	if environ == nil {
+		return os.Environ()
+	}
+	return environ
+}
+
+func getenvFrom(environ []string) func(string) string {
+	return func(name string) string {
+		for i := len(environ) - 1; i >= 0; i-- {
+			if n, v, ok := strings.Cut(environ[i], "="); ok && n == name {
+				return v
+			}
+		}
+		return ""
+	}
 }

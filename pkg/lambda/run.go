@@ -2,30 +2,107 @@ package lambda
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/control"
 	"github.com/plba/plba/pkg/lambda/controlfn"
 	"github.com/plba/plba/pkg/lambda/pollerfn"
 	"github.com/plba/plba/pkg/lambda/workerfn"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
+	"github.com/plba/plba/pkg/routine"
 	"github.com/plba/plba/pkg/runtime"
 )
 
-// Function names one of the three functions.
-type Function string
+// Function is one of the three functions of a split deployment. Each
+// carries its own handler constructor, so a bootstrap links only the
+// handler it serves: a main that names Poller does not link the worker's or
+// the control function's code (see docs/serverless.md, "Size budget").
+type Function struct {
+	name string
+	// consumes: the function opens only the queue its routines consume.
+	consumes bool
+	handler  func(in *handlerInput) (any, error)
+}
 
-// The functions of a split deployment.
-const (
-	Poller  Function = "poller"
-	Worker  Function = "worker"
-	Control Function = "control"
+// String returns the function's name: poller, worker or control.
+func (f Function) String() string { return f.name }
+
+// handlerInput is what Build prepared for a function's handler.
+type handlerInput struct {
+	o        *Options
+	p        runtime.PlatformConfig
+	a        *runtime.Assembly
+	queues   map[string]*sqsqueue.Queue
+	steps    []contracts.Step
+	consumed string
+	modules  []contracts.ApplicationModule
+	ctx      context.Context
+}
+
+// The functions of a split deployment. Each is a statically initialised
+// value, so the linker keeps only the ones a main refers to.
+var (
+	Poller  = Function{name: "poller", handler: pollerHandler}
+	Worker  = Function{name: "worker", consumes: true, handler: workerHandler}
+	Control = Function{name: "control", handler: controlHandler}
 )
+
+// FunctionNamed returns the function called name; it links all three (for
+// test bootstraps that serve any of them).
+func FunctionNamed(name string) (Function, bool) {
+	for _, f := range []Function{Poller, Worker, Control} {
+		if f.name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
+
+func pollerHandler(in *handlerInput) (any, error) {
+	p, err := pollerfn.New(pollerfn.Options{Sources: in.a.Sources, Steps: in.steps, Queues: in.queues, Reserve: in.p.Lambda.Reserve, Logger: in.o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return p.Handle, nil
+}
+
+func workerHandler(in *handlerInput) (any, error) {
+	h, err := workerfn.New(workerfn.Options{
+		Routines: in.a.Routines, Executor: in.a.Executor, QueueName: in.consumed, Queue: in.queues[in.consumed],
+		MaxReceiveCount: in.p.Queue.MaxAttempts, Concurrency: in.p.Lambda.Worker.Concurrency, Reserve: in.p.Lambda.Reserve,
+		Tracer: in.o.Assemble.Tracer, Logger: in.o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h.Handle, nil
+}
+
+func controlHandler(in *handlerInput) (any, error) {
+	qs := make(map[string]control.QueueHandle, len(in.queues))
+	for n, q := range in.queues {
+		qs[n] = q
+	}
+	var pauser control.Pauser
+	if in.o.ControlPauser != nil {
+		var err error
+		if pauser, err = in.o.ControlPauser(in.ctx, getenvFrom(in.o.Environ)); err != nil {
+			return nil, err
+		}
+	}
+	h, err := controlfn.New(controlfn.Options{Queues: qs, Health: in.a.Health, Pauser: pauser,
+		Modules: in.modules, Build: in.o.Build, ConfigVersion: in.o.ConfigVersion, Config: in.o.ConfigView, Logger: in.o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return h.Handle, nil
+}
 
 // Options configure how a function is built from modules. Everything here
 // happens once per cold start.
@@ -37,14 +114,19 @@ type Options struct {
 	// ConfigView, if set, is shown by control status (secrets must be
 	// contracts.Secret).
 	ConfigView any
+	// ControlPauser, when set, builds the control function's pause and
+	// resume from its environment (awspause.FromEnv); nil: they answer
+	// not_supported.
+	ControlPauser func(ctx context.Context, getenv func(string) string) (control.Pauser, error)
 	// Build is shown by control status; default $PLBA_BUILD.
 	Build string
 	// Logger; default a JSON logger on stderr (CloudWatch).
 	Logger *slog.Logger
 	// Client talks to SQS; default NewSQSClient.
 	Client sqsqueue.API
-	// Getenv; default os.Getenv.
-	Getenv func(string) string
+	// Environ is the function's environment ("NAME=value"); nil means
+	// os.Environ(). Configuration comes from it through [LoadConfig].
+	Environ []string
 	// Assemble adds options for runtime.Assemble (Tracer, Backoff, ...);
 	// Config and Logger above win.
 	Assemble runtime.AssembleOptions
@@ -69,16 +151,34 @@ func (b *Built) Close(ctx context.Context) error {
 	return nil
 }
 
-// Build assembles modules and builds function fn's handler.
+// Build assembles modules and builds function fn's handler. Queue URLs,
+// max attempts (the redrive policy's maxReceiveCount), the routine timeout
+// and backoff, and the worker's queue and concurrency come from the
+// platform section of o.Config, validated like `plba run`'s.
+//
+// Custom workers the modules registered run where they can: one that is a
+// contracts.Step (workers.Every) runs once per poller invocation; any other
+// makes every function fail to build, naming it, rather than vanish.
 func Build(ctx context.Context, fn Function, o Options, modules ...contracts.ApplicationModule) (*Built, error) {
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
+	o.Environ = environOrOS(o.Environ)
+	getenv := getenvFrom(o.Environ)
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", string(fn))
+		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", fn.String())
 	}
 	if o.Build == "" {
-		o.Build = o.Getenv("PLBA_BUILD")
+		o.Build = getenv("PLBA_BUILD")
+	}
+	p := runtime.DefaultPlatformConfig()
+	var sc sqsqueue.Config // platform.queue.sqs: the SQS backend's own section
+	if o.Config != nil {
+		if err := o.Config.Decode("platform", &p); err != nil {
+			return nil, fmt.Errorf("lambda %s: %w", fn, err)
+		}
+		if _, ok := p.Queue.Backends["sqs"]; ok {
+			if err := o.Config.Decode("platform.queue.sqs", &sc); err != nil {
+				return nil, fmt.Errorf("lambda %s: %w", fn, err)
+			}
+		}
 	}
 	if o.Client == nil {
 		c, err := NewSQSClient(ctx)
@@ -89,6 +189,12 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 	}
 	ao := o.Assemble
 	ao.Config, ao.Logger = o.Config, o.Logger
+	if ao.DefaultTimeout == 0 {
+		ao.DefaultTimeout = p.Routines.Timeout
+	}
+	if ao.Backoff == nil {
+		ao.Backoff = routine.ExponentialBackoff(p.Routines.BackoffMin, p.Routines.BackoffMax)
+	}
 	a, err := runtime.Assemble(ctx, ao, modules...)
 	if err != nil {
 		return nil, fmt.Errorf("lambda %s: %w", fn, err)
@@ -98,61 +204,57 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 		_ = b.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("lambda %s: %w", fn, err)
 	}
-	names := a.Queues()
-	if fn == Worker {
-		name, err := workerQueue(a, o.Getenv)
-		if err != nil {
-			return fail(err)
-		}
-		names = []string{name}
-	}
-	if b.Queues, err = OpenQueues(o.Client, names, o.Getenv, o.Logger); err != nil {
+	steps, err := stepsOf(a.Workers)
+	if err != nil {
 		return fail(err)
 	}
-	switch fn {
-	case Poller:
-		p, err := pollerfn.New(pollerfn.Options{Sources: a.Sources, Queues: b.Queues, Logger: o.Logger})
-		if err != nil {
+	if fn.handler == nil {
+		return fail(errors.New("unknown function (use lambda.Poller, Worker or Control)"))
+	}
+	in := &handlerInput{o: &o, p: p, a: a, steps: steps, modules: modules, ctx: ctx}
+	names := a.Queues()
+	if fn.consumes {
+		if in.consumed, err = workerQueue(a, p.Lambda.Worker.Queue); err != nil {
 			return fail(err)
 		}
-		b.Handler = p.Handle
-	case Worker:
-		maxRecv, err := MaxReceiveCount(o.Getenv)
-		if err != nil {
-			return fail(err)
-		}
-		conc := 0
-		if v := o.Getenv("PLBA_WORKER_CONCURRENCY"); v != "" {
-			if conc, err = strconv.Atoi(v); err != nil {
-				return fail(fmt.Errorf("PLBA_WORKER_CONCURRENCY=%q: %w", v, err))
-			}
-		}
-		name := names[0]
-		h, err := workerfn.New(workerfn.Options{
-			Routines: a.Routines, Executor: a.Executor, QueueName: name, Queue: b.Queues[name],
-			MaxReceiveCount: maxRecv, Concurrency: conc, Tracer: o.Assemble.Tracer, Logger: o.Logger,
-		})
-		if err != nil {
-			return fail(err)
-		}
-		b.Handler = h.Handle
-	case Control:
-		qs := make(map[string]controlfn.Queue, len(b.Queues))
-		for n, q := range b.Queues {
-			qs[n] = q
-		}
-		h := controlfn.New(controlfn.Options{Queues: qs, Health: a.Health, Build: o.Build, ConfigVersion: o.ConfigVersion, Config: o.ConfigView, Logger: o.Logger})
-		b.Handler = h.Handle
-	default:
-		return fail(fmt.Errorf("unknown function %q", fn))
+		names = []string{in.consumed}
+	}
+	if b.Queues, err = OpenQueues(o.Client, names, p.Queue, sc, o.Logger); err != nil {
+		return fail(err)
+	}
+	in.queues = b.Queues
+	if b.Handler, err = fn.handler(in); err != nil {
+		return fail(err)
 	}
 	return b, nil
 }
 
+// stepsOf returns the custom workers as steps, or an error naming each
+// worker that cannot run in a Lambda deployment.
+func stepsOf(ws []contracts.Worker) ([]contracts.Step, error) {
+	var steps []contracts.Step
+	var bad []string
+	for _, w := range ws {
+		if st, ok := w.(contracts.Step); ok {
+			steps = append(steps, st)
+			continue
+		}
+		bad = append(bad, w.Name())
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%w: %q (a custom worker runs in Lambda only as a contracts.Step, e.g. workers.Every, which the poller runs once per invocation)", ErrWorkerNotSupported, bad)
+	}
+	return steps, nil
+}
+
+// ErrWorkerNotSupported is returned by [Build] for a custom worker that
+// cannot run in a Lambda function.
+var ErrWorkerNotSupported = errors.New("custom workers cannot run in Lambda")
+
 // workerQueue picks the logical queue the worker consumes.
-func workerQueue(a *runtime.Assembly, getenv func(string) string) (string, error) {
-	if q := getenv("PLBA_WORKER_QUEUE"); q != "" {
-		return q, nil
+func workerQueue(a *runtime.Assembly, configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
 	}
 	seen := map[string]bool{}
 	var names []string
@@ -163,7 +265,7 @@ func workerQueue(a *runtime.Assembly, getenv func(string) string) (string, error
 		}
 	}
 	if len(names) != 1 {
-		return "", fmt.Errorf("routines consume %d queues %q: set PLBA_WORKER_QUEUE", len(names), names)
+		return "", fmt.Errorf("routines consume %d queues %q: set platform.lambda.worker.queue (PLBA_PLATFORM__LAMBDA__WORKER__QUEUE)", len(names), names)
 	}
 	return names[0], nil
 }
@@ -177,9 +279,9 @@ func workerQueue(a *runtime.Assembly, getenv func(string) string) (string, error
 func Main(fn Function, o Options, modules ...contracts.ApplicationModule) {
 	ctx := context.Background()
 	if o.Config == nil {
-		m, err := LoadConfig(ctx, o.Getenv, o.Logger, modules...)
+		m, err := LoadConfig(ctx, o.Environ, o.Logger, modules...)
 		if err != nil {
-			slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "function", string(fn), "error", err)
+			slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "function", fn.String(), "error", err)
 			os.Exit(1)
 		}
 		o.Config = m
@@ -194,10 +296,13 @@ func Main(fn Function, o Options, modules ...contracts.ApplicationModule) {
 	}
 	b, err := Build(ctx, fn, o, modules...)
 	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "function", string(fn), "error", err)
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("init failed", "function", fn.String(), "error", err)
 		os.Exit(1)
 	}
 	awslambda.StartWithOptions(b.Handler, awslambda.WithEnableSIGTERM(func() {
 		_ = b.Close(context.Background())
+		if c, ok := o.Config.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
 	}))
 }

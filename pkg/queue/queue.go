@@ -135,6 +135,7 @@ var (
 	_ contracts.LeaseExtender   = (*Queue)(nil)
 	_ contracts.DeadLetterQueue = (*Queue)(nil)
 	_ contracts.AttemptLimiter  = (*Queue)(nil)
+	_ contracts.DurableQueue    = (*Queue)(nil)
 )
 
 const closedBit = int64(1) << 62
@@ -174,6 +175,10 @@ func (q *Queue) Name() string { return q.opts.Name }
 // dead-lettered (negative: never). It implements contracts.AttemptLimiter:
 // executors on this queue dead-letter on the delivery the queue would.
 func (q *Queue) MaxAttempts() int { return q.opts.MaxAttempts }
+
+// Durable implements contracts.DurableQueue: whether the backend keeps
+// tasks beyond the process.
+func (q *Queue) Durable() bool { return q.lim.Durable }
 
 // ReadAhead is the consumer capacity: how many tasks the queue fetches
 // ahead of its consumers (0: none, hand-off without a round trip). A source

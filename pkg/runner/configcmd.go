@@ -35,6 +35,7 @@ func (a *App) configCmd(ctx context.Context, args []string, out, errw io.Writer)
 	if err != nil {
 		return exitFor(errw, a.name(), err)
 	}
+	defer l.cfg.Close()
 	if sub == "check" {
 		fmt.Fprintf(out, "configuration is valid (version %s)\n", l.cfg.Version())
 		return ExitOK

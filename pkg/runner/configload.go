@@ -11,6 +11,8 @@ import (
 
 	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/config/awsconfig"
+	// The PostgreSQL configuration provider for platform.config.providers.
+	_ "github.com/plba/plba/pkg/config/pgconfig"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/runtime"
 )

@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,32 +11,43 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"time"
 
+	"github.com/plba/plba/internal/appmanifest"
 	"github.com/plba/plba/internal/syncio"
 	"github.com/plba/plba/pkg/lambda/emulator"
 )
 
-// invokeCmd runs a built Lambda bootstrap under the Runtime API emulator
-// with one event, the habit of `sam local invoke`.
-func invokeCmd(ctx context.Context, args []string, out, errw io.Writer) int {
+// invokeCmd runs a Lambda bootstrap under the Runtime API emulator with one
+// event, the habit of `sam local invoke`. Without --bootstrap it builds the
+// function for this machine first, from the main package the application's
+// manifest names (what `make lambdas-host` builds), so a newcomer's
+// `plba invoke worker` never meets the arm64 binary `make lambdas` makes
+// for AWS.
+func (a *App) invokeCmd(ctx context.Context, args []string, out, errw io.Writer) int {
 	fs := flag.NewFlagSet("plba invoke", flag.ContinueOnError)
 	event := fs.String("event", "", "`file` with the event JSON (\"-\" reads standard input); default {}")
-	bootstrap := fs.String("bootstrap", "", "`path` of the bootstrap binary; default bin/lambda/<function>/bootstrap (make lambdas)")
+	bootstrap := fs.String("bootstrap", "", "`path` of a bootstrap binary built for this machine; default: build "+
+		"bin/lambda-host/<app>/<function>/bootstrap from apps/<app>/plba.app.yaml (as make lambdas-host does)")
+	appName := fs.String("app", a.deployName(), "the application (`name` of its folder under apps/, with its plba.app.yaml)")
+	build := fs.Bool("build", true, "without --bootstrap: (re)build the host bootstrap first (needs the source tree and go); false uses the one make lambdas-host built")
 	timeout := fs.Duration("timeout", 30*time.Second, "function `timeout`")
 	var envs multiFlag
-	fs.Var(&envs, "env", "function environment `NAME=value` (repeatable); the host environment is passed too")
+	fs.Var(&envs, "env", "function environment `NAME=value` (repeatable); nothing else of the host's is passed but PATH, as on Lambda")
+	inherit := fs.Bool("inherit-env", false, "pass the whole host environment too (hides what the function's role and configuration would lack on AWS)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: plba invoke poller|worker|control [--event FILE] [--bootstrap PATH] [--env NAME=value]... [--timeout 30s]
+		fmt.Fprint(fs.Output(), `Usage: plba invoke poller|worker|control [--app NAME] [--event FILE] [--bootstrap PATH] [--build=false] [--env NAME=value]... [--inherit-env] [--timeout 30s]
 
 Runs the function's bootstrap as a child process over the Lambda Runtime API (an emulator of
 PLBA's own: next / response / error / init error, deadline and request-id headers), invokes it
 once with the event and prints the response. A function error prints its errorType and
-errorMessage and exits 1. The bootstrap must be built for this machine's architecture
-(go build -tags lambda.norpc,plba_lambda,validator_novalidatefn -o PATH ./functions/NAME builds it for
-this machine; make lambdas builds linux/arm64 for AWS).
+errorMessage and exits 1. Without --bootstrap the function is built for this machine first
+(bin/lambda-host/<app>/<function>/bootstrap, as make lambdas-host builds it); the arm64
+binaries of make lambdas are for AWS and do not run on other machines.
 
 Flags:
 `)
@@ -56,10 +68,20 @@ Flags:
 		return ExitUsage
 	}
 	if *bootstrap == "" {
-		*bootstrap = filepath.Join("bin", "lambda", fn, "bootstrap")
+		*bootstrap = filepath.Join("bin", "lambda-host", *appName, fn, "bootstrap")
+		if *build {
+			if err := buildHost(ctx, *appName, fn, *bootstrap, errw); err != nil {
+				fmt.Fprintf(errw, "plba invoke: %v\n", err)
+				return ExitUsage
+			}
+		}
 	}
 	if _, err := os.Stat(*bootstrap); err != nil {
-		fmt.Fprintf(errw, "plba invoke: bootstrap %s: %v (build it with: make lambdas)\n", *bootstrap, err)
+		fmt.Fprintf(errw, "plba invoke: bootstrap %s: %v (build it with: make lambdas-host)\n", *bootstrap, err)
+		return ExitUsage
+	}
+	if err := checkHostArch(*bootstrap); err != nil {
+		fmt.Fprintf(errw, "plba invoke: %v\n", err)
 		return ExitUsage
 	}
 	payload := []byte("{}")
@@ -91,7 +113,7 @@ Flags:
 		env[k] = v
 	}
 	em, err := emulator.Start(ctx, emulator.Options{
-		Bootstrap: *bootstrap, Env: env, InheritEnv: true, FunctionName: fn, Timeout: *timeout,
+		Bootstrap: *bootstrap, Env: env, InheritEnv: *inherit, FunctionName: fn, Timeout: *timeout,
 		Stdout: errw, Stderr: errw, Logger: slog.New(slog.NewTextHandler(errw, nil)),
 	})
 	if err != nil {
@@ -108,6 +130,57 @@ Flags:
 	}
 	fmt.Fprintln(out, string(resp))
 	return ExitOK
+}
+
+// deployName is the application's folder under apps/.
+func (a *App) deployName() string {
+	if a.Deploy != "" {
+		return a.Deploy
+	}
+	return a.name()
+}
+
+// buildHost builds function fn of application app for this machine into
+// out, with the Lambda build's tags, from the main package its manifest
+// names. It runs in the working directory, which must be the source tree's
+// root (where apps/ is).
+func buildHost(ctx context.Context, app, fn, out string, errw io.Writer) error {
+	m, err := appmanifest.Read(filepath.Join("apps", app))
+	if err != nil {
+		return fmt.Errorf("build the %s bootstrap: %w (run in the source tree's root, give --app, or --bootstrap PATH)", fn, err)
+	}
+	fmt.Fprintf(errw, "plba invoke: building %s from %s for %s/%s\n", out, m.Mains[fn], goruntime.GOOS, goruntime.GOARCH)
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", appmanifest.LambdaTags, "-trimpath", "-o", out, m.Mains[fn])
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goruntime.GOOS, "GOARCH="+goruntime.GOARCH)
+	cmd.Stdout, cmd.Stderr = errw, errw
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build the %s bootstrap (%s): %w", fn, m.Mains[fn], err)
+	}
+	return nil
+}
+
+// elfMachines maps Go's architectures to ELF machine types.
+var elfMachines = map[string]elf.Machine{
+	"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64, "386": elf.EM_386, "arm": elf.EM_ARM,
+	"riscv64": elf.EM_RISCV, "ppc64le": elf.EM_PPC64, "s390x": elf.EM_S390,
+}
+
+// checkHostArch reports a bootstrap this machine cannot execute, with the
+// command that builds one it can, instead of the kernel's "exec format
+// error". Files that are not ELF (scripts, other systems' formats) pass:
+// the emulator reports what exec says.
+func checkHostArch(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	want, ok := elfMachines[goruntime.GOARCH]
+	if !ok || f.Machine == want {
+		return nil
+	}
+	return fmt.Errorf("bootstrap %s is built for %s, this machine is %s/%s: build a host bootstrap with make lambdas-host, or drop --bootstrap and plba invoke builds it",
+		path, strings.TrimPrefix(f.Machine.String(), "EM_"), goruntime.GOOS, goruntime.GOARCH)
 }
 
 func invokeError(errw io.Writer, err error) int {

@@ -58,12 +58,21 @@ Flags:
 }
 
 func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
+	defer l.cfg.Close()
 	p := l.platform
 	logging, err := runtime.NewLogging(errw, p.Log)
 	if err != nil {
 		return exitFor(errw, a.name(), configError{err})
 	}
 	log := logging.Logger("runner")
+	// The control plane's settings are checked before anything starts: a
+	// non-loopback listen without a token is the user's to fix (exit 2).
+	ctlPrep, err := control.Prepare(p.Control)
+	if err != nil {
+		return exitFor(errw, a.name(), configError{err})
+	}
+	defer ctlPrep.Cleanup()
+	outcomes := control.NewOutcomes(0)
 	queues, closeQueues, err := queueFactory(ctx, l.cfg, p.Queue, logging.Logger("queue"))
 	if err != nil {
 		return exitFor(errw, a.name(), err)
@@ -85,9 +94,11 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		Middleware:   a.Middleware,
 
 		RoutineTimeout: p.Routines.Timeout,
+		ReadAhead:      p.Queue.ReadAhead,
 		Lease:          p.Queue.Lease,
 		Tracer:         tracer,
 
+		QueueObserver:  outcomes.Observer,
 		ConfigDeclared: true,
 	})
 	if err := mgr.Register(l.modules...); err != nil {
@@ -102,14 +113,25 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 	}
 	var ctl *control.Server
 	if addr := p.Control.Listen; addr != "" && addr != "off" {
-		ctl, err = control.Listen(addr, control.NewHandler(control.Options{
-			Manager: mgr, Config: l.cfg, Build: a.version(), Logger: logging.Logger("control"),
-		}))
+		so := control.LocalOptions(mgr)
+		so.Config, so.Build, so.Outcomes, so.Modules = l.cfg, a.version(), outcomes, l.modules
+		so.Sources = control.SourcesOf(mgr.SourceSpecs())
+		so.Logger = logging.Logger("control")
+		svc, err := control.NewService(so)
+		if err == nil {
+			ho := ctlPrep.HTTP
+			ho.Service, ho.Logger = svc, so.Logger
+			ctl, err = control.Listen(addr, control.NewHTTPHandler(ho))
+		}
 		if err != nil {
 			_ = mgr.Stop(context.Background(), true)
 			return exitFor(errw, a.name(), err)
 		}
-		log.Info("control plane listening", "url", "http://"+ctl.Addr()+"/")
+		if ctlPrep.Generated {
+			log.Info("control plane listening", "url", "http://"+ctl.Addr()+"/", "token_file", ctlPrep.TokenFile)
+		} else {
+			log.Info("control plane listening", "url", "http://"+ctl.Addr()+"/")
+		}
 	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/control/controlcli"
 )
 
 // Exit codes (the same values as contracts.ExitOK and friends).
@@ -34,6 +35,10 @@ var Version = "dev"
 type App struct {
 	// Name is the binary's name in usage and error messages.
 	Name string
+	// Deploy is the application's folder under apps/ (with its
+	// plba.app.yaml): `invoke` builds its functions from there. Default
+	// Name.
+	Deploy string
 	// Summary is the first line of --help.
 	Summary string
 	// Version, when set, wins over the package's Version.
@@ -101,7 +106,7 @@ func (a *App) builtins() []command {
 	return []command{
 		{"run", "run the application until SIGINT/SIGTERM (without configuration: its demo, if it has one)", a.runCmd},
 		{"config", "check or show the configuration: config check|show", a.configCmd},
-		{"invoke", "run a Lambda bootstrap locally through the Runtime API emulator", invokeCmd},
+		{"invoke", "run a Lambda function locally through the Runtime API emulator (built for this machine)", a.invokeCmd},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) int {
 			fmt.Fprintln(out, a.name(), a.version())
 			return ExitOK
@@ -109,9 +114,11 @@ func (a *App) builtins() []command {
 	}
 }
 
-// contributed lists the app's own commands and those its modules provide.
+// contributed lists the control-plane client commands (status, workers,
+// queues, dlq, ...), the app's own commands and those its modules provide.
 func (a *App) contributed() []contracts.Command {
-	cmds := append([]contracts.Command(nil), a.Commands...)
+	cmds := controlcli.Commands(controlcli.Options{Prog: a.name()})
+	cmds = append(cmds, a.Commands...)
 	if a.Modules == nil {
 		return cmds
 	}
@@ -165,6 +172,7 @@ func Run(ctx context.Context, app App, args []string, out, errw io.Writer) int {
 	for _, c := range extra {
 		if c.Name == args[0] {
 			env := &commandEnv{app: a, name: a.name() + " " + c.Name, out: out, errw: errw, demo: c.Demo}
+			defer env.close()
 			return c.Run(ctx, env, args[1:])
 		}
 	}
@@ -180,6 +188,13 @@ type commandEnv struct {
 	out, errw io.Writer
 	demo      bool
 	flags     configFlags
+	loaded    []*loaded
+}
+
+func (e *commandEnv) close() {
+	for _, l := range e.loaded {
+		_ = l.cfg.Close()
+	}
 }
 
 func (e *commandEnv) Stdout() io.Writer { return e.out }
@@ -198,6 +213,7 @@ func (e *commandEnv) Config(ctx context.Context) (contracts.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.loaded = append(e.loaded, l)
 	return l.cfg, nil
 }
 

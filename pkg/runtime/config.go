@@ -3,6 +3,9 @@ package runtime
 import (
 	"fmt"
 	"time"
+
+	"github.com/plba/plba/pkg/config"
+	"github.com/plba/plba/pkg/contracts"
 )
 
 // PlatformConfig is the `platform` section: the runtime's own settings.
@@ -15,6 +18,8 @@ type PlatformConfig struct {
 	Routines RoutineConfig `koanf:"routines" json:"routines"`
 	Restart  RestartConfig `koanf:"restart" json:"restart"`
 	Tracing  TracingConfig `koanf:"tracing" json:"tracing"`
+	// Config turns on configuration providers (PostgreSQL, SSM).
+	Config config.ProvidersConfig `koanf:"config" json:"config"`
 	// Lambda holds what only the Lambda functions read.
 	Lambda LambdaConfig `koanf:"lambda" json:"lambda"`
 }
@@ -22,6 +27,11 @@ type PlatformConfig struct {
 // LambdaConfig is platform.lambda.
 type LambdaConfig struct {
 	Worker LambdaWorkerConfig `koanf:"worker" json:"worker"`
+	// Reserve is how long before an invocation's deadline the worker and
+	// the poller stop starting work and return what they have (AWS drops
+	// the response of an invocation that times out). 0: a tenth of the time
+	// left, between 100ms and 3s (workerfn.DefaultReserve).
+	Reserve time.Duration `koanf:"reserve" json:"reserve" validate:"gte=0"`
 }
 
 // LambdaWorkerConfig is platform.lambda.worker.
@@ -34,12 +44,36 @@ type LambdaWorkerConfig struct {
 	Concurrency int `koanf:"concurrency" json:"concurrency" validate:"gte=0,lte=1000"`
 }
 
-// ControlConfig is platform.control.
+// ControlConfig is platform.control: the local control plane. Its
+// defaults live in [DefaultPlatformConfig]; the rules that need the listen
+// address (a token for a non-loopback listen) are checked by
+// control.Prepare, which the runner calls before it listens.
 type ControlConfig struct {
 	// Listen is the control plane's address; "" or "off" disables it.
 	// Loopback by default: the control plane has admin actions.
 	Listen string `koanf:"listen" json:"listen"`
+	// Token guards mutating (and payload-revealing) actions. Required for a
+	// non-loopback Listen; on loopback, when empty, the runner generates
+	// one at start and writes it to TokenFile.
+	Token contracts.Secret `koanf:"token" json:"token"`
+	// TokenFile is where a generated token is written (mode 0600) and
+	// where the CLI reads it; default var/control.token.
+	TokenFile string `koanf:"token_file" json:"token_file" validate:"required"`
+	// AllowedHosts are host names (without port) the control plane answers
+	// to besides the loopback names (localhost, 127.0.0.1, ::1) and the
+	// listen address's own host: the defence against DNS rebinding.
+	AllowedHosts []string `koanf:"allowed_hosts" json:"allowed_hosts,omitempty"`
+	// MaxBodyBytes bounds a request body; default 64 KiB.
+	MaxBodyBytes int64 `koanf:"max_body_bytes" json:"max_body_bytes" validate:"gte=1"`
+	// Rate is the steady request rate per client address (requests per
+	// second) and Burst what it may exceed it by; defaults 20 and 40.
+	Rate  float64 `koanf:"rate" json:"rate" validate:"gt=0"`
+	Burst int     `koanf:"burst" json:"burst" validate:"gte=1"`
 }
+
+// DefaultControlTokenFile is platform.control.token_file's default,
+// relative to the working directory like the demo's var/orders.db.
+const DefaultControlTokenFile = "var/control.token"
 
 // TimeoutConfig is platform.startup / platform.shutdown.
 type TimeoutConfig struct {
@@ -58,6 +92,11 @@ type QueueConfig struct {
 	// RoutineSpec.MaxAttempts of its own; on SQS it is the redrive
 	// policy's maxReceiveCount. The queue owns it: executors ask the queue.
 	MaxAttempts int `koanf:"max_attempts" json:"max_attempts" validate:"gte=1"`
+	// ReadAhead: a source publishes into an in-memory queue no more than
+	// ReadAhead × the consuming pool's size ahead of the consumers (what a
+	// crash or a stop leaves in flight). Durable queues are bounded by the
+	// sources' batch size per cycle instead.
+	ReadAhead int `koanf:"read_ahead" json:"read_ahead" validate:"gte=1,lte=1000"`
 	// Lease for backends with leases (SQS visibility, Redis): extended
 	// while a routine runs.
 	Lease time.Duration `koanf:"lease" json:"lease" validate:"gte=0"`
@@ -93,11 +132,12 @@ type TracingConfig struct {
 // DefaultPlatformConfig returns the defaults every deployment starts from.
 func DefaultPlatformConfig() PlatformConfig {
 	return PlatformConfig{
-		Log:      LogConfig{Format: "text", Level: "info"},
-		Control:  ControlConfig{Listen: "127.0.0.1:8080"},
+		Log: LogConfig{Format: "text", Level: "info"},
+		Control: ControlConfig{Listen: "127.0.0.1:8080", TokenFile: DefaultControlTokenFile,
+			MaxBodyBytes: 64 << 10, Rate: 20, Burst: 40},
 		Startup:  TimeoutConfig{Timeout: 30 * time.Second},
 		Shutdown: TimeoutConfig{Timeout: 30 * time.Second},
-		Queue:    QueueConfig{Backend: "memory", Capacity: 1024, MaxAttempts: 5},
+		Queue:    QueueConfig{Backend: "memory", Capacity: 1024, MaxAttempts: 5, ReadAhead: 32},
 		Routines: RoutineConfig{Timeout: 5 * time.Minute, BackoffMin: time.Second, BackoffMax: 5 * time.Minute},
 		Restart:  RestartConfig{MaxRestarts: DefaultSupervisorOptions().MaxRestarts, Window: DefaultSupervisorOptions().Window},
 		Tracing:  TracingConfig{Exporter: "none"},

@@ -8,9 +8,14 @@ import (
 	"github.com/plba/plba/pkg/contracts"
 )
 
-// ServiceContainer is a registry of shared services by name (store clients,
-// catalogs, API clients). Modules provide services during Register and look
-// them up by name; [Get] gives typed access.
+// ServiceContainer is the seed's ServiceContainer: a registry of shared
+// services by name (store clients, catalogs, API clients), one per
+// deployment. A module provides its clients during Register
+// (Registry.Services().Provide) and modules registered after it look them
+// up, typed, with [Get] — so two modules of one deployment share one
+// connection pool instead of each opening its own (the mail order bot
+// provides its order store as "mailorderbot.store"). It holds no life
+// cycle: whoever provides a service closes it in its OnStop.
 type ServiceContainer struct {
 	mu       sync.RWMutex
 	services map[string]any

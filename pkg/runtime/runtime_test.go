@@ -183,10 +183,9 @@ func TestManagerRunsModuleEndToEnd(t *testing.T) {
 		case <-time.After(time.Millisecond):
 		}
 	}
-	// The source settles before the pool acks: wait for the last ack.
-	if q, ok := m.Queue("q"); ok {
-		waitQueue(t, q, func(s contracts.QueueStats) bool { return s.Acked == 50 })
-	}
+	// Settle comes before the ack: wait for the last ack to be counted.
+	q, _ := m.Queue("q")
+	waitQueue(t, q, func(s contracts.QueueStats) bool { return s.Acked == 50 })
 	snap := m.Snapshot(ctx)
 	if snap.State != runtime.StateRunning || !snap.Health.Ready || !snap.Health.Live {
 		t.Fatalf("snapshot %+v", snap)

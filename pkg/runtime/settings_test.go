@@ -200,3 +200,31 @@ func TestZeroRestartsMeansNone(t *testing.T) {
 		t.Fatalf("platform.restart default %+v", d)
 	}
 }
+
+// Modules share clients through the service container: a module
+// registered later finds what an earlier one provided, typed.
+func TestModulesShareServices(t *testing.T) {
+	type client struct{ name string }
+	var got *client
+	provider := funcModule{f: func(r contracts.Registry) error { return r.Services().Provide("shared.client", &client{"db"}) }}
+	consumer := namedFuncModule{name: "consumer", f: func(r contracts.Registry) error {
+		c, err := runtime.Get[*client](r.Services(), "shared.client")
+		got = c
+		return err
+	}}
+	a, err := runtime.Assemble(ctxT(t), runtime.AssembleOptions{Logger: quietLogging(t).Logger("test")}, provider, consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || got.name != "db" || fmt.Sprint(a.Services.Names()) != "[shared.client]" {
+		t.Fatalf("consumer got %+v; services %v", got, a.Services.Names())
+	}
+}
+
+type namedFuncModule struct {
+	name string
+	f    func(contracts.Registry) error
+}
+
+func (m namedFuncModule) Name() string                                           { return m.name }
+func (m namedFuncModule) Register(_ context.Context, r contracts.Registry) error { return m.f(r) }

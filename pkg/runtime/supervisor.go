@@ -105,6 +105,16 @@ type supervised struct {
 	stopped  chan struct{} // closed when the monitor exits
 	stopReq  chan struct{}
 	reqOnce  sync.Once
+
+	// intent says why the current instance is being stopped by an
+	// operator ("pause" or "restart"), so the monitor does not count it as
+	// a crash; paused holds from Pause until Resume, which signals resume.
+	intent string
+	paused bool
+	resume chan struct{}
+	// started, when set, hears the result of the fresh start an operator
+	// action waits for.
+	started chan error
 }
 
 // NewSupervisor returns an empty supervisor.
@@ -144,7 +154,7 @@ func (s *WorkerSupervisor) Add(def WorkerDefinition) error {
 			return fmt.Errorf("runtime: worker %q registered twice", def.Name)
 		}
 	}
-	s.entries = append(s.entries, &supervised{def: def, stopped: make(chan struct{}), stopReq: make(chan struct{})})
+	s.entries = append(s.entries, &supervised{def: def, stopped: make(chan struct{}), stopReq: make(chan struct{}), resume: make(chan struct{}, 1)})
 	return nil
 }
 
@@ -195,6 +205,39 @@ func (s *WorkerSupervisor) monitor(e *supervised) {
 		case <-e.stopReq:
 			return
 		case <-w.Done():
+		}
+		e.mu.Lock()
+		intent := e.intent
+		e.intent = ""
+		e.mu.Unlock()
+		switch intent {
+		case intentPause:
+			select {
+			case <-e.stopReq:
+				return
+			case <-e.resume:
+			}
+			fallthrough
+		case intentRestart:
+			// An operator's stop: start a fresh instance at once, outside
+			// the restart intensity.
+			nw, serr := startOne(context.Background(), e.def)
+			e.mu.Lock()
+			if serr == nil {
+				e.current = nw
+				e.total++
+			}
+			if e.started != nil {
+				e.started <- serr
+				e.started = nil
+			}
+			e.mu.Unlock()
+			if serr != nil {
+				s.log.Warn("worker start after operator action failed", "worker", e.def.Name, "err", serr)
+				s.giveUp(e, serr)
+				return
+			}
+			continue
 		}
 		err := w.Err()
 		if err == nil {
@@ -328,6 +371,120 @@ func (s *WorkerSupervisor) stopEntries(ctx context.Context, entries []*supervise
 	return errors.Join(errs...)
 }
 
+// Errors of the operator actions Pause, Resume and Restart.
+var (
+	// ErrNoWorker: no worker of that name.
+	ErrNoWorker = errors.New("no such worker")
+	// ErrWorkerState: the action does not fit the worker's state (already
+	// paused, not paused, not restartable, given up).
+	ErrWorkerState = errors.New("worker state does not allow this")
+)
+
+const (
+	intentPause   = "pause"
+	intentRestart = "restart"
+)
+
+func (s *WorkerSupervisor) entry(name string) (*supervised, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started || s.stopping {
+		return nil, fmt.Errorf("runtime: %s: supervisor not running: %w", name, ErrWorkerState)
+	}
+	for _, e := range s.entries {
+		if e.def.Name == name {
+			return e, nil
+		}
+	}
+	return nil, fmt.Errorf("runtime: worker %q: %w", name, ErrNoWorker)
+}
+
+// operatorStop stops e's current instance with intent; the monitor then
+// waits for Resume (pause) or starts a fresh instance (restart). The
+// worker drains within ctx.
+func (s *WorkerSupervisor) operatorStop(ctx context.Context, name, intent string) error {
+	e, err := s.entry(name)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	switch {
+	case e.def.NoRestart:
+		e.mu.Unlock()
+		return fmt.Errorf("runtime: worker %s cannot be started again as a fresh instance: %w", name, ErrWorkerState)
+	case e.gaveUp != nil:
+		e.mu.Unlock()
+		return fmt.Errorf("runtime: worker %s was given up: %w", name, ErrWorkerState)
+	case e.paused:
+		e.mu.Unlock()
+		return fmt.Errorf("runtime: worker %s is paused: %w", name, ErrWorkerState)
+	case e.intent != "" || e.current == nil:
+		e.mu.Unlock()
+		return fmt.Errorf("runtime: worker %s is being stopped or restarted: %w", name, ErrWorkerState)
+	}
+	e.intent = intent
+	e.paused = intent == intentPause
+	var started chan error
+	if intent == intentRestart {
+		started = make(chan error, 1)
+		e.started = started
+	}
+	w := e.current
+	e.mu.Unlock()
+	s.log.Info("operator "+intent, "worker", name)
+	if err := w.Stop(ctx, false); err != nil {
+		return err
+	}
+	return waitStarted(ctx, started)
+}
+
+// waitStarted waits for the fresh instance an operator action asked for.
+func waitStarted(ctx context.Context, started chan error) error {
+	if started == nil {
+		return nil
+	}
+	select {
+	case err := <-started:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Pause stops the named worker (a source stops polling, a pool drains
+// its in-flight tasks within ctx) and keeps it stopped until Resume.
+func (s *WorkerSupervisor) Pause(ctx context.Context, name string) error {
+	return s.operatorStop(ctx, name, intentPause)
+}
+
+// Restart stops the named worker gracefully within ctx and starts a fresh
+// instance, and returns once it started; it does not count against the
+// restart intensity.
+func (s *WorkerSupervisor) Restart(ctx context.Context, name string) error {
+	return s.operatorStop(ctx, name, intentRestart)
+}
+
+// Resume starts a fresh instance of a paused worker and returns once it
+// started.
+func (s *WorkerSupervisor) Resume(ctx context.Context, name string) error {
+	e, err := s.entry(name)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if !e.paused {
+		e.mu.Unlock()
+		return fmt.Errorf("runtime: worker %s is not paused: %w", name, ErrWorkerState)
+	}
+	e.paused = false
+	started := make(chan error, 1)
+	e.started = started
+	e.mu.Unlock()
+	e.resume <- struct{}{}
+	s.log.Info("operator resume", "worker", name)
+	return waitStarted(ctx, started)
+}
+
 // Current returns the running instance of the named worker.
 func (s *WorkerSupervisor) Current(name string) (contracts.Worker, bool) {
 	s.mu.Lock()
@@ -376,7 +533,7 @@ func (s *WorkerSupervisor) Statuses() []contracts.WorkerStatus {
 	out := make([]contracts.WorkerStatus, 0, len(entries))
 	for _, e := range entries {
 		e.mu.Lock()
-		w, total, gaveUp := e.current, e.total, e.gaveUp
+		w, total, gaveUp, paused := e.current, e.total, e.gaveUp, e.paused
 		e.mu.Unlock()
 		var st contracts.WorkerStatus
 		if w != nil {
@@ -386,6 +543,9 @@ func (s *WorkerSupervisor) Statuses() []contracts.WorkerStatus {
 		}
 		st.Name = e.def.Name
 		st.Restarts = total
+		if paused {
+			st.State = contracts.WorkerPaused
+		}
 		if gaveUp != nil {
 			st.State = contracts.WorkerFailed
 			st.LastError = gaveUp.Error()
@@ -403,11 +563,13 @@ func (s *WorkerSupervisor) WorkerHealth() map[string]contracts.Health {
 	out := make(map[string]contracts.Health, len(entries))
 	for _, e := range entries {
 		e.mu.Lock()
-		w, gaveUp := e.current, e.gaveUp
+		w, gaveUp, paused := e.current, e.gaveUp, e.paused
 		e.mu.Unlock()
 		switch {
 		case gaveUp != nil:
 			out[e.def.Name] = contracts.Down(gaveUp.Error())
+		case paused:
+			out[e.def.Name] = contracts.Degraded("paused by an operator")
 		case w == nil:
 			out[e.def.Name] = contracts.Down("not started")
 		default:

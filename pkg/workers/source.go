@@ -92,7 +92,7 @@ func (w *SourceWorker) Start(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	name := w.opts.Source.Name()
-	pub := contracts.PublisherFunc(func(ctx context.Context, t contracts.Task) error {
+	var pub contracts.Publisher = contracts.PublisherFunc(func(ctx context.Context, t contracts.Task) error {
 		if t.Attributes[contracts.AttrSource] == "" {
 			// Settlement finds its source through this attribute.
 			t = t.WithAttr(contracts.AttrSource, name)
@@ -118,6 +118,10 @@ func (w *SourceWorker) Start(context.Context) error {
 		w.published.Add(1)
 		return nil
 	})
+	if bp, ok := w.opts.Publisher.(contracts.Backpressure); ok {
+		// Keep the bound visible to the source through the wrapper.
+		pub = backpressured{Publisher: pub, Backpressure: bp}
+	}
 	w.running()
 	go func() {
 		var err error
@@ -133,6 +137,13 @@ func (w *SourceWorker) Start(context.Context) error {
 		w.finish(err)
 	}()
 	return nil
+}
+
+// backpressured is the source worker's publisher when the deployment
+// bounds the read-ahead.
+type backpressured struct {
+	contracts.Publisher
+	contracts.Backpressure
 }
 
 func (w *SourceWorker) poll(ctx context.Context, pub contracts.Publisher) error {
@@ -161,6 +172,15 @@ func (w *SourceWorker) poll(ctx context.Context, pub contracts.Publisher) error 
 			consecutive = 0
 			if n > 0 {
 				w.log.Debug("poll published", "count", n)
+				if bp, ok := pub.(contracts.Backpressure); ok {
+					// Under a read-ahead bound a poll publishes at most the
+					// room there was: the source may have more. Poll again
+					// as soon as consumers made room, until a poll finds
+					// nothing.
+					if bp.WaitRoom(ctx) == nil {
+						wait = 0
+					}
+				}
 			}
 		}
 		t.Reset(wait)

@@ -165,11 +165,14 @@ func GenerateSample(n int, rnd *rand.Rand) Sample {
 		body.Reset()
 		body.WriteString("Здравствуйте!\r\n\r\n")
 		textLines()
+		cs := "windows-1251"
 		enc, err := charmap.Windows1251.NewEncoder().String(strings.ReplaceAll(body.String(), "×", "x"))
 		if err != nil {
-			enc = body.String()
+			// A name windows-1251 cannot spell: the text stays UTF-8 and
+			// must say so (mislabelled mail garbles lines, which is review).
+			enc, cs = body.String(), "utf-8"
 		}
-		msg.WriteString("Content-Type: text/plain; charset=windows-1251\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+		msg.WriteString("Content-Type: text/plain; charset=" + cs + "\r\nContent-Transfer-Encoding: base64\r\n\r\n")
 		writeB64(&msg, []byte(enc))
 	case format < 8: // HTML table in multipart/alternative
 		var t strings.Builder

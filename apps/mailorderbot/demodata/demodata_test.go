@@ -18,7 +18,7 @@ func outcome(t *testing.T, raw []byte) (*mailparse.Request, domain.Order) {
 	if err != nil {
 		t.Fatalf("parse: %v\n%s", err, raw)
 	}
-	return req, handler.Evaluate(req, catalog.Demo(), handler.DefaultMaxLines)
+	return req, handler.Evaluate(req, catalog.Demo(), handler.Policy{MaxLines: handler.DefaultMaxLines})
 }
 
 func TestSamples(t *testing.T) {

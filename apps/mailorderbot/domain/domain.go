@@ -9,8 +9,9 @@
 //
 // # Outcomes
 //
-// Every processed e-mail ends in exactly one [Status]: accepted, rejected or
-// ignored. All three are final.
+// Every processed e-mail ends in exactly one [Status]: accepted, rejected,
+// ignored or review. Review is final for the message (a redelivery changes
+// nothing) until a person resolves it into accepted or rejected.
 package domain
 
 import (
@@ -32,14 +33,23 @@ const (
 	// StatusRejected: the e-mail had order lines but at least one problem
 	// (unknown SKU, bad quantity, too many lines); Reasons says which.
 	StatusRejected Status = "rejected"
-	// StatusIgnored: the e-mail had no order lines at all.
+	// StatusIgnored: the e-mail is no order attempt (no order lines, or
+	// automatic mail such as an auto-reply or a bounce); Reasons says why.
 	StatusIgnored Status = "ignored"
+	// StatusReview: the e-mail looks like an order attempt but cannot be
+	// read with confidence (a line not understood, a PDF or spreadsheet
+	// purchase order, a forward, an unreadable or oversized mail). It is
+	// stored with every candidate line and why; a person resolves it.
+	StatusReview Status = "review"
 )
+
+// Statuses lists every status, in the order lists show them.
+var Statuses = []Status{StatusAccepted, StatusRejected, StatusIgnored, StatusReview}
 
 // Valid reports whether s is one of the known statuses.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusAccepted, StatusRejected, StatusIgnored:
+	case StatusAccepted, StatusRejected, StatusIgnored, StatusReview:
 		return true
 	}
 	return false
@@ -49,14 +59,16 @@ func (s Status) Valid() bool {
 func ParseStatus(s string) (Status, error) {
 	st := Status(strings.ToLower(strings.TrimSpace(s)))
 	if !st.Valid() {
-		return "", fmt.Errorf("domain: unknown status %q (want accepted, rejected or ignored)", s)
+		return "", fmt.Errorf("domain: unknown status %q (want accepted, rejected, ignored or review)", s)
 	}
 	return st, nil
 }
 
 // MessageKey identifies the e-mail an order came from: its Message-ID, or
-// when it has none, the IMAP URL of mailbox, UIDVALIDITY and UID. Stores
-// create at most one order per key.
+// when it has none, a digest of the raw message ("sha256:…"). Orders stored
+// before the digest existed have the IMAP URL (mailbox, UIDVALIDITY, UID)
+// as key; the handler still finds them. Stores create at most one order per
+// key.
 type MessageKey string
 
 // Money is an amount in minor units of a currency.
@@ -159,8 +171,13 @@ type Order struct {
 	Lines []Line `json:"lines,omitempty"`
 	// Total is the sum of line totals for accepted orders.
 	Total Money `json:"total"`
-	// Reasons explain a rejection (or why a message was ignored).
+	// Reasons explain a rejection, a review or why a message was ignored.
 	Reasons []string `json:"reasons,omitempty"`
+	// Candidates are the lines that looked like order lines but were not
+	// understood (review and rejected orders), as written.
+	Candidates []string `json:"candidates,omitempty"`
+	// Resolution is set when a person resolved a review.
+	Resolution *Resolution `json:"resolution,omitempty"`
 	// ReceivedAt is the e-mail's Date header (zero when missing).
 	ReceivedAt time.Time `json:"received_at,omitzero"`
 	// CreatedAt is when the outcome was stored.
@@ -180,7 +197,29 @@ type Reply struct {
 	CreatedAt time.Time `json:"created_at"`
 	// SentAt is zero while the reply is pending.
 	SentAt time.Time `json:"sent_at,omitzero"`
+	// AttemptedAt is set just before a send and cleared when the send
+	// failed. Set without SentAt, a process died during the send: the
+	// server may or may not have taken the mail, so it is not sent again
+	// by itself (a person decides; see Unconfirmed).
+	AttemptedAt time.Time `json:"attempted_at,omitzero"`
 }
 
 // Pending reports whether the reply has not been sent yet.
 func (r Reply) Pending() bool { return r.SentAt.IsZero() }
+
+// Unconfirmed reports a reply whose send was interrupted by a crash: it
+// may have reached the customer. It is never sent again automatically, so
+// a crash never confirms an order twice.
+func (r Reply) Unconfirmed() bool { return r.SentAt.IsZero() && !r.AttemptedAt.IsZero() }
+
+// Sendable reports a reply the outbox sends: pending and not unconfirmed.
+func (r Reply) Sendable() bool { return r.SentAt.IsZero() && r.AttemptedAt.IsZero() }
+
+// Resolution records how a person resolved a review.
+type Resolution struct {
+	// From is the status before (always review).
+	From Status `json:"from"`
+	// Reason is the person's reason (shown to the customer on rejection).
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}

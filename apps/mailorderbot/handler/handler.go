@@ -4,22 +4,25 @@
 // # What a run does
 //
 // The task payload is the raw RFC 5322 message. The routine derives the
-// message key (the Message-ID, else the IMAP URL in the task's
-// [contracts.AttrSourceRef]), parses the e-mail, prices it against the
-// catalog, composes the reply and saves order and reply in one idempotent
-// write. When SMTP is configured it then sends the reply and marks it sent.
+// message key (the Message-ID, else a digest of the message; an order an
+// older version stored under the IMAP URL in [contracts.AttrSourceRef] is
+// found too), parses the e-mail, decides the outcome ([Evaluate]: accepted,
+// rejected, ignored or review), composes the reply and saves order and reply
+// in one idempotent write. When SMTP is configured it then sends the reply
+// and marks it sent. [Handler.Resolve] turns a review into an accepted or
+// rejected order.
 //
 // # Results for the runtime
 //
-//   - nil for every final outcome — accepted, rejected, ignored — and for a
-//     redelivery of a message already stored (nothing new is created).
-//   - an ordinary error (retry with backoff) when the store fails.
-//   - [contracts.Permanent] when the message can never be processed: it has
-//     no Message-ID and the task no source reference, so there is no key to
-//     store it under.
+//   - nil for every final outcome — accepted, rejected, ignored, review —
+//     and for a redelivery of a message already stored (nothing new is
+//     created).
+//   - an ordinary error (retry with backoff) when the store fails, and for
+//     an empty payload (nothing was delivered: a source problem).
 //
-// An unreadable or oversized message is stored as ignored, with the reason,
-// so it is marked read and visible in `plba orders list`. A failed SMTP
+// A non-empty message that cannot be read (no readable header, over the
+// size or HTML bound) is stored as review, with the reason, so it is marked
+// read and visible in `plba orders list --status review`. A failed SMTP
 // delivery never fails the task: the reply stays pending in the outbox for
 // [reply.Flush].
 package handler
@@ -27,6 +30,8 @@ package handler
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,9 +47,6 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/pkg/contracts"
 )
-
-// TaskKind is the task kind the IMAP source publishes e-mails as.
-const TaskKind = "mailorderbot.email"
 
 // DefaultMaxLines is Deps.MaxLines when unset.
 const DefaultMaxLines = 50
@@ -78,6 +80,16 @@ type Deps struct {
 	From string
 	// MaxLines is the most order lines an e-mail may have; default 50.
 	MaxLines int
+	// ShopAddresses are the shop's own addresses or "@domain"s besides
+	// From: forwards from them are orders, mail from them is not answered.
+	ShopAddresses []string
+	// KeepRaw keeps the raw message of mail that goes to review in the
+	// store, so a person can read it; the module purges it after the
+	// configured retention.
+	KeepRaw bool
+	// AckReview sends an acknowledgement ("a person will look at it",
+	// never a confirmation) for mail that goes to review.
+	AckReview bool
 	// Parse bounds the parser.
 	Parse mailparse.Options
 	// OnOutcome, if set, is called after every successful run, from the
@@ -129,87 +141,208 @@ func (h *Handler) Run(ctx context.Context, task contracts.Task) error {
 	}
 	ref := task.Attr(contracts.AttrSourceRef)
 	now := h.d.Now().UTC()
-	req, perr := mailparse.Parse(bytes.NewReader(task.Payload), h.d.Parse)
-	var order domain.Order
-	if perr != nil {
-		if !errors.Is(perr, mailparse.ErrMalformed) && !errors.Is(perr, mailparse.ErrTooLarge) {
-			return contracts.Permanent(fmt.Errorf("handler: task %s: %w", task.ID, perr))
-		}
-		// The header could not be read, so there is no Message-ID; the
-		// source reference still identifies the message.
-		if ref == "" {
-			return contracts.Permanent(fmt.Errorf("handler: task %s: %w: %w", task.ID, ErrNoKey, perr))
-		}
-		order = domain.Order{Key: domain.MessageKey(ref), Status: domain.StatusIgnored, Reasons: []string{perr.Error()}}
-	} else {
-		key := MessageKey(req.MessageID, ref)
-		if key == "" {
-			return contracts.Permanent(fmt.Errorf("handler: task %s: %w", task.ID, ErrNoKey))
-		}
-		order = Evaluate(req, h.d.Catalog, h.d.MaxLines)
-		order.Key = key
+	req, perr := mailparse.ParseBytes(task.Payload, h.d.Parse)
+	if errors.Is(perr, mailparse.ErrEmpty) {
+		// Nothing was delivered: a source error, retried (the source
+		// fetches the message again).
+		return fmt.Errorf("handler: task %s (%s): %w", task.ID, ref, perr)
 	}
+	if req == nil {
+		return contracts.Permanent(fmt.Errorf("handler: task %s: %w", task.ID, perr))
+	}
+	key := MessageKey(req.MessageID, task.Payload)
+	if key == "" {
+		return contracts.Permanent(fmt.Errorf("handler: task %s: %w", task.ID, ErrNoKey))
+	}
+	// Orders stored before the digest key existed have the source
+	// reference as key; find them so an upgrade creates no second order.
+	if req.MessageID == "" && ref != "" {
+		if old, err := h.d.Store.Get(ctx, domain.MessageKey(ref)); err == nil {
+			return h.duplicate(ctx, old)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("handler: look up %s: %w", ref, err)
+		}
+	}
+	order := Evaluate(req, h.d.Catalog, h.policy())
+	order.Key = key
 	order.CreatedAt = now
-	rep, err := reply.Compose(order, h.d.From, now)
-	if err != nil {
-		// The From address was checked in New; anything else is a bug in
-		// composing, which must not cost the order.
-		h.d.Logger.ErrorContext(ctx, "compose reply", "key", order.Key, "err", err)
-		rep = nil
+	var rep *domain.Reply
+	if order.Status != domain.StatusReview || h.d.AckReview {
+		r, err := reply.Compose(order, h.d.From, now)
+		if err != nil {
+			// The From address was checked in New; anything else is a bug in
+			// composing, which must not cost the order.
+			h.d.Logger.ErrorContext(ctx, "compose reply", "key", order.Key, "err", err)
+		}
+		rep = r
 	}
 	created, err := h.d.Store.Save(ctx, order, rep)
 	if err != nil {
 		return fmt.Errorf("handler: save %s: %w", order.Key, err)
 	}
-	out := Outcome{Order: order, Duplicate: !created}
 	if !created {
-		if out.Order, err = h.d.Store.Get(ctx, order.Key); err != nil {
+		existing, err := h.d.Store.Get(ctx, order.Key)
+		if err != nil {
 			return fmt.Errorf("handler: load existing %s: %w", order.Key, err)
 		}
-		rep = nil
-		if h.d.Sender != nil {
-			// A previous delivery may have stored the reply and then
-			// failed to send it.
-			if r, err := h.d.Store.Reply(ctx, order.Key); err == nil {
-				rep = &r
-			}
+		return h.duplicate(ctx, existing)
+	}
+	if order.Status == domain.StatusReview && h.d.KeepRaw {
+		if err := h.d.Store.PutRaw(ctx, order.Key, task.Payload, now); err != nil {
+			// The mailbox still has the mail; the review stands.
+			h.d.Logger.WarnContext(ctx, "raw message not kept for review", "key", order.Key, "err", err)
 		}
 	}
+	out := Outcome{Order: order}
 	if h.d.Sender != nil && rep != nil && rep.Pending() {
 		out.ReplySent = h.send(ctx, *rep)
 	}
+	h.finish(ctx, out)
+	return nil
+}
+
+func (h *Handler) policy() Policy {
+	pol := Policy{MaxLines: h.d.MaxLines, ShopAddresses: h.d.ShopAddresses}
+	if a, err := mail.ParseAddress(h.d.From); err == nil {
+		pol.ShopAddresses = append(pol.ShopAddresses, a.Address)
+	}
+	return pol
+}
+
+// duplicate handles a redelivery of a stored message: nothing new is
+// created; a reply stored but not sent yet is sent now.
+func (h *Handler) duplicate(ctx context.Context, existing domain.Order) error {
+	out := Outcome{Order: existing, Duplicate: true}
+	if h.d.Sender != nil {
+		if r, err := h.d.Store.Reply(ctx, existing.Key); err == nil {
+			switch {
+			case r.Sendable():
+				out.ReplySent = h.send(ctx, r)
+			case r.Unconfirmed():
+				h.d.Logger.WarnContext(ctx, "reply interrupted by a crash during its send; it may have reached the customer and is not sent again (see plba orders show)",
+					"key", existing.Key, "attempted_at", r.AttemptedAt)
+			}
+		}
+	}
+	h.finish(ctx, out)
+	return nil
+}
+
+func (h *Handler) finish(ctx context.Context, out Outcome) {
 	h.d.Logger.DebugContext(ctx, "order processed", "key", out.Order.Key, "status", out.Order.Status,
 		"duplicate", out.Duplicate, "lines", len(out.Order.Lines), "total", out.Order.Total.String())
 	if h.d.OnOutcome != nil {
 		h.d.OnOutcome(out)
 	}
-	return nil
 }
 
 func (h *Handler) send(ctx context.Context, r domain.Reply) bool {
-	if err := h.d.Sender.Send(ctx, r); err != nil {
+	err := reply.Deliver(ctx, h.d.Store, h.d.Sender, r, h.d.Now())
+	switch {
+	case errors.Is(err, reply.ErrNotMarked):
+		h.d.Logger.WarnContext(ctx, "reply sent but not marked sent; it stays unconfirmed and is not sent again", "key", r.Key, "err", err)
+		return true
+	case err != nil:
 		h.d.Logger.WarnContext(ctx, "reply not sent; it stays in the outbox", "key", r.Key, "err", err)
 		return false
-	}
-	if err := h.d.Store.MarkSent(ctx, r.Key, h.d.Now()); err != nil {
-		h.d.Logger.WarnContext(ctx, "reply sent but not marked; it may be sent again", "key", r.Key, "err", err)
 	}
 	return true
 }
 
-// MessageKey is the idempotency key for a message: its Message-ID, else the
-// source reference (an IMAP URL with mailbox, UIDVALIDITY and UID). It is ""
-// when both are empty.
-func MessageKey(messageID, sourceRef string) domain.MessageKey {
+// MessageKey is the idempotency key for a message: its Message-ID, else a
+// digest of the raw message ("sha256:" and 64 hex digits). The digest is the
+// same wherever the message is stored (moving it or rebuilding the mailbox
+// changes its IMAP UID, not its bytes). It is "" when both are empty.
+func MessageKey(messageID string, raw []byte) domain.MessageKey {
 	if id := strings.TrimSpace(messageID); id != "" {
 		return domain.MessageKey(id)
 	}
-	return domain.MessageKey(strings.TrimSpace(sourceRef))
+	if len(raw) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(digestInput(raw))
+	return domain.MessageKey("sha256:" + hex.EncodeToString(sum[:]))
+}
+
+// digestInput is what identifies a message without a Message-ID: the
+// header fields its sender wrote (not the trace fields servers add on the
+// way: Received, Return-Path, Delivered-To, X-*) and the body.
+func digestInput(raw []byte) []byte {
+	var keep bytes.Buffer
+	rest := raw
+	skipping := false
+	for len(rest) > 0 {
+		line, tail, _ := bytes.Cut(rest, []byte("\n"))
+		rest = tail
+		l := bytes.TrimRight(line, "\r")
+		if len(l) == 0 {
+			keep.WriteString("\n")
+			keep.Write(bytes.ReplaceAll(rest, []byte("\r\n"), []byte("\n")))
+			break
+		}
+		if l[0] == ' ' || l[0] == '\t' {
+			if !skipping {
+				keep.Write(l)
+				keep.WriteByte('\n')
+			}
+			continue
+		}
+		name, _, _ := bytes.Cut(l, []byte(":"))
+		n := strings.ToLower(string(bytes.TrimSpace(name)))
+		skipping = n == "received" || n == "return-path" || n == "delivered-to" || strings.HasPrefix(n, "x-") ||
+			n == "authentication-results" || n == "dkim-signature" || n == "arc-seal" || n == "arc-message-signature" ||
+			n == "arc-authentication-results" || n == "received-spf"
+		if !skipping {
+			keep.Write(l)
+			keep.WriteByte('\n')
+		}
+	}
+	return keep.Bytes()
+}
+
+// Policy is what Evaluate needs besides the request and the catalog.
+type Policy struct {
+	// MaxLines is the most order lines an e-mail may have; default 50.
+	MaxLines int
+	// ShopAddresses are the shop's own addresses ("sales@shop.example") or
+	// domains ("@shop.example"). A forward from one of them is an order of
+	// the forwarded sender; mail from them is never answered.
+	ShopAddresses []string
+}
+
+// IsShop reports whether addr is one of the shop's own addresses.
+func (p Policy) IsShop(addr string) bool {
+	addr = strings.ToLower(strings.TrimSpace(addr))
+	if addr == "" {
+		return false
+	}
+	for _, a := range p.ShopAddresses {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a == addr || (strings.HasPrefix(a, "@") && strings.HasSuffix(addr, a)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Evaluate decides the outcome for a parsed request and prices it. The
-// result has no Key or CreatedAt yet.
-func Evaluate(req *mailparse.Request, cat *catalog.Catalog, maxLines int) domain.Order {
+// result has no Key or CreatedAt yet. In order:
+//
+//   - automatic mail (auto-replies, bounces, lists) and mail from the shop
+//     itself is ignored, whatever it quotes;
+//   - an unreadable or oversized mail is review;
+//   - a forward is the forwarded sender's order when a shop address
+//     forwarded it, else review (or ignored when it holds no order);
+//   - a mail that is no order attempt — no order-like subject and no line
+//     with a catalog SKU — is ignored, never rejected;
+//   - a line not understood, or an attachment that may hold the order, is
+//     review: an order is accepted only when every candidate line was read;
+//   - bad quantities, unknown SKUs and too many lines are a rejection;
+//   - otherwise the order is accepted.
+func Evaluate(req *mailparse.Request, cat *catalog.Catalog, pol Policy) domain.Order {
+	if pol.MaxLines <= 0 {
+		pol.MaxLines = DefaultMaxLines
+	}
 	o := domain.Order{
 		Status:     domain.StatusAccepted,
 		MessageID:  req.MessageID,
@@ -219,25 +352,94 @@ func Evaluate(req *mailparse.Request, cat *catalog.Catalog, maxLines int) domain
 		ShipTo:     req.ShipTo,
 		Note:       req.Note,
 		ReceivedAt: req.Date,
+		Candidates: req.Unparsed,
 	}
-	if len(req.Lines) == 0 && len(req.Problems) == 0 {
-		o.Status = domain.StatusIgnored
-		o.Reasons = append([]string{"no order lines"}, req.Warnings...)
+	for _, p := range req.Problems {
+		o.Candidates = append(o.Candidates, p.Text)
+	}
+	for _, l := range req.Lines {
+		o.Lines = append(o.Lines, domain.Line{SKU: l.SKU, Qty: l.Qty})
+	}
+	final := func(st domain.Status, reasons ...string) domain.Order {
+		o.Status = st
+		o.Reasons = append(o.Reasons, reasons...)
+		if st == domain.StatusIgnored {
+			o.Lines, o.Candidates = nil, nil
+		}
 		return o
 	}
-	reasons := append([]string(nil), req.Problems...)
-	if n := len(req.Lines) + len(req.Problems); n > maxLines {
-		reasons = append(reasons, fmt.Sprintf("too many order lines: %d (at most %d)", n, maxLines))
+	switch {
+	case req.Automatic != "":
+		return final(domain.StatusIgnored, req.Automatic)
+	case pol.IsShop(req.From.Address) && req.Forward == nil:
+		return final(domain.StatusIgnored, "mail from the shop's own address "+req.From.Address)
+	case req.Unreadable != "":
+		return final(domain.StatusReview, "message cannot be read with confidence: "+req.Unreadable)
+	}
+	hasContent := len(req.Lines)+len(req.Problems)+len(req.Unparsed) > 0
+	if req.Forward != nil {
+		if !hasContent && len(req.Attachments) == 0 {
+			return final(domain.StatusIgnored, "forwarded mail without order lines")
+		}
+		if !pol.IsShop(req.From.Address) || req.Forward.From.Address == "" {
+			return final(domain.StatusReview, fmt.Sprintf("forwarded by %s, which is not a shop address: whose order it is needs a person", req.From.Address))
+		}
+		o.Customer = req.Forward.From
+		o.ReplyTo = nil
+	}
+	known := false
+	for _, l := range req.Lines {
+		if _, ok := cat.Lookup(l.SKU); ok {
+			known = true
+		}
+	}
+	for _, p := range req.Problems {
+		if _, ok := cat.Lookup(p.SKU); ok {
+			known = true
+		}
+	}
+	attempt := req.OrderSubject || known || req.Forward != nil
+	if !hasContent {
+		switch {
+		case attempt && len(req.Attachments) > 0:
+			return final(domain.StatusReview, attachmentReasons(req)...)
+		case req.QuotedCandidates > 0:
+			return final(domain.StatusIgnored, "order lines only in quoted text")
+		}
+		return final(domain.StatusIgnored, append([]string{"no order lines"}, req.Warnings...)...)
+	}
+	if !attempt {
+		return final(domain.StatusIgnored, "no order attempt: no order subject and no line with a catalog SKU")
+	}
+	var review []string
+	for _, u := range req.Unparsed {
+		review = append(review, "line not understood: \u201c"+u+"\u201d")
+	}
+	for _, a := range req.Attachments {
+		// An image beside readable order lines is a logo or a photo of
+		// the shelf; a PDF or spreadsheet may hold more of the order.
+		if !strings.HasPrefix(a.ContentType, "image/") {
+			review = append(review, attachmentReasons(&mailparse.Request{Attachments: []mailparse.Attachment{a}})...)
+		}
+	}
+	if len(review) > 0 {
+		return final(domain.StatusReview, review...)
+	}
+	var reasons []string
+	for _, p := range req.Problems {
+		reasons = append(reasons, p.Reason)
+	}
+	if n := len(req.Lines) + len(req.Problems); n > pol.MaxLines {
+		reasons = append(reasons, fmt.Sprintf("too many order lines: %d (at most %d)", n, pol.MaxLines))
 	}
 	var total domain.Money
-	for _, l := range req.Lines {
-		line := domain.Line{SKU: l.SKU, Qty: l.Qty}
+	for i, l := range req.Lines {
 		item, ok := cat.Lookup(l.SKU)
 		if !ok {
-			reasons = append(reasons, fmt.Sprintf("unknown SKU %q", l.SKU))
-			o.Lines = append(o.Lines, line)
+			reasons = append(reasons, fmt.Sprintf("unknown SKU %s in \u201c%s\u201d", l.SKU, l.Text))
 			continue
 		}
+		line := &o.Lines[i]
 		line.Name, line.UnitPrice = item.Name, item.UnitPrice
 		lt, err := item.UnitPrice.Times(l.Qty)
 		if err == nil {
@@ -247,13 +449,23 @@ func Evaluate(req *mailparse.Request, cat *catalog.Catalog, maxLines int) domain
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("cannot total %s: %v", l.SKU, err))
 		}
-		o.Lines = append(o.Lines, line)
 	}
 	if len(reasons) > 0 {
-		o.Status = domain.StatusRejected
-		o.Reasons = reasons
-		return o
+		return final(domain.StatusRejected, reasons...)
 	}
+	o.Candidates = nil
 	o.Total = total
 	return o
+}
+
+func attachmentReasons(req *mailparse.Request) []string {
+	var out []string
+	for _, a := range req.Attachments {
+		name := a.Name
+		if name == "" {
+			name = a.ContentType
+		}
+		out = append(out, fmt.Sprintf("attachment %s (%s) may hold the order and is not read", name, a.ContentType))
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/plba/plba/apps/mailorderbot"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/handler"
 	"github.com/plba/plba/apps/mailorderbot/mailparse"
+	"github.com/plba/plba/apps/mailorderbot/reply"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/apps/mailorderbot/store/sqlitestore"
 	"github.com/plba/plba/pkg/contracts"
@@ -69,7 +71,7 @@ func newRig(t *testing.T, mod func(*handler.Deps)) *rig {
 }
 
 func task(payload []byte, ref string) contracts.Task {
-	t := contracts.Task{ID: "t1", Kind: handler.TaskKind, Payload: payload, Attempt: 1}
+	t := contracts.Task{ID: "t1", Kind: mailorderbot.TaskKind, Payload: payload, Attempt: 1}
 	if ref != "" {
 		t = t.WithAttr(contracts.AttrSourceRef, ref)
 	}
@@ -90,15 +92,15 @@ func TestOutcomes(t *testing.T) {
 		{"plain_all_forms.eml", "plain-1@example.com", domain.StatusAccepted, 27112, "", "buy@corp.example"},
 		{"html_table_only.eml", "html1@example.com", domain.StatusAccepted, 2*1250 + 4*450, "", "alice@example.com"},
 		{"csv_attachment_comma.eml", "csv2@example.com", domain.StatusAccepted, 300 + 3*49900 + 650, "", "alice@example.com"},
-		{"windows1251_base64.eml", "cp1251@example.ru", domain.StatusAccepted, 2*1250 + 2*899, "", "ivan@example.ru"},
+		{"windows1251_base64.eml", "cp1251@example.ru", domain.StatusAccepted, 2*1250 + 3*450 + 2*899, "", "ivan@example.ru"},
 		{"koi8r_qp.eml", "koi8@example.ru", domain.StatusAccepted, 4*450 + 390, "", "olga@example.ru"},
-		{"bad_sku.eml", "badsku@example.com", domain.StatusRejected, 0, `unknown SKU "ZZZ-999"`, "alice@example.com"},
-		{"bad_quantity.eml", "badqty@example.com", domain.StatusRejected, 0, `quantity "0"`, "alice@example.com"},
-		{"csv_attachment_semicolon.eml", "csv1@example.com", domain.StatusRejected, 0, `quantity "x"`, "alice@example.com"},
+		{"bad_sku.eml", "badsku@example.com", domain.StatusRejected, 0, `unknown SKU ZZZ-999`, "alice@example.com"},
+		{"bad_quantity.eml", "badqty@example.com", domain.StatusRejected, 0, `quantity “0”`, "alice@example.com"},
+		{"csv_attachment_semicolon.eml", "csv1@example.com", domain.StatusRejected, 0, `quantity “x”`, "alice@example.com"},
 		{"no_order_lines.eml", "noorder@example.com", domain.StatusIgnored, 0, "no order lines", ""},
-		{"multipart_no_boundary.eml", "noboundary@example.com", domain.StatusIgnored, 0, "boundary", ""},
-		{"no_message_id.eml", ref, domain.StatusAccepted, 49900, "", "carol@example.org"},
-		{"garbage.eml", ref, domain.StatusIgnored, 0, "malformed", ""},
+		{"multipart_no_boundary.eml", "noboundary@example.com", domain.StatusAccepted, 1250, "", "alice@example.com"},
+		{"no_message_id.eml", handler.MessageKey("", fixture(t, "no_message_id.eml")), domain.StatusAccepted, 49900, "", "carol@example.org"},
+		{"garbage.eml", handler.MessageKey("", fixture(t, "garbage.eml")), domain.StatusReview, 0, "cannot be read", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -132,40 +134,76 @@ func TestOutcomes(t *testing.T) {
 	}
 }
 
-func TestNoMessageIDFallsBackToSourceRef(t *testing.T) {
+func TestNoMessageIDUsesDigest(t *testing.T) {
 	r := newRig(t, nil)
 	ctx := context.Background()
+	raw := fixture(t, "no_message_id.eml")
+	if err := r.h.Run(ctx, task(raw, ref)); err != nil {
+		t.Fatal(err)
+	}
+	key := handler.MessageKey("", raw)
+	if !strings.HasPrefix(string(key), "sha256:") {
+		t.Fatalf("key %q, want a sha256 digest", key)
+	}
+	got, err := r.st.Get(ctx, key)
+	if err != nil || got.Customer.Address != "carol@example.org" {
+		t.Fatalf("Get(digest) = %+v, %v", got, err)
+	}
+	// The same message moved to another mailbox (another UID), with an
+	// extra Received line: the same order.
+	moved := append([]byte("Received: from mx2 by mx3; Mon, 2 Mar 2026 11:00:00 +0000\r\n"), raw...)
+	if err := r.h.Run(ctx, task(moved, "imap://bot@127.0.0.1/Archive;UIDVALIDITY=9/;UID=3")); err != nil {
+		t.Fatal(err)
+	}
+	<-r.outcomes
+	if o := <-r.outcomes; !o.Duplicate {
+		t.Fatalf("moved message created a second order: %+v", o)
+	}
+}
+
+// TestLegacySourceRefKeyStillFound: an order stored by an older version
+// under the IMAP URL is found after the upgrade; no second order.
+func TestLegacySourceRefKeyStillFound(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	old := domain.Order{Key: ref, Status: domain.StatusAccepted, Customer: domain.Customer{Address: "carol@example.org"},
+		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := r.st.Save(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.h.Run(ctx, task(fixture(t, "no_message_id.eml"), ref)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := r.st.Get(ctx, ref)
-	if err != nil || got.Customer.Address != "carol@example.org" {
-		t.Fatalf("Get(ref) = %+v, %v", got, err)
+	if o := <-r.outcomes; !o.Duplicate || o.Order.Key != ref {
+		t.Fatalf("outcome %+v, want the legacy order as a duplicate", o)
+	}
+	list, _ := r.st.List(ctx, store.Filter{})
+	if len(list) != 1 {
+		t.Fatalf("%d orders, want 1", len(list))
 	}
 }
 
-func TestNoKeyIsPermanent(t *testing.T) {
+func TestEmptyPayloadIsRetried(t *testing.T) {
 	r := newRig(t, nil)
-	for _, f := range []string{"no_message_id.eml", "garbage.eml", "empty.eml"} {
-		err := r.h.Run(context.Background(), task(fixture(t, f), ""))
-		if !contracts.IsPermanent(err) || !errors.Is(err, handler.ErrNoKey) {
-			t.Errorf("%s without source ref: err = %v, want Permanent(ErrNoKey)", f, err)
-		}
-	}
-	list, _ := r.st.List(context.Background(), store.Filter{})
-	if len(list) != 0 {
-		t.Fatalf("stored %d orders for keyless messages", len(list))
+	err := r.h.Run(context.Background(), task(nil, ref))
+	if err == nil || contracts.IsPermanent(err) || !errors.Is(err, mailparse.ErrEmpty) {
+		t.Fatalf("empty payload: err = %v, want a retryable ErrEmpty", err)
 	}
 }
 
-func TestTooLargeIsIgnored(t *testing.T) {
-	r := newRig(t, func(d *handler.Deps) { d.Parse = mailparse.Options{MaxBytes: 64} })
-	if err := r.h.Run(context.Background(), task(fixture(t, "plain_all_forms.eml"), ref)); err != nil {
+func TestTooLargeIsReview(t *testing.T) {
+	r := newRig(t, func(d *handler.Deps) { d.Parse = mailparse.Options{MaxBytes: 300}; d.AckReview = true })
+	raw := fixture(t, "plain_all_forms.eml")
+	if err := r.h.Run(context.Background(), task(raw, ref)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := r.st.Get(context.Background(), ref)
-	if err != nil || got.Status != domain.StatusIgnored || !strings.Contains(got.Reasons[0], "too large") {
+	got, err := r.st.Get(context.Background(), "plain-1@example.com")
+	if err != nil || got.Status != domain.StatusReview || !strings.Contains(got.Reasons[0], "too large") {
 		t.Fatalf("oversized message: %+v, %v", got, err)
+	}
+	rep, err := r.st.Reply(context.Background(), got.Key)
+	if err != nil || !strings.Contains(string(rep.Raw), "Order received") || strings.Contains(string(rep.Raw), "confirmed") {
+		t.Fatalf("acknowledgement = %s, %v", rep.Raw, err)
 	}
 }
 
@@ -261,6 +299,41 @@ func TestSendAndRetrySend(t *testing.T) {
 	}
 }
 
+// A process killed during a send (simulated: the attempt recorded, never
+// marked sent) leaves the reply unconfirmed; the redelivery of its mail
+// finds the order and does not send the confirmation a second time, and
+// neither does the outbox.
+func TestCrashDuringSendNeverSendsTwice(t *testing.T) {
+	fs := &fakeSender{fail: true}
+	r := newRig(t, func(d *handler.Deps) { d.Sender = fs })
+	ctx := context.Background()
+	msg := fixture(t, "bad_sku.eml")
+	if err := r.h.Run(ctx, task(msg, "")); err != nil {
+		t.Fatal(err)
+	}
+	<-r.outcomes
+	// The crash: the attempt is on record, the send's end is not.
+	if err := r.st.MarkAttempt(ctx, "badsku@example.com", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	fs.fail = false
+	if err := r.h.Run(ctx, task(msg, "")); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-r.outcomes; o.ReplySent || !o.Duplicate {
+		t.Fatalf("redelivery after a crash during the send: %+v, want a duplicate with no reply sent", o)
+	}
+	if n, err := reply.Flush(ctx, r.st, fs, 10); err != nil || n != 0 {
+		t.Fatalf("outbox flush sent %d (%v); want 0", n, err)
+	}
+	if len(fs.sent) != 0 {
+		t.Fatalf("sent %v; an unconfirmed reply must not be sent again by itself", fs.sent)
+	}
+	if rep, err := r.st.Reply(ctx, "badsku@example.com"); err != nil || !rep.Unconfirmed() {
+		t.Fatalf("reply %+v, %v; want unconfirmed", rep, err)
+	}
+}
+
 func TestStoreFailureIsRetried(t *testing.T) {
 	r := newRig(t, nil)
 	r.st.Close()
@@ -292,7 +365,7 @@ func TestCurrencyMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := &mailparse.Request{Lines: []mailparse.Line{{SKU: "ABC-123", Qty: 1}, {SKU: "TEA-001", Qty: 1}}}
-	o := handler.Evaluate(req, cat, 50)
+	o := handler.Evaluate(req, cat, handler.Policy{MaxLines: 50})
 	if o.Status != domain.StatusRejected || !strings.Contains(o.Reasons[0], "currency mismatch") {
 		t.Fatalf("mixed currencies: %s %q", o.Status, o.Reasons)
 	}
@@ -345,7 +418,7 @@ func ExampleNew() {
 		panic(err)
 	}
 	msg := "From: Alice <alice@example.com>\r\nMessage-ID: <7@example.com>\r\nSubject: order\r\n\r\nABC-123 x 2\r\n"
-	task := contracts.Task{Kind: handler.TaskKind, Payload: []byte(msg)}
+	task := contracts.Task{Kind: mailorderbot.TaskKind, Payload: []byte(msg)}
 	_ = h.Run(context.Background(), task)
 	_ = h.Run(context.Background(), task) // a redelivery creates nothing
 	// Output:

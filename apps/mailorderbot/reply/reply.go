@@ -32,9 +32,10 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/domain"
 )
 
-// Compose writes the reply for an accepted or rejected order, from the
-// given address to the order's ReplyTo (else its customer). It returns nil
-// for ignored orders and orders with nobody to answer.
+// Compose writes the reply for an accepted or rejected order, or the
+// acknowledgement for one in review (receipt only, never a confirmation),
+// from the given address to the order's ReplyTo (else its customer). It
+// returns nil for ignored orders and orders with nobody to answer.
 func Compose(order domain.Order, from string, now time.Time) (*domain.Reply, error) {
 	if order.Status == domain.StatusIgnored {
 		return nil, nil
@@ -68,12 +69,19 @@ func Compose(order domain.Order, from string, now time.Time) (*domain.Reply, err
 	switch order.Status {
 	case domain.StatusAccepted:
 		h.SetSubject("Order confirmed: " + subject)
+	case domain.StatusReview:
+		h.SetSubject("Order received: " + subject)
 	default:
 		h.SetSubject("Order not accepted: " + subject)
 	}
 	// A Message-ID derived from the order key: composing twice yields the
 	// same id, so a receiving server can drop a duplicate.
-	sum := sha256.Sum256([]byte(order.Key))
+	// A resolution's reply is a second message for the same key.
+	idSeed := string(order.Key)
+	if order.Resolution != nil {
+		idSeed += "\x00" + string(order.Status)
+	}
+	sum := sha256.Sum256([]byte(idSeed))
 	domainPart := fromAddr.Address[strings.LastIndexByte(fromAddr.Address, '@')+1:]
 	h.SetMessageID("reply-" + hex.EncodeToString(sum[:12]) + "@" + domainPart)
 	if order.MessageID != "" {
@@ -122,6 +130,9 @@ func Body(order domain.Order) string {
 		if order.Note != "" {
 			b.WriteString("\nYour note: " + order.Note + "\n")
 		}
+	case domain.StatusReview:
+		b.WriteString("we have received your order. A person will look at it and answer you;\n")
+		b.WriteString("this is not yet a confirmation.\n")
 	default:
 		b.WriteString("we could not accept your order:\n\n")
 		for _, r := range order.Reasons {

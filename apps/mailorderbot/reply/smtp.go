@@ -149,17 +149,41 @@ func Flush(ctx context.Context, st store.OrderStore, s Sender, limit int) (int, 
 	sent := 0
 	var rejected []error
 	for _, r := range pending {
-		if err := s.Send(ctx, r); err != nil {
+		if err := Deliver(ctx, st, s, r, time.Now()); err != nil {
 			if errors.Is(err, ErrRejected) {
 				rejected = append(rejected, err)
 				continue
 			}
 			return sent, fmt.Errorf("reply: flush: %w", err)
 		}
-		if err := st.MarkSent(ctx, r.Key, time.Now()); err != nil {
-			return sent, fmt.Errorf("reply: flush: %w", err)
-		}
 		sent++
 	}
 	return sent, errors.Join(rejected...)
+}
+
+// ErrNotMarked is wrapped by Deliver's error when the reply went out but
+// recording that failed: it stays unconfirmed and is not sent again.
+var ErrNotMarked = errors.New("reply: sent, but not marked sent")
+
+// Deliver sends r at most once across crashes: the attempt is recorded
+// first, so a process that dies during the send leaves the reply
+// unconfirmed (domain.Reply.Unconfirmed) instead of sending it again on
+// redelivery; a send that fails clears the attempt, so the outbox retries
+// it; a send that succeeds is marked sent.
+func Deliver(ctx context.Context, st store.OrderStore, s Sender, r domain.Reply, now time.Time) error {
+	if err := st.MarkAttempt(ctx, r.Key, now); err != nil {
+		return fmt.Errorf("reply %s: record the attempt: %w", r.Key, err)
+	}
+	if err := s.Send(ctx, r); err != nil {
+		// Not delivered: back to pending. A failure to clear leaves it
+		// unconfirmed, which errs on the side of one confirmation.
+		if cerr := st.ClearAttempt(context.WithoutCancel(ctx), r.Key); cerr != nil {
+			return errors.Join(err, fmt.Errorf("reply %s: clear the attempt: %w", r.Key, cerr))
+		}
+		return err
+	}
+	if err := st.MarkSent(context.WithoutCancel(ctx), r.Key, now); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrNotMarked, r.Key, err)
+	}
+	return nil
 }

@@ -16,6 +16,24 @@
 // [OrderStore.PendingReplies]; a crash between storing and sending loses
 // nothing.
 //
+// # Reviews
+//
+// An order in review is final for its message: Save never replaces it. A
+// person resolves it with [OrderStore.Resolve], which turns it into an
+// accepted or rejected order and replaces the outbox entry with the
+// confirmation or rejection, in one atomic write, only while it is still in
+// review (two people resolving at once: one wins, the other gets
+// ErrNotReview).
+//
+// # Retention
+//
+// The store keeps the outcome (header fields, lines, candidate lines,
+// reasons, ship-to, note) and the reply. The raw message is kept only for
+// orders in review, so a person can read what the bot could not (a PDF
+// purchase order, a garbled mail), via [OrderStore.PutRaw]; [OrderStore.PurgeRaw]
+// deletes raw messages older than the configured retention (the module runs
+// it hourly). The mailbox keeps the original mail either way.
+//
 // # Implementations
 //
 // sqlitestore (a local file, the default) and dynamostore (AWS) both pass the
@@ -59,17 +77,42 @@ type OrderStore interface {
 	Get(ctx context.Context, key domain.MessageKey) (domain.Order, error)
 	// List returns orders, newest first.
 	List(ctx context.Context, f Filter) ([]domain.Order, error)
+	// Count returns how many orders f's status selects (f.Limit is
+	// ignored), so a listing can say "100 of N".
+	Count(ctx context.Context, f Filter) (int, error)
 	// Reply returns the reply stored for key, or ErrNotFound.
 	Reply(ctx context.Context, key domain.MessageKey) (domain.Reply, error)
-	// PendingReplies returns up to limit unsent replies, oldest first
-	// (limit 0 means 100).
+	// PendingReplies returns up to limit replies to send (unsent and not
+	// attempted: see domain.Reply.Unconfirmed), oldest first (limit 0
+	// means 100).
 	PendingReplies(ctx context.Context, limit int) ([]domain.Reply, error)
 	// MarkSent records that the reply for key was sent at the given time.
 	// Marking a sent reply again keeps the first time.
 	MarkSent(ctx context.Context, key domain.MessageKey, at time.Time) error
+	// MarkAttempt records, before a send, that the reply for key is being
+	// sent (a crash leaves it unconfirmed); ClearAttempt undoes it after a
+	// send that failed, so the outbox tries again.
+	MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error
+	ClearAttempt(ctx context.Context, key domain.MessageKey) error
+	// Resolve replaces the order stored under order.Key, which must be in
+	// review (else ErrNotReview; ErrNotFound when there is none), by order,
+	// and the outbox entry by reply if non-nil (pending), atomically.
+	Resolve(ctx context.Context, order domain.Order, reply *domain.Reply) error
+	// PutRaw keeps the raw message of a stored order (for review);
+	// at is when it was stored, for PurgeRaw. Putting again keeps the first.
+	PutRaw(ctx context.Context, key domain.MessageKey, raw []byte, at time.Time) error
+	// Raw returns the raw message kept for key, or ErrNotFound.
+	Raw(ctx context.Context, key domain.MessageKey) ([]byte, error)
+	// PurgeRaw deletes raw messages stored before the given time and
+	// reports how many.
+	PurgeRaw(ctx context.Context, before time.Time) (int, error)
 	// Close releases the store's resources.
 	Close() error
 }
+
+// ErrNotReview is returned by Resolve when the order is not in review
+// (already resolved, or never was).
+var ErrNotReview = errors.New("store: order is not in review")
 
 // Check validates what Save is given; implementations call it first.
 func Check(order domain.Order, reply *domain.Reply) error {

@@ -27,9 +27,22 @@
 //     reporting it) is restarted the same way.
 //   - Init failures: a POST to runtime/init/error, or an exit before the
 //     first GET next, fail the invocation that was waiting for it.
+//   - The deadline: Lambda-Runtime-Deadline-Ms is the instant the timer
+//     fires, to the millisecond, so a function that ignores its deadline
+//     fails here as on Lambda.
+//   - The 6 MB payload limit of synchronous invocations ([MaxPayload]): a
+//     larger event is refused (413 RequestEntityTooLargeException over
+//     HTTP, [ErrRequestTooLarge] from Invoke) and a larger response is a
+//     "Function.ResponseSizeTooLarge" error.
+//   - A read-only task root: the bootstrap's directory (LAMBDA_TASK_ROOT)
+//     is mounted read-only in a mount namespace of the function's own, as
+//     Lambda's /var/task is; /tmp stays writable. That needs the privilege
+//     to create a mount namespace (root, CAP_SYS_ADMIN) and util-linux's
+//     unshare; without them the emulator says on the function's stderr
+//     that the task root is writable here, instead of pretending.
 //
 // Not emulated: concurrency (one process), extensions, response streaming,
-// the Telemetry and Logs APIs, memory limits, and the 6 MB payload limit.
+// the Telemetry and Logs APIs, memory limits.
 package emulator
 
 import (
@@ -61,7 +74,14 @@ var (
 	ErrTimeout = errors.New("lambda emulator: task timed out")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("lambda emulator: closed")
+	// ErrRequestTooLarge is matched by the error of an Invoke whose event
+	// is over MaxPayload.
+	ErrRequestTooLarge = errors.New("lambda emulator: request payload over 6 MB")
 )
+
+// MaxPayload is Lambda's limit, in bytes, for a synchronous invocation's
+// request and for its response (6 MB).
+const MaxPayload = 6 << 20
 
 // FunctionError is a function's error response (the Runtime API's error
 // document), also used for timeouts and crashes with Lambda's error types
@@ -82,9 +102,16 @@ func (e *FunctionError) Error() string {
 	return fmt.Sprintf("lambda function error: %s: %s", e.Type, e.Message)
 }
 
-// Is makes a timeout match [ErrTimeout].
+// Is makes a timeout match [ErrTimeout] and an oversized request
+// [ErrRequestTooLarge].
 func (e *FunctionError) Is(target error) bool {
-	return target == ErrTimeout && e.Type == "Sandbox.Timedout"
+	return target == ErrTimeout && e.Type == "Sandbox.Timedout" ||
+		target == ErrRequestTooLarge && e.Type == "RequestEntityTooLargeException"
+}
+
+func requestTooLarge(n int) *FunctionError {
+	return &FunctionError{Type: "RequestEntityTooLargeException",
+		Message: fmt.Sprintf("%d byte payload is too large for the RequestResponse invocation type (limit %d bytes)", n, MaxPayload)}
 }
 
 // Options configure an [Emulator].
@@ -95,8 +122,13 @@ type Options struct {
 	Args []string
 	// Env is the function's environment (on top of Lambda's variables).
 	Env map[string]string
-	// InheritEnv passes the host environment to the function too.
+	// InheritEnv passes the host environment to the function too. Off by
+	// default, as on Lambda: credentials a function needs must be passed in
+	// Env, so a missing permission shows here and not first on AWS.
 	InheritEnv bool
+	// WritableTaskRoot leaves the bootstrap's directory writable (no mount
+	// namespace).
+	WritableTaskRoot bool
 	// FunctionName; default "function".
 	FunctionName string
 	// Timeout of one invocation; default 30s.
@@ -258,6 +290,9 @@ func (e *Emulator) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 		return nil, ErrClosed
 	}
 	defer func() { <-e.slot }()
+	if len(event) > MaxPayload {
+		return nil, requestTooLarge(len(event))
+	}
 	inv := &invocation{id: newID(), event: event, result: make(chan result, 1), trace: traceID()}
 	e.mu.Lock()
 	e.inflight[inv.id] = inv
@@ -278,8 +313,10 @@ func (e *Emulator) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 			return nil, err
 		}
 		// The clock runs from the hand-over, like Lambda's from the invoke.
-		inv.deadline = time.Now().Add(e.opts.Timeout)
-		timer = time.NewTimer(e.opts.Timeout)
+		// The advertised deadline (whole milliseconds) is the instant the
+		// timer fires: no grace a real Lambda would not give.
+		inv.deadline = time.UnixMilli(time.Now().Add(e.opts.Timeout).UnixMilli())
+		timer = time.NewTimer(time.Until(inv.deadline))
 		defer timer.Stop()
 		select {
 		case e.pending <- inv:
@@ -390,7 +427,19 @@ func (e *Emulator) ensureProcess(ctx context.Context) (*process, error) {
 // spawn starts the bootstrap. e.mu is held.
 func (e *Emulator) spawn() (*process, error) {
 	cmd := exec.Command(e.opts.Bootstrap, e.opts.Args...)
-	cmd.Dir = filepath.Dir(e.opts.Bootstrap)
+	root := filepath.Dir(e.opts.Bootstrap)
+	if !e.opts.WritableTaskRoot {
+		if unshare, ok := readOnlyRootSupported(); ok {
+			// unshare execs sh, sh execs the bootstrap: one PID, one
+			// process group, as before.
+			args := append([]string{"--mount", "--propagation", "private", "sh", "-c",
+				`mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && exec "$@"`, root, e.opts.Bootstrap}, e.opts.Args...)
+			cmd = exec.Command(unshare, args...)
+		} else {
+			fmt.Fprintf(e.opts.Stderr, "lambda emulator: the task root %s stays writable here (a read-only one needs root or CAP_SYS_ADMIN and util-linux unshare); on Lambda it is read-only\n", root)
+		}
+	}
+	cmd.Dir = root
 	cmd.Env = e.environ()
 	cmd.Stdout, cmd.Stderr = e.opts.Stdout, e.opts.Stderr
 	// Own process group, so a timeout kills whatever the function started.
@@ -409,6 +458,20 @@ func (e *Emulator) spawn() (*process, error) {
 	e.opts.Logger.Debug("lambda emulator: started function", "function", e.opts.FunctionName, "pid", cmd.Process.Pid)
 	return p, nil
 }
+
+// readOnlyRootSupported reports whether a mount namespace can be made
+// here, and the unshare binary to make it with.
+var readOnlyRootSupported = sync.OnceValues(func() (string, bool) {
+	path, err := exec.LookPath("unshare")
+	if err != nil || os.Geteuid() != 0 {
+		return "", false
+	}
+	// Probe once: containers may forbid mount namespaces even to root.
+	if err := exec.Command(path, "--mount", "--propagation", "private", "true").Run(); err != nil {
+		return "", false
+	}
+	return path, true
+})
 
 func (e *Emulator) environ() []string {
 	env := map[string]string{}
@@ -500,9 +563,16 @@ func (e *Emulator) response(w http.ResponseWriter, r *http.Request) {
 	if inv == nil {
 		return
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(body) > MaxPayload {
+		n, _ := io.Copy(io.Discard, r.Body)
+		deliver(inv, result{ferr: &FunctionError{Type: "Function.ResponseSizeTooLarge",
+			Message: fmt.Sprintf("Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).", int64(len(body))+n, MaxPayload)}})
+		writeJSON(w, http.StatusRequestEntityTooLarge, FunctionError{Type: "RequestEntityTooLarge", Message: "response payload too large"})
 		return
 	}
 	deliver(inv, result{body: body})
@@ -557,9 +627,15 @@ func deliver(inv *invocation, r result) {
 // response out; function errors as 200 with X-Amz-Function-Error and the
 // error document, like Lambda's Invoke API.
 func (e *Emulator) invokeHTTP(w http.ResponseWriter, r *http.Request) {
-	event, err := io.ReadAll(io.LimitReader(r.Body, 6<<20))
+	event, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(event) > MaxPayload {
+		// Refused whole, as Lambda's Invoke API does: never a cut event.
+		n, _ := io.Copy(io.Discard, r.Body)
+		writeJSON(w, http.StatusRequestEntityTooLarge, requestTooLarge(len(event)+int(n)))
 		return
 	}
 	if len(bytes.TrimSpace(event)) == 0 {

@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/plba/plba/internal/syncio"
 	"github.com/plba/plba/pkg/lambda/emulator"
 )
 
@@ -61,6 +62,7 @@ type fnResponse struct {
 	Env         map[string]string `json:"env"`
 	PID         int               `json:"pid"`
 	Count       int               `json:"count"`
+	WriteErr    string            `json:"write_err"`
 }
 
 func start(t *testing.T, o emulator.Options) *emulator.Emulator {
@@ -290,5 +292,82 @@ func TestInvokeOnce(t *testing.T) {
 func TestStartValidates(t *testing.T) {
 	if _, err := emulator.Start(context.Background(), emulator.Options{Bootstrap: "/nonexistent/bootstrap"}); err == nil {
 		t.Fatal("Start with a missing bootstrap succeeded")
+	}
+}
+
+// The 6 MB limits: an event over it is refused whole (413 over HTTP, never
+// a cut event), a response over it is Lambda's ResponseSizeTooLarge error.
+func TestPayloadLimits(t *testing.T) {
+	e := start(t, emulator.Options{})
+	big := []byte(`{"do":"echo","pad":"` + strings.Repeat("x", emulator.MaxPayload) + `"}`)
+	if _, err := e.Invoke(context.Background(), big); !errors.Is(err, emulator.ErrRequestTooLarge) {
+		t.Fatalf("in-process oversized event: %v", err)
+	}
+	resp, err := http.Post(e.URL()+"/2015-03-31/functions/function/invocations", "application/json", bytes.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "RequestEntityTooLargeException") {
+		t.Fatalf("HTTP oversized event: %d %s", resp.StatusCode, body)
+	}
+	// Just under the limit is served.
+	if _, err := invoke(t, e, `{"do":"big","ms":6000}`); err != nil {
+		t.Fatalf("a 6000 KiB response: %v", err)
+	}
+	_, err = invoke(t, e, `{"do":"big","ms":6200}`)
+	var ferr *emulator.FunctionError
+	if !errors.As(err, &ferr) || ferr.Type != "Function.ResponseSizeTooLarge" {
+		t.Fatalf("a 6200 KiB response: %v", err)
+	}
+	// The process is still warm and serves the next invocation.
+	if _, err := invoke(t, e, `{"do":"echo"}`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The task root is read-only, /tmp is not; without the privilege for a
+// mount namespace the emulator says so instead of pretending.
+func TestReadOnlyTaskRoot(t *testing.T) {
+	var stderr syncio.Buffer
+	e := start(t, emulator.Options{Stderr: &stderr, Stdout: io.Discard})
+	r, err := invoke(t, e, `{"do":"write","dir":"`+filepath.Dir(bootstrap)+`"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 {
+		if !strings.Contains(stderr.String(), "stays writable here") {
+			t.Fatalf("not root, and no notice that the task root is writable: %s", stderr.String())
+		}
+		t.Skip("read-only task root needs root (CAP_SYS_ADMIN); the emulator said so")
+	}
+	if !strings.Contains(r.WriteErr, "read-only file system") {
+		t.Fatalf("writing to the task root: %q (stderr %s)", r.WriteErr, stderr.String())
+	}
+	if r, err := invoke(t, e, `{"do":"write","dir":"`+t.TempDir()+`"}`); err != nil || r.WriteErr != "" {
+		t.Fatalf("writing to a temporary directory: %v %q", err, r.WriteErr)
+	}
+	w := start(t, emulator.Options{WritableTaskRoot: true})
+	if r, err := invoke(t, w, `{"do":"write","dir":"`+t.TempDir()+`"}`); err != nil || r.WriteErr != "" {
+		t.Fatalf("WritableTaskRoot: %v %q", err, r.WriteErr)
+	}
+}
+
+// The advertised deadline is the instant the timer fires: a function that
+// answers 30 ms before it succeeds, one that answers 30 ms after it times
+// out (on Lambda too), and the header is the deadline to the millisecond.
+func TestDeadlineIsExact(t *testing.T) {
+	e := start(t, emulator.Options{Timeout: 400 * time.Millisecond})
+	before := time.Now()
+	r, err := invoke(t, e, `{"do":"until","ms":30}`)
+	if err != nil {
+		t.Fatalf("answering 30 ms before the deadline: %v", err)
+	}
+	if adv := time.UnixMilli(r.DeadlineMS); adv.Sub(before) > 400*time.Millisecond+5*time.Millisecond || adv.Sub(before) < 390*time.Millisecond {
+		t.Fatalf("advertised deadline %s after the invoke, want 400ms", adv.Sub(before))
+	}
+	if _, err := invoke(t, e, `{"do":"until","ms":-30}`); !errors.Is(err, emulator.ErrTimeout) {
+		t.Fatalf("answering 30 ms after the deadline: %v, want a timeout", err)
 	}
 }

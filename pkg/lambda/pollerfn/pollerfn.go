@@ -6,12 +6,28 @@
 //
 // Every source's Poll runs once, concurrently, into its own
 // [sqsqueue.Batcher] (10 tasks per SendMessageBatch call), which is flushed
-// when Poll returns. The result is a [Summary]: tasks published and failed
-// per source, and each source's error. A failing source does not stop the
-// others, and the invocation itself succeeds (its errors are in the summary
-// and in the log at ERROR level), so a scheduled retry storm never starts;
-// the next schedule polls again, and sources keep what they could not
-// publish for that next cycle.
+// when Poll returns; then every custom worker's [contracts.Step] runs once.
+// The result is a [Summary]: tasks published and failed per source, and each
+// source's and step's error. A failing source does not stop the others.
+//
+// # Failures are signals
+//
+// When a source failed (it could not connect, log in or select; a publish
+// failed), Handle returns an error ([ErrSourceFailed], the summary in its
+// message) after everything else ran: Lambda counts the invocation in the
+// function's Errors metric, which the stack alarms on, so a wrong password
+// or an unreachable mailbox is seen. The stack sets the asynchronous retries
+// of the scheduled invocation to 0 (the next schedule polls again, sources
+// keep what they could not publish) and limits the poller to one concurrent
+// invocation, so polls of one mailbox never overlap. A failing step is
+// reported in the summary and the log only: its work is retried on the next
+// schedule and must not page anyone on its own.
+//
+// # Deadline
+//
+// Sources poll with a context that ends Reserve before the invocation's
+// deadline; the batches are flushed within the remaining time, so the
+// invocation returns before Lambda would cut it off.
 //
 // Build the Poller once per cold start: the sources' connections, the SQS
 // client and configuration are reused by warm invocations.
@@ -23,6 +39,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,12 +52,21 @@ import (
 type Options struct {
 	// Sources are the module's sources (runtime.Assembly.Sources).
 	Sources []contracts.SourceSpec
+	// Steps are custom workers' periodic work (contracts.Step), run once
+	// per invocation after the sources, one after another.
+	Steps []contracts.Step
 	// Queues maps each logical queue name a source publishes to onto its
 	// SQS queue. Required for every source's queue.
 	Queues map[string]*sqsqueue.Queue
+	// Reserve: sources must be done this long before the deadline; 0
+	// means workerfn's default rule (a tenth of the time left, 100ms–3s).
+	Reserve time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
+
+// ErrSourceFailed is wrapped by Handle's error when a source failed.
+var ErrSourceFailed = errors.New("pollerfn: source failed")
 
 // Poller polls sources. It is safe for concurrent use, though Lambda
 // invokes it one event at a time.
@@ -54,7 +81,9 @@ type Summary struct {
 	// Failed counts tasks a source published that could not be sent.
 	Failed map[string]int `json:"failed,omitempty"`
 	// Errors holds each failing source's error.
-	Errors     map[string]string `json:"errors,omitempty"`
+	Errors map[string]string `json:"errors,omitempty"`
+	// StepErrors holds each failing step's error.
+	StepErrors map[string]string `json:"step_errors,omitempty"`
 	DurationMS int64             `json:"duration_ms"`
 }
 
@@ -63,8 +92,8 @@ func New(opts Options) (*Poller, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if len(opts.Sources) == 0 {
-		return nil, errors.New("pollerfn: no sources")
+	if len(opts.Sources) == 0 && len(opts.Steps) == 0 {
+		return nil, errors.New("pollerfn: no sources and no steps")
 	}
 	for _, s := range opts.Sources {
 		if opts.Queues[s.Queue] == nil {
@@ -78,6 +107,16 @@ func New(opts Options) (*Poller, error) {
 // event, or anything) is not read.
 func (p *Poller) Handle(ctx context.Context, _ json.RawMessage) (Summary, error) {
 	start := time.Now()
+	pollCtx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		reserve := p.opts.Reserve
+		if reserve <= 0 {
+			reserve = min(max(time.Until(dl)/10, 100*time.Millisecond), 3*time.Second)
+		}
+		var cancel context.CancelFunc
+		pollCtx, cancel = context.WithDeadline(ctx, dl.Add(-reserve))
+		defer cancel()
+	}
 	sum := Summary{Published: map[string]int{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -86,7 +125,7 @@ func (p *Poller) Handle(ctx context.Context, _ json.RawMessage) (Summary, error)
 		go func() {
 			defer wg.Done()
 			name := spec.Source.Name()
-			sent, failed, err := p.poll(ctx, spec)
+			sent, failed, err := p.poll(pollCtx, ctx, spec)
 			mu.Lock()
 			defer mu.Unlock()
 			sum.Published[name] = sent
@@ -106,19 +145,42 @@ func (p *Poller) Handle(ctx context.Context, _ json.RawMessage) (Summary, error)
 		}()
 	}
 	wg.Wait()
+	for _, st := range p.opts.Steps {
+		if err := runStep(pollCtx, st); err != nil {
+			if sum.StepErrors == nil {
+				sum.StepErrors = map[string]string{}
+			}
+			sum.StepErrors[st.Name()] = err.Error()
+			p.opts.Logger.Error("pollerfn: step failed", "step", st.Name(), "error", err)
+		}
+	}
 	sum.DurationMS = time.Since(start).Milliseconds()
 	p.opts.Logger.Info("pollerfn: poll done", "published", sum.Published, "failed", sum.Failed, "duration_ms", sum.DurationMS)
+	if len(sum.Errors) > 0 {
+		names := make([]string, 0, len(sum.Errors))
+		for n := range sum.Errors {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		var b strings.Builder
+		for _, n := range names {
+			fmt.Fprintf(&b, "; %s: %s", n, sum.Errors[n])
+		}
+		return sum, fmt.Errorf("%w: %d of %d (published %v)%s", ErrSourceFailed, len(sum.Errors), len(p.opts.Sources), sum.Published, b.String())
+	}
 	return sum, nil
 }
 
-func (p *Poller) poll(ctx context.Context, spec contracts.SourceSpec) (sent, failed int, err error) {
+// poll runs one source with ctx; the batch is flushed with flushCtx (the
+// invocation's), so what was published goes out even when ctx ended.
+func (p *Poller) poll(ctx, flushCtx context.Context, spec contracts.SourceSpec) (sent, failed int, err error) {
 	b := p.opts.Queues[spec.Queue].NewBatcher()
 	defer func() {
 		if v := recover(); v != nil {
 			err = errors.Join(err, fmt.Errorf("pollerfn: source %s panicked: %v", spec.Source.Name(), v))
 		}
 		// Whatever the source published before it failed still goes out.
-		ferr := b.Flush(context.WithoutCancel(ctx))
+		ferr := b.Flush(flushCtx)
 		if ferr != nil {
 			var pe *sqsqueue.PublishError
 			for _, e := range unjoin(ferr) {
@@ -132,6 +194,16 @@ func (p *Poller) poll(ctx context.Context, spec contracts.SourceSpec) (sent, fai
 	}()
 	_, err = spec.Source.Poll(ctx, contracts.StampSource(b, spec.Source.Name()))
 	return
+}
+
+// runStep runs one step, recovering a panic.
+func runStep(ctx context.Context, st contracts.Step) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("pollerfn: step %s panicked: %v", st.Name(), v)
+		}
+	}()
+	return st.RunOnce(ctx)
 }
 
 func unjoin(err error) []error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,8 +83,10 @@ func TestPollSummary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	sum, err := poller.Handle(ctx, json.RawMessage(`{"source":"aws.events"}`))
-	if err != nil {
-		t.Fatalf("Handle: %v", err)
+	// Failing sources fail the invocation (the Errors metric the stack
+	// alarms on), after every source ran and every batch went out.
+	if !errors.Is(err, pollerfn.ErrSourceFailed) || !strings.Contains(err.Error(), "3 of 4") || !strings.Contains(err.Error(), "broken: mailbox gone") {
+		t.Fatalf("Handle: %v, want ErrSourceFailed naming the 3 failing sources", err)
 	}
 	want := map[string]int{"many": 25, "broken": 3, "panicky": 2, "nowhere": 0}
 	for k, v := range want {
@@ -147,4 +150,40 @@ func BenchmarkPollerSQSCalls(b *testing.B) {
 	}
 	b.ReportMetric(float64(counter.Count(""))/float64(tasks), "calls/task")
 	b.ReportMetric(float64(tasks)/b.Elapsed().Seconds(), "tasks/s")
+}
+
+// blockingSource publishes one task, then waits for its ctx to end.
+type blockingSource struct{}
+
+func (blockingSource) Name() string { return "slow" }
+func (blockingSource) Poll(ctx context.Context, pub contracts.Publisher) (int, error) {
+	if err := pub.Publish(ctx, contracts.Task{ID: "slow-0", Kind: "k", Payload: []byte("p")}); err != nil {
+		return 0, err
+	}
+	<-ctx.Done()
+	return 1, nil
+}
+
+// TestPollDeadlineReserve, with a real deadline: a source that would run
+// forever is stopped Reserve before the deadline, what it published goes
+// out, and Handle returns before Lambda would cut it off.
+func TestPollDeadlineReserve(t *testing.T) {
+	c := sqstest.NewClient(sqstest.Endpoint(t), nil)
+	p := sqstest.CreatePair(t, c, sqstest.PairOptions{})
+	q := newQueue(t, c, p.URL, p.DeadLetterURL)
+	poller, err := pollerfn.New(pollerfn.Options{Sources: []contracts.SourceSpec{{Source: blockingSource{}, Queue: "q"}},
+		Queues: map[string]*sqsqueue.Queue{"q": q}, Reserve: 300 * time.Millisecond, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	dl, _ := ctx.Deadline()
+	sum, err := poller.Handle(ctx, json.RawMessage(`{}`))
+	if err != nil || sum.Published["slow"] != 1 {
+		t.Fatalf("Handle: %v %+v", err, sum)
+	}
+	if left := time.Until(dl); left < 100*time.Millisecond {
+		t.Fatalf("returned %s before the deadline", left)
+	}
 }

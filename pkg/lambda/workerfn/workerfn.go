@@ -33,6 +33,17 @@
 //
 // # Tracing
 //
+// # Deadline
+//
+// An invocation that times out loses its partial batch response: every
+// record, done or not, comes back. So the handler keeps a reserve
+// ([Options.Reserve], platform.lambda.reserve; default [DefaultReserve]):
+// no record starts after deadline − reserve, a record still running then is
+// cancelled (its ctx ends) and listed, and at deadline − reserve/2 the
+// handler returns whatever happens, listing every record that did not
+// finish — a routine that ignores its ctx is left behind rather than
+// costing the batch its successes.
+//
 // Each record's routine continues the trace in its traceparent attribute
 // (the executor does that); with a Tracer the batch gets its own span that
 // links every record's trace.
@@ -89,6 +100,13 @@ type Options struct {
 	// other goroutines costs more than running them in parallel saves.
 	// Default 50µs; negative always uses the parallel pool.
 	QuickRecord time.Duration
+	// Reserve is how long before the invocation's deadline the handler
+	// stops: no record starts after deadline − Reserve, records still
+	// running then are cancelled, and the handler returns with the
+	// unfinished ones listed by deadline − Reserve/2 at the latest (a
+	// routine that ignores its ctx is left behind), so the partial batch
+	// response always reaches Lambda. 0 means [DefaultReserve].
+	Reserve time.Duration
 	// Tracer, when set, adds a span per batch linking the records' traces.
 	Tracer trace.Tracer
 	// Logger; default slog.Default().
@@ -114,6 +132,13 @@ func (h *Handler) observe(d time.Duration) {
 		return
 	}
 	h.recordNS.Store(old + (int64(d)-old)/8)
+}
+
+// DefaultReserve returns the reserve for an invocation with left time to
+// its deadline: a tenth of it, at least 100ms and at most 3s (a 30 s
+// function stops starting records 3 s before its deadline).
+func DefaultReserve(left time.Duration) time.Duration {
+	return min(max(left/10, 100*time.Millisecond), 3*time.Second)
 }
 
 // New validates opts and builds the executors.
@@ -168,55 +193,93 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			trace.WithAttributes(attribute.Int("messaging.batch.message_count", len(ev.Records))))
 		defer span.End()
 	}
-	failed := make([]bool, len(ev.Records))
-	if isFIFO(ev.Records[0].EventSourceARN) {
-		for i := range ev.Records {
-			if ctx.Err() != nil || h.record(ctx, &ev.Records[i], h.prepare(&ev.Records[i])) {
-				for j := i; j < len(ev.Records); j++ {
-					failed[j] = true
+	// state[i]: 0 not started, 1 running, 2 done, 3 to be listed. Records
+	// left behind at the hard stop may still write theirs: atomics.
+	state := make([]atomic.Int32, len(ev.Records))
+	runCtx, hardStop, cancel := h.deadlines(ctx)
+	defer cancel()
+	run := func(i int, p prepared) {
+		state[i].Store(1)
+		start := time.Now()
+		if h.record(ctx, runCtx, &ev.Records[i], p) {
+			state[i].Store(3)
+		} else {
+			state[i].Store(2)
+		}
+		h.observe(time.Since(start))
+	}
+	prep := make([]prepared, len(ev.Records))
+	for i := range ev.Records {
+		prep[i] = h.prepare(&ev.Records[i])
+	}
+	var body func()
+	fifo := isFIFO(ev.Records[0].EventSourceARN)
+	if fifo {
+		body = func() {
+			for i := range ev.Records {
+				if runCtx.Err() != nil {
+					return
 				}
-				break
+				if run(i, prep[i]); state[i].Load() != 2 {
+					return
+				}
 			}
 		}
 	} else {
 		// A pool of min(Concurrency, records) goroutines takes records in
 		// order; with one, or while records have been quick
-		// (Options.QuickRecord), the records run in this goroutine.
-		prep := make([]prepared, len(ev.Records))
-		for i := range ev.Records {
-			prep[i] = h.prepare(&ev.Records[i])
-		}
+		// (Options.QuickRecord), the records run in one goroutine.
 		var next atomic.Int64
 		work := func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(ev.Records) {
+				if i >= len(ev.Records) || runCtx.Err() != nil {
+					// Out of time: what has not started is retried later.
 					return
 				}
-				if ctx.Err() != nil {
-					// Out of time: what has not started is retried later.
-					failed[i] = true
-					continue
-				}
-				start := time.Now()
-				failed[i] = h.record(ctx, &ev.Records[i], prep[i])
-				h.observe(time.Since(start))
+				run(i, prep[i])
 			}
 		}
 		helpers := min(h.opts.Concurrency, len(ev.Records)) - 1
 		if avg := h.recordNS.Load(); avg != 0 && time.Duration(avg) < h.opts.QuickRecord {
 			helpers = 0
 		}
-		var wg sync.WaitGroup
-		for range helpers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				work()
-			}()
+		body = func() {
+			var wg sync.WaitGroup
+			for range helpers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					work()
+				}()
+			}
+			work()
+			wg.Wait()
 		}
-		work()
-		wg.Wait()
+	}
+	if hardStop == nil {
+		body() // no deadline (tests, direct calls): nothing to return before
+	} else {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			body()
+		}()
+		select {
+		case <-done:
+		case <-hardStop:
+			h.opts.Logger.Error("workerfn: records still running at the deadline reserve; returning without them (they are listed and come back)")
+		}
+	}
+	failed := make([]bool, len(ev.Records))
+	for i := range state {
+		failed[i] = state[i].Load() != 2
+		if fifo && failed[i] {
+			for j := i; j < len(failed); j++ {
+				failed[j] = true
+			}
+			break
+		}
 	}
 	// An empty list, not null: success for every record.
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
@@ -226,6 +289,23 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 	}
 	return resp, nil
+}
+
+// deadlines derives the context records run under (done at deadline −
+// reserve) and the hard stop (deadline − reserve/2) from the invocation's
+// deadline; without one, runCtx is ctx and hardStop nil.
+func (h *Handler) deadlines(ctx context.Context) (runCtx context.Context, hardStop <-chan time.Time, cancel func()) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx, nil, func() {}
+	}
+	reserve := h.opts.Reserve
+	if reserve <= 0 {
+		reserve = DefaultReserve(time.Until(dl))
+	}
+	runCtx, cancelRun := context.WithDeadline(ctx, dl.Add(-reserve))
+	t := time.NewTimer(time.Until(dl.Add(-reserve / 2)))
+	return runCtx, t.C, func() { t.Stop(); cancelRun() }
 }
 
 // prepared is a record decoded into a delivery (or why it could not be).
@@ -250,7 +330,9 @@ func (h *Handler) prepare(rec *events.SQSMessage) (p prepared) {
 // record runs one record and reports whether it must be listed as failed.
 // Loggers are not derived per record (slog's With allocates); the ids are
 // passed where something is logged.
-func (h *Handler) record(ctx context.Context, rec *events.SQSMessage, p prepared) (failed bool) {
+// The routine runs with runCtx (cancelled at the deadline reserve); queue
+// calls use ctx, the invocation's, which lasts until the real deadline.
+func (h *Handler) record(ctx, runCtx context.Context, rec *events.SQSMessage, p prepared) (failed bool) {
 	log := h.opts.Logger
 	defer func() {
 		if v := recover(); v != nil {
@@ -281,7 +363,7 @@ func (h *Handler) record(ctx context.Context, rec *events.SQSMessage, p prepared
 		log.Error("workerfn: no routine for the task's kind; dead-lettered", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind)
 		return false
 	}
-	r := ex.Execute(ctx, d.Task)
+	r := ex.Execute(runCtx, d.Task)
 	switch r.Decision {
 	case routine.Ack:
 		return false

@@ -429,3 +429,60 @@ func goroutineID() string {
 	}
 	return f[1]
 }
+
+// TestDeadlineReserve, with a real deadline: no record starts after
+// deadline − reserve, a record still running then is cancelled and listed,
+// a routine that ignores its ctx is left behind at deadline − reserve/2,
+// and the handler returns in time with the successes not listed.
+func TestDeadlineReserve(t *testing.T) {
+	release := make(chan struct{})
+	stuckDone := make(chan struct{})
+	run := func(ctx context.Context, tk contracts.Task) error {
+		switch tk.ID {
+		case "slow": // honours ctx
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Minute):
+				return nil
+			}
+		case "stuck": // ignores ctx
+			defer close(stuckDone)
+			<-release
+			return nil
+		}
+		return nil
+	}
+	for _, tc := range []struct {
+		name   string
+		ids    []string
+		listed []string
+	}{
+		{"cancelled", []string{"a", "b", "slow", "c"}, []string{"msg-c", "msg-slow"}},
+		{"left behind", []string{"a", "stuck", "c"}, []string{"msg-c", "msg-stuck"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newHandler(t, module{run: run}, workerfn.Options{Concurrency: 1, Reserve: 200 * time.Millisecond, QuickRecord: -1})
+			ev := events.SQSEvent{}
+			for _, id := range tc.ids {
+				ev.Records = append(ev.Records, record(t, stdARN, task(id, "ok"), 1))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+			defer cancel()
+			dl, _ := ctx.Deadline()
+			resp, err := f.h.Handle(ctx, ev)
+			returned := time.Now()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := failures(resp); !slices.Equal(got, tc.listed) {
+				t.Fatalf("listed %v, want %v", got, tc.listed)
+			}
+			if left := dl.Sub(returned); left < 50*time.Millisecond {
+				t.Fatalf("returned %s before the deadline; the reserve should leave about 100-200ms", left)
+			}
+		})
+	}
+	close(release)
+	<-stuckDone // the left-behind routine ends (goleak)
+}

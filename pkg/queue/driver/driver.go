@@ -125,6 +125,8 @@ type Limits struct {
 	// StrictReceipts: the backend itself rejects a stale settlement (a
 	// delivery whose lease expired and that was handed out again).
 	StrictReceipts bool
+	// Durable: the backend keeps its tasks beyond the process.
+	Durable bool
 	// Counters: Stats reports counters of its own, shared by every
 	// process using the queue; otherwise the portable type counts.
 	Counters bool

@@ -133,7 +133,7 @@ func ms(t time.Duration) int64 {
 // counters.
 func (d *Driver) Limits() driver.Limits {
 	return driver.Limits{MaxBatch: d.opts.BatchSize, MaxMessageBytes: d.opts.MaxTaskBytes, ReadAhead: d.opts.ReadAhead,
-		Prefetch: true, Leases: true, Lease: d.opts.Lease, StrictReceipts: true, Counters: true}
+		Prefetch: true, Leases: true, Lease: d.opts.Lease, Durable: true, StrictReceipts: true, Counters: true}
 }
 
 // Send stores the batch with one script; publishes of concurrent callers

@@ -55,7 +55,7 @@ var (
 // while a message waits), visibility leases, receipts that SQS does not
 // check strictly (a second delete succeeds).
 func (d *Driver) Limits() driver.Limits {
-	return driver.Limits{MaxBatch: MaxBatchEntries, MaxMessageBytes: d.q.opts.MaxMessageSize, ReadAhead: d.q.opts.BatchSize, Leases: true, Lease: d.q.opts.VisibilityTimeout}
+	return driver.Limits{MaxBatch: MaxBatchEntries, MaxMessageBytes: d.q.opts.MaxMessageSize, ReadAhead: d.q.opts.BatchSize, Leases: true, Lease: d.q.opts.VisibilityTimeout, Durable: true}
 }
 
 // Send publishes the batch; concurrent sends share SendMessageBatch calls.

@@ -696,3 +696,6 @@ func (q *Queue) releaseBuffered() error {
 // MaxAttempts implements contracts.AttemptLimiter: executors on this queue
 // dead-letter on the delivery the queue would bury.
 func (q *Queue) MaxAttempts() int { return q.opts.MaxAttempts }
+
+// Durable implements contracts.DurableQueue: tasks outlive the process.
+func (q *Queue) Durable() bool { return true }

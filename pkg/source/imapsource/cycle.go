@@ -73,7 +73,10 @@ func (s *Source) criteria(keywords bool, g int) *imap.SearchCriteria {
 type cycleResult struct {
 	published int
 	more      bool
-	pubErr    error
+	// capped: the publisher's read-ahead bound (contracts.Backpressure)
+	// cut the cycle short; more may be waiting.
+	capped bool
+	pubErr error
 }
 
 // cycle is one poll cycle on cn. Round trips: SELECT, UID SEARCH, UID FETCH
@@ -115,6 +118,20 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	case <-cn.events:
 	default:
 	}
+	if err := s.clearOrphans(ctx, cn, mailbox, uv); err != nil {
+		return res, err
+	}
+	limit := s.cfg.BatchSize
+	if bp, ok := pub.(contracts.Backpressure); ok {
+		room := bp.Room()
+		if room <= 0 {
+			res.capped = true
+			return res, nil
+		}
+		if room < limit {
+			limit, res.capped = room, true
+		}
+	}
 	now := s.now()
 	g := s.generation(now)
 	var uids []imap.UID
@@ -132,9 +149,11 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 		uids = s.filterInflight(mailbox, uv, uids, now)
 	}
 	batch := uids
-	if len(batch) > s.cfg.BatchSize {
-		batch = batch[:s.cfg.BatchSize]
+	if len(batch) > limit {
+		batch = batch[:limit]
 		res.more = true
+	} else {
+		res.capped = false // everything fitted
 	}
 	if len(batch) == 0 {
 		s.recordCycle(0, 0, uv, cn.keywords)
@@ -244,6 +263,13 @@ func (s *Source) markInflight(ctx context.Context, cn *conn, mailbox string, uv 
 	// Only recovered (stale) messages carry an old generation keyword; on
 	// maildir every flag change renames a file, so touch only those.
 	var all, stale []imap.UID
+	s.mu.Lock()
+	for _, m := range msgs {
+		if s.ownsMarks {
+			s.outstanding[msgKey{mailbox, uv, uint32(m.UID)}] = struct{}{}
+		}
+	}
+	s.mu.Unlock()
 	for _, m := range msgs {
 		all = append(all, m.UID)
 		for _, f := range old {
@@ -279,9 +305,108 @@ func (s *Source) unmarkInflight(ctx context.Context, cn *conn, mailbox string, u
 		return nil
 	}
 	set := imap.UIDSetNum(uids...)
-	return cn.do(ctx, "clear in-flight mark", func() error {
+	err := cn.do(ctx, "clear in-flight mark", func() error {
 		return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: s.inFlightFlags()}, nil).Close()
 	})
+	if err == nil {
+		s.settled(mailbox, uv, uids...)
+	}
+	return err
+}
+
+// settled forgets messages whose marks are gone (settled or unmarked).
+func (s *Source) settled(mailbox string, uv uint32, uids ...imap.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range uids {
+		delete(s.outstanding, msgKey{mailbox, uv, uint32(u)})
+	}
+}
+
+// clearOrphans runs once per process, on the first cycle, when the queue
+// lives in the process: every in-flight mark on an unseen message then
+// belongs to a process that is gone (its task died with it), so the marks
+// are removed and this cycle publishes the messages again. One SEARCH and,
+// if anything matched, one STORE.
+func (s *Source) clearOrphans(ctx context.Context, cn *conn, mailbox string, uv uint32) error {
+	s.mu.Lock()
+	todo := s.ownsMarks && !s.orphansCleared
+	s.mu.Unlock()
+	if !todo || !cn.keywords {
+		return nil
+	}
+	var uids []imap.UID
+	if err := cn.do(ctx, "search orphaned marks", func() error {
+		data, err := cn.c.UIDSearch(&imap.SearchCriteria{
+			Flag:    []imap.Flag{imap.Flag(s.cfg.InFlightKeyword)},
+			NotFlag: []imap.Flag{imap.FlagSeen, imap.Flag(s.cfg.DeadLetterKeyword)},
+		}, nil).Wait()
+		if err == nil {
+			uids = data.AllUIDs()
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if len(uids) > 0 {
+		if err := s.unmarkInflight(ctx, cn, mailbox, uv, uids); err != nil {
+			return err
+		}
+		s.log.Info("imap: cleared in-flight marks left by a process that is gone; publishing them again",
+			"count", len(uids), "mailbox", mailbox)
+	}
+	s.mu.Lock()
+	s.orphansCleared = true
+	s.mu.Unlock()
+	return nil
+}
+
+// ReleaseMarks implements contracts.MarkKeeper: it clears the marks of
+// messages this process published and did not settle, when its queue lives
+// in the process — their tasks die with it, and the next start publishes
+// them at once. The runtime calls it at stop, after the pools drained.
+// Not done from Close, so that binaries that never stop a runtime (the
+// Lambda functions) do not link it.
+func (s *Source) ReleaseMarks(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.ownsMarks || len(s.outstanding) == 0 || s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	groups := map[[2]string][]imap.UID{}
+	for k := range s.outstanding {
+		key := [2]string{k.mailbox, strconv.FormatUint(uint64(k.uidValidity), 10)}
+		groups[key] = append(groups[key], imap.UID(k.uid))
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 2*s.cfg.CommandTimeout)
+	defer cancel()
+	released, failed := 0, 0
+	for key, uids := range groups {
+		uv64, _ := strconv.ParseUint(key[1], 10, 32)
+		_, _, err := s.withConn(ctx, &s.settleConn, func(cn *conn) (int, bool, error) {
+			if _, err := cn.selectMailbox(ctx, key[0], s.keywordFlags()); err != nil {
+				return 0, false, err
+			}
+			if cn.uidValidity != uint32(uv64) {
+				return 0, false, nil // the UIDs mean other messages now
+			}
+			return 0, false, s.unmarkInflight(ctx, cn, key[0], uint32(uv64), uids)
+		})
+		if err != nil {
+			s.log.Warn("imap: could not release in-flight marks at stop; the next start clears them", "count", len(uids), "err", err)
+			failed += len(uids)
+			continue
+		}
+		released += len(uids)
+	}
+	if released > 0 {
+		s.log.Info("imap: released in-flight marks of tasks this process did not finish", "count", released)
+	}
+	if failed > 0 {
+		return fmt.Errorf("imap: %d in-flight marks not released", failed)
+	}
+	return nil
 }
 
 // filterInflight drops messages the fallback record says are in flight and

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -214,5 +215,54 @@ func TestDovecotModesAreEquivalent(t *testing.T) {
 				t.Errorf("final flags: %v", fl)
 			}
 		})
+	}
+}
+
+// Settlements that arrive together are coalesced into shared UID STOREs
+// (group commit): 200 concurrent successes on Dovecot take far fewer
+// commands than one STORE pair each, every message ends \Seen without its
+// in-flight mark, and one settlement of a message that no longer exists
+// among them is answered on its own, without failing the others.
+func TestDovecotSettlementsCoalesce(t *testing.T) {
+	acc := dovecotAccount(t)
+	const n = 200
+	acc.seed(t, "INBOX", "co", n)
+	src := newSource(t, acc.config())
+	pub := newCollector()
+	if got, err := src.Poll(t.Context(), pub); got != n || err != nil {
+		t.Fatalf("Poll = %d, %v", got, err)
+	}
+	tasks := pub.all()
+	var cnt counter
+	worker := newSource(t, acc.config(), imapsource.WithDialContext(cnt.dial))
+	gone := tasks[0].WithAttr(imapsource.AttrUID, "999999")
+	var wg sync.WaitGroup
+	errs := make(chan error, n+1)
+	for _, task := range append(tasks, gone) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- worker.Settle(t.Context(), task, contracts.OutcomeSucceeded, nil)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	fl := acc.flags(t, "INBOX")
+	if countFlag(fl, `\Seen`) != n || countFlag(fl, queued) != 0 {
+		t.Fatalf("after settling: %d seen, %d marked; want %d and 0", countFlag(fl, `\Seen`), countFlag(fl, queued), n)
+	}
+	// One pair per message would be 2*n+; coalesced rounds take a few.
+	if c := cnt.cmds.Load(); c > n/2 {
+		t.Fatalf("%d IMAP commands for %d settlements: not coalesced", c, n)
+	} else {
+		t.Logf("%d IMAP commands for %d concurrent settlements", c, n+1)
+	}
+	if h := worker.Health(t.Context()); h.Details["unsettled"] != "1" {
+		t.Errorf("the missing message was not counted as unsettled: %v", h.Details)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -45,6 +46,10 @@ func (s *Source) Settle(ctx context.Context, task contracts.Task, outcome contra
 	}
 	if outcome == contracts.OutcomeDeadLettered {
 		s.log.Warn("imap: task dead-lettered", "task", task.ID, "cause", cause, "action", s.cfg.OnDeadLetter)
+	} else {
+		// Successes are coalesced: one UID STORE for every settlement
+		// that arrives while another one is on the wire.
+		return s.settleBatched(ctx, &settleReq{task: task, mailbox: mailbox, uv: uint32(uv), uid: imap.UID(uid)})
 	}
 	_, _, err := s.withConn(ctx, &s.settleConn, func(cn *conn) (int, bool, error) {
 		return 0, false, s.settleOn(ctx, cn, task, mailbox, uint32(uv), imap.UID(uid), outcome)
@@ -52,6 +57,7 @@ func (s *Source) Settle(ctx context.Context, task contracts.Task, outcome contra
 	if err != nil {
 		return fmt.Errorf("imap: settle task %q (%s): %w", task.ID, outcome, err)
 	}
+	s.settled(mailbox, uint32(uv), imap.UID(uid))
 	return nil
 }
 
@@ -148,8 +154,15 @@ func (s *Source) notFound(task contracts.Task, why string) {
 // messages exist) and, pipelined, removes the in-flight keywords. It
 // returns how many messages the server reported.
 func (s *Source) storeSettled(ctx context.Context, cn *conn, uids []imap.UID, add []imap.Flag) (int, error) {
+	found, err := s.storeSettledUIDs(ctx, cn, uids, add)
+	return len(found), err
+}
+
+// storeSettledUIDs is storeSettled reporting which of uids the server
+// answered for.
+func (s *Source) storeSettledUIDs(ctx context.Context, cn *conn, uids []imap.UID, add []imap.Flag) (map[imap.UID]bool, error) {
 	set := imap.UIDSetNum(uids...)
-	var n int
+	found := map[imap.UID]bool{}
 	err := cn.do(ctx, "store settled flags", func() error {
 		addCmd := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: add}, nil)
 		var delCmd interface{ Close() error }
@@ -157,13 +170,146 @@ func (s *Source) storeSettled(ctx context.Context, cn *conn, uids []imap.UID, ad
 			delCmd = cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: s.inFlightFlags()}, nil)
 		}
 		msgs, err := addCmd.Collect()
-		n = len(msgs)
+		for _, m := range msgs {
+			found[m.UID] = true
+		}
 		if delCmd != nil {
 			err = errors.Join(err, delCmd.Close())
 		}
 		return err
 	})
-	return n, err
+	return found, err
+}
+
+// settleReq is one successful settlement waiting for its batch.
+type settleReq struct {
+	task    contracts.Task
+	mailbox string
+	uv      uint32
+	uid     imap.UID
+	done    chan error // buffered 1
+}
+
+// answer reports r's result once; later answers (a round retried on a
+// redialled connection, an error after success) are dropped.
+func (r *settleReq) answer(err error) {
+	select {
+	case r.done <- err:
+	default:
+	}
+}
+
+// settleBatcher coalesces successful settlements (group commit): the first
+// caller becomes the leader and settles every request queued meanwhile
+// with one pipelined pair of UID STOREs per mailbox; callers that arrive
+// while it works queue up for the next round. Nothing waits for a timer,
+// so a lone settlement costs what it did before, and \Seen is still set
+// only in Settle, after the routine's outcome was stored.
+type settleBatcher struct {
+	mu      sync.Mutex
+	pending []*settleReq
+	running bool
+}
+
+func (s *Source) settleBatched(ctx context.Context, r *settleReq) error {
+	r.done = make(chan error, 1)
+	b := &s.batcher
+	b.mu.Lock()
+	b.pending = append(b.pending, r)
+	if b.running {
+		b.mu.Unlock()
+		select {
+		case err := <-r.done:
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("imap: settle task %q: %w", r.task.ID, ctx.Err())
+		}
+	}
+	b.running = true
+	for {
+		batch := b.pending
+		b.pending = nil
+		b.mu.Unlock()
+		// The batch is others' work too: not bound to this caller's ctx.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*s.cfg.CommandTimeout)
+		s.settleRound(bctx, batch)
+		cancel()
+		b.mu.Lock()
+		if len(b.pending) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return <-r.done
+		}
+	}
+}
+
+// settleRound settles a batch of successes, one group per mailbox and
+// UIDVALIDITY; a request the batch STORE finds nothing for takes the
+// single path (fresh SELECT, Message-ID lookup, not-found accounting).
+func (s *Source) settleRound(ctx context.Context, batch []*settleReq) {
+	type group struct {
+		mailbox string
+		uv      uint32
+	}
+	groups := map[group][]*settleReq{}
+	var order []group
+	for _, r := range batch {
+		g := group{r.mailbox, r.uv}
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], r)
+	}
+	for _, g := range order {
+		reqs := groups[g]
+		_, _, err := s.withConn(ctx, &s.settleConn, func(cn *conn) (int, bool, error) {
+			if cn.selected != g.mailbox {
+				if _, err := cn.selectMailbox(ctx, g.mailbox, s.keywordFlags()); err != nil {
+					return 0, false, err
+				}
+			}
+			var single []*settleReq
+			if cn.uidValidity == g.uv {
+				uids := make([]imap.UID, len(reqs))
+				for i, r := range reqs {
+					uids[i] = r.uid
+				}
+				found, err := s.storeSettledUIDs(ctx, cn, uids, []imap.Flag{imap.FlagSeen})
+				if err != nil {
+					return 0, false, err
+				}
+				for _, r := range reqs {
+					if !found[r.uid] {
+						single = append(single, r)
+						continue
+					}
+					s.mu.Lock()
+					s.health.settled++
+					delete(s.inflight, msgKey{g.mailbox, g.uv, uint32(r.uid)})
+					s.mu.Unlock()
+					s.settled(g.mailbox, g.uv, r.uid)
+					r.answer(nil)
+				}
+			} else {
+				single = reqs
+			}
+			for _, r := range single {
+				err := s.settleOn(ctx, cn, r.task, r.mailbox, r.uv, r.uid, contracts.OutcomeSucceeded)
+				if err == nil {
+					s.settled(r.mailbox, r.uv, r.uid)
+				} else {
+					err = fmt.Errorf("imap: settle task %q (%s): %w", r.task.ID, contracts.OutcomeSucceeded, err)
+				}
+				r.answer(err)
+			}
+			return 0, false, nil
+		})
+		if err != nil {
+			for _, r := range reqs {
+				r.answer(fmt.Errorf("imap: settle task %q (%s): %w", r.task.ID, contracts.OutcomeSucceeded, err))
+			}
+		}
+	}
 }
 
 // deadLetter applies OnDeadLetter to uids and returns how many exist.

@@ -90,6 +90,8 @@ type Source struct {
 	// Poll and Settle use a connection each, so a Poll blocked in Publish
 	// (a full queue) never holds up the Settle calls that would drain it.
 	pollConn, settleConn slot
+	// batcher coalesces successful settlements into one STORE.
+	batcher settleBatcher
 
 	mu     sync.Mutex
 	closed bool
@@ -100,6 +102,28 @@ type Source struct {
 	// conns holds every live connection, so Close can drop them all, even
 	// one a Poll blocked in Publish holds.
 	conns map[*conn]struct{}
+
+	// ownsMarks: the queue lives in this process (QueueOutlivesProcess
+	// false), so every in-flight mark in the mailbox is this process's or
+	// an orphan of one that is gone. orphansCleared: the marks found at
+	// start were cleared. outstanding: messages this process marked and
+	// has not settled, released (unmarked) at Close.
+	ownsMarks      bool
+	orphansCleared bool
+	outstanding    map[msgKey]struct{}
+}
+
+// QueueOutlivesProcess implements contracts.MarkKeeper (see there): with a
+// queue in the process, marks found at the first cycle are cleared (their
+// tasks died with a process that is gone) and the marks of tasks not
+// finished are cleared by ReleaseMarks at stop.
+func (s *Source) QueueOutlivesProcess(durable bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ownsMarks = !durable
+	if s.ownsMarks && s.outstanding == nil {
+		s.outstanding = map[msgKey]struct{}{}
+	}
 }
 
 type msgKey struct {
@@ -122,6 +146,21 @@ type healthState struct {
 	keywordsKnown  bool
 	everConnected  bool
 	unsettledCount int64
+}
+
+// Open is [New] for a module's Register, as a part a main may leave out:
+// the source is closed when the deployment stops (r.OnStop), and it comes
+// back as a contracts.TaskSource, so a module that reaches the IMAP client
+// only through Open, as a function value, never holds the concrete type —
+// and a binary whose main leaves that value out links no IMAP command (see
+// the Lambda size budget in docs/serverless.md).
+func Open(r contracts.Registry, cfg Config, opts ...Option) (contracts.TaskSource, error) {
+	s, err := New(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	r.OnStop(func(context.Context) error { return s.Close() })
+	return s, nil
 }
 
 // New checks cfg (after filling defaults) and returns a source. It does not
@@ -353,6 +392,16 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 				s.log.Warn("imap: publish failed; messages stay for the next cycle", "err", r.pubErr)
 				retrySoon = true
 				break
+			}
+			if r.capped {
+				// The read-ahead bound is reached: wait until consumers
+				// made room, then read on (new mail is searched for then).
+				if bp, ok := pub.(contracts.Backpressure); ok {
+					if err := bp.WaitRoom(ctx); err != nil {
+						return established, err
+					}
+					continue
+				}
 			}
 			if !r.more {
 				break

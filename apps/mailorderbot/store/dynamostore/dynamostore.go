@@ -18,6 +18,15 @@
 // [TableSchema] returns exactly this definition; the CDK stack must create
 // the same table.
 //
+// # Compatibility
+//
+// Items written by older versions have the same attributes; attributes
+// added since are optional on read: "rres" (when a review was resolved,
+// Unix nanoseconds) and "mraw"/"mrawca" (the raw message of an order in
+// review and when it was kept, at most [MaxRawBytes] because an item holds
+// at most 400 KB). No table change is needed: the review status is one more
+// partition of "by_status".
+//
 // # Idempotency and atomicity
 //
 // Save is one PutItem with the condition attribute_not_exists(pk): DynamoDB
@@ -53,6 +62,10 @@ const (
 )
 
 const pendingMark = "pending"
+
+// MaxRawBytes is the largest raw message PutRaw keeps (DynamoDB items are
+// at most 400 KB, the order and reply included).
+const MaxRawBytes = 300 << 10
 
 // API is the part of the DynamoDB client the store uses; *dynamodb.Client
 // satisfies it.
@@ -308,6 +321,9 @@ func decodeReply(it map[string]types.AttributeValue) (domain.Reply, bool) {
 	if n, ok := numAttr(it, "rsent"); ok {
 		r.SentAt = time.Unix(0, n).UTC()
 	}
+	if n, ok := numAttr(it, "rtry"); ok {
+		r.AttemptedAt = time.Unix(0, n).UTC()
+	}
 	return r, true
 }
 
@@ -341,11 +357,38 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, limit int) (
 	return items, nil
 }
 
+// Count implements [store.OrderStore]: a COUNT query on the status index
+// per status (never a scan of the table).
+func (s *Store) Count(ctx context.Context, f store.Filter) (int, error) {
+	statuses := domain.Statuses
+	if f.Status != "" {
+		statuses = []domain.Status{f.Status}
+	}
+	n := 0
+	for _, st := range statuses {
+		p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			IndexName:                 aws.String(IndexByStatus),
+			KeyConditionExpression:    aws.String("st = :st"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":st": str(string(st))},
+			Select:                    types.SelectCount,
+		})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return 0, fmt.Errorf("dynamostore: count %s: %w", st, err)
+			}
+			n += int(out.Count)
+		}
+	}
+	return n, nil
+}
+
 // List implements [store.OrderStore]. Without a status filter it queries
 // each status and merges, so it never scans the table.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]domain.Order, error) {
 	limit := store.Limit(f.Limit)
-	statuses := []domain.Status{domain.StatusAccepted, domain.StatusRejected, domain.StatusIgnored}
+	statuses := domain.Statuses
 	if f.Status != "" {
 		statuses = []domain.Status{f.Status}
 	}
@@ -441,4 +484,154 @@ func (s *Store) MarkSent(ctx context.Context, key domain.MessageKey, at time.Tim
 		return fmt.Errorf("dynamostore: mark sent %s: %w", key, err)
 	}
 	return nil
+}
+
+// MarkAttempt implements [store.OrderStore]: the reply leaves the pending
+// index (the outbox no longer sends it by itself) and records the attempt.
+func (s *Store) MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error {
+	return s.updateAttempt(ctx, key, "SET rtry = :t REMOVE op", map[string]types.AttributeValue{":t": num(at.UnixNano())})
+}
+
+// ClearAttempt implements [store.OrderStore]: back on the pending index.
+func (s *Store) ClearAttempt(ctx context.Context, key domain.MessageKey) error {
+	return s.updateAttempt(ctx, key, "SET op = :p REMOVE rtry", map[string]types.AttributeValue{":p": str(pendingMark)})
+}
+
+func (s *Store) updateAttempt(ctx context.Context, key domain.MessageKey, update string, vals map[string]types.AttributeValue) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       keyOf(key),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_exists(rraw) AND attribute_not_exists(rsent)"),
+		ExpressionAttributeValues: vals,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("dynamostore: reply attempt %s: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("dynamostore: reply attempt %s: %w", key, err)
+	}
+	return nil
+}
+
+// Resolve implements [store.OrderStore].
+func (s *Store) Resolve(ctx context.Context, order domain.Order, reply *domain.Reply) error {
+	if err := store.Check(order, reply); err != nil {
+		return err
+	}
+	doc, err := json.Marshal(order)
+	if err != nil {
+		return fmt.Errorf("dynamostore: encode order %s: %w", order.Key, err)
+	}
+	set := []string{"st = :st", "doc = :doc"}
+	vals := map[string]types.AttributeValue{
+		":st": str(string(order.Status)), ":doc": str(string(doc)), ":review": str(string(domain.StatusReview)),
+	}
+	if order.Resolution != nil {
+		set = append(set, "rres = :rres")
+		vals[":rres"] = num(order.Resolution.At.UnixNano())
+	}
+	expr := ""
+	if reply != nil {
+		to := make([]types.AttributeValue, len(reply.To))
+		for i, a := range reply.To {
+			to[i] = str(a)
+		}
+		set = append(set, "rfrom = :rf", "rto = :rt", "rraw = :rr", "rca = :rca", "op = :op")
+		vals[":rf"], vals[":rt"], vals[":rr"] = str(reply.From), &types.AttributeValueMemberL{Value: to}, &types.AttributeValueMemberB{Value: reply.Raw}
+		vals[":rca"], vals[":op"] = num(reply.CreatedAt.UnixNano()), str(pendingMark)
+		expr = " REMOVE rsent"
+	}
+	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       keyOf(order.Key),
+		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + expr),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND st = :review"),
+		ExpressionAttributeValues: vals,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		cur, gerr := s.Get(ctx, order.Key)
+		if gerr != nil {
+			return gerr
+		}
+		return fmt.Errorf("dynamostore: order %s is %s: %w", order.Key, cur.Status, store.ErrNotReview)
+	}
+	if err != nil {
+		return fmt.Errorf("dynamostore: resolve %s: %w", order.Key, err)
+	}
+	return nil
+}
+
+// PutRaw implements [store.OrderStore]. A message over MaxRawBytes is not
+// kept (the mailbox still has it): the error says so.
+func (s *Store) PutRaw(ctx context.Context, key domain.MessageKey, raw []byte, at time.Time) error {
+	if len(raw) > MaxRawBytes {
+		return fmt.Errorf("dynamostore: raw %s: %d bytes, more than the %d an item can hold", key, len(raw), MaxRawBytes)
+	}
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       keyOf(key),
+		UpdateExpression:          aws.String("SET mraw = if_not_exists(mraw, :r), mrawca = if_not_exists(mrawca, :t)"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":r": &types.AttributeValueMemberB{Value: raw}, ":t": num(at.UnixNano())},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("dynamostore: raw %s: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("dynamostore: keep raw %s: %w", key, err)
+	}
+	return nil
+}
+
+// Raw implements [store.OrderStore].
+func (s *Store) Raw(ctx context.Context, key domain.MessageKey) ([]byte, error) {
+	it, err := s.item(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	raw, ok := it["mraw"].(*types.AttributeValueMemberB)
+	if !ok {
+		return nil, fmt.Errorf("dynamostore: raw %s: %w", key, store.ErrNotFound)
+	}
+	return raw.Value, nil
+}
+
+// PurgeRaw implements [store.OrderStore]: per status, the index query
+// filters items with a raw message older than before.
+func (s *Store) PurgeRaw(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	for _, st := range domain.Statuses {
+		p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			IndexName:                 aws.String(IndexByStatus),
+			KeyConditionExpression:    aws.String("st = :st"),
+			FilterExpression:          aws.String("attribute_exists(mraw) AND mrawca < :t"),
+			ProjectionExpression:      aws.String("pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":st": str(string(st)), ":t": num(before.UnixNano())},
+		})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return n, fmt.Errorf("dynamostore: purge raw: %w", err)
+			}
+			for _, it := range out.Items {
+				pk, ok := it["pk"].(*types.AttributeValueMemberS)
+				if !ok {
+					continue
+				}
+				if _, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+					TableName: aws.String(s.table), Key: keyOf(domain.MessageKey(pk.Value)),
+					UpdateExpression: aws.String("REMOVE mraw, mrawca"),
+				}); err != nil {
+					return n, fmt.Errorf("dynamostore: purge raw %s: %w", pk.Value, err)
+				}
+				n++
+			}
+		}
+	}
+	return n, nil
 }

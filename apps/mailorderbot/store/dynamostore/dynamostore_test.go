@@ -2,6 +2,7 @@ package dynamostore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"go.uber.org/goleak"
 
 	"github.com/plba/plba/apps/mailorderbot/domain"
@@ -84,5 +86,39 @@ func TestReplySavedAsSent(t *testing.T) {
 	pending, err := s.PendingReplies(ctx, 0)
 	if err != nil || len(pending) != 0 {
 		t.Fatalf("PendingReplies = %d, %v; a sent reply is not pending", len(pending), err)
+	}
+}
+
+// TestOldItemsRead: an item exactly as the version before review wrote it
+// (no rres, no raw) is read, listed and refused by Resolve as not in review.
+func TestOldItemsRead(t *testing.T) {
+	s, client := newTable(t)
+	ctx := context.Background()
+	doc := `{"key":"old@example.com","status":"rejected","customer":{"address":"a@example.com"},"lines":[{"sku":"ZZZ-999","qty":1,"unit_price":{"amount":0,"currency":""},"total":{"amount":0,"currency":""}}],"total":{"amount":0,"currency":""},"reasons":["unknown SKU \"ZZZ-999\""],"created_at":"2026-01-05T10:00:00Z"}`
+	_, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table()), Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "old@example.com"}, "st": &types.AttributeValueMemberS{Value: "rejected"},
+		"ca": &types.AttributeValueMemberN{Value: "1767607200000000000"}, "doc": &types.AttributeValueMemberS{Value: doc},
+		"rfrom": &types.AttributeValueMemberS{Value: "orders@shop.example"}, "rto": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: "a@example.com"}}},
+		"rraw": &types.AttributeValueMemberB{Value: []byte("Subject: x\r\n\r\n")}, "rca": &types.AttributeValueMemberN{Value: "1767607200000000000"},
+		"op": &types.AttributeValueMemberS{Value: "pending"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.Get(ctx, "old@example.com")
+	if err != nil || o.Status != domain.StatusRejected || o.Resolution != nil || len(o.Candidates) != 0 {
+		t.Fatalf("old item: %+v, %v", o, err)
+	}
+	if l, err := s.List(ctx, store.Filter{}); err != nil || len(l) != 1 {
+		t.Fatalf("List = %d, %v", len(l), err)
+	}
+	if err := s.Resolve(ctx, o, nil); !errors.Is(err, store.ErrNotReview) {
+		t.Fatalf("Resolve old rejected item: %v", err)
+	}
+	if _, err := s.Raw(ctx, o.Key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Raw of an old item: %v", err)
+	}
+	if n, err := s.PurgeRaw(ctx, time.Now()); err != nil || n != 0 {
+		t.Fatalf("PurgeRaw = %d, %v", n, err)
 	}
 }

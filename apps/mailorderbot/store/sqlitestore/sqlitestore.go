@@ -10,12 +10,19 @@
 // which avoids the deadlock two deferred transactions hit when both try to
 // upgrade from read to write. Many workers may share one Store.
 //
-// # Schema
+// # Schema and migrations
 //
-// Table orders (key primary key, status, created_at, the order as JSON) and
-// table outbox (key primary key, addresses, raw message, sent_at), written in
-// one transaction by Save. Orders are inserted with ON CONFLICT DO NOTHING,
-// which is what makes Save idempotent.
+// Table orders (key primary key, status, created_at, resolved_at, the order
+// as JSON), table outbox (key primary key, addresses, raw message, sent_at),
+// written in one transaction by Save, and table raw_mail (raw messages of
+// orders in review, purged after the retention). Orders are inserted with ON
+// CONFLICT DO NOTHING, which is what makes Save idempotent.
+//
+// The schema is versioned in SQLite's user_version: Open applies the
+// migrations the file lacks, in one write transaction, so a database made by
+// an older version opens and keeps working (version 0 is a database from
+// before versioning, whose tables are exactly migration 1). A database newer
+// than the binary is refused rather than misread.
 package sqlitestore
 
 import (
@@ -54,7 +61,11 @@ type Store struct {
 
 var _ store.OrderStore = (*Store)(nil)
 
-const schema = `
+// migrations[i] takes the schema from version i to i+1. Never edit one that
+// has shipped; append.
+var migrations = []string{
+	// 1: the schema every database before versioning has.
+	`
 CREATE TABLE IF NOT EXISTS orders (
 	key        TEXT PRIMARY KEY,
 	status     TEXT NOT NULL,
@@ -72,7 +83,53 @@ CREATE TABLE IF NOT EXISTS outbox (
 	sent_at    INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (created_at, key) WHERE sent_at IS NULL;
-`
+`,
+	// 2: review resolution time; raw messages kept for review.
+	`
+ALTER TABLE orders ADD COLUMN resolved_at INTEGER;
+CREATE TABLE raw_mail (
+	key        TEXT PRIMARY KEY REFERENCES orders (key),
+	raw        BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE INDEX raw_mail_created ON raw_mail (created_at);
+`,
+	// 3: a reply's send attempt (a crash during a send leaves it set).
+	`
+ALTER TABLE outbox ADD COLUMN attempted_at INTEGER;
+`,
+}
+
+// SchemaVersion is the schema version this package writes.
+var SchemaVersion = len(migrations)
+
+// migrate brings the database to SchemaVersion.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var v int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this program's %d", v, len(migrations))
+	}
+	if v == len(migrations) {
+		return nil
+	}
+	for i := v; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
+		return fmt.Errorf("set schema version: %w", err)
+	}
+	return tx.Commit()
+}
 
 // Open opens (creating if needed) the database file at path and its
 // directory. An empty path means [DefaultPath].
@@ -102,9 +159,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	db.SetMaxOpenConns(opts.MaxOpenConns)
 	db.SetMaxIdleConns(opts.MaxOpenConns)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if err := migrate(ctx, db); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("sqlitestore: create schema in %s: %w", path, err)
+		return nil, fmt.Errorf("sqlitestore: schema of %s: %w", path, err)
 	}
 	return &Store{db: db, path: path}, nil
 }
@@ -190,6 +247,20 @@ func decode(doc []byte) (domain.Order, error) {
 }
 
 // List implements [store.OrderStore].
+// Count implements [store.OrderStore].
+func (s *Store) Count(ctx context.Context, f store.Filter) (int, error) {
+	q, args := `SELECT count(*) FROM orders`, []any{}
+	if f.Status != "" {
+		q, args = `SELECT count(*) FROM orders WHERE status = ?`, []any{string(f.Status)}
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlitestore: count: %w", err)
+	}
+	return n, nil
+}
+
+// List implements [store.OrderStore].
 func (s *Store) List(ctx context.Context, f store.Filter) ([]domain.Order, error) {
 	q := `SELECT doc FROM orders ORDER BY created_at DESC, key DESC LIMIT ?`
 	args := []any{store.Limit(f.Limit)}
@@ -220,7 +291,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]domain.Order, error
 	return out, nil
 }
 
-const replyCols = `key, from_addr, to_addrs, raw, created_at, sent_at`
+const replyCols = `key, from_addr, to_addrs, raw, created_at, sent_at, attempted_at`
 
 func scanReply(sc interface{ Scan(...any) error }) (domain.Reply, error) {
 	var (
@@ -228,8 +299,9 @@ func scanReply(sc interface{ Scan(...any) error }) (domain.Reply, error) {
 		key, to string
 		created int64
 		sent    sql.NullInt64
+		tried   sql.NullInt64
 	)
-	if err := sc.Scan(&key, &r.From, &to, &r.Raw, &created, &sent); err != nil {
+	if err := sc.Scan(&key, &r.From, &to, &r.Raw, &created, &sent, &tried); err != nil {
 		return r, err
 	}
 	r.Key = domain.MessageKey(key)
@@ -240,7 +312,31 @@ func scanReply(sc interface{ Scan(...any) error }) (domain.Reply, error) {
 	if sent.Valid {
 		r.SentAt = time.Unix(0, sent.Int64).UTC()
 	}
+	if tried.Valid {
+		r.AttemptedAt = time.Unix(0, tried.Int64).UTC()
+	}
 	return r, nil
+}
+
+// MarkAttempt implements [store.OrderStore].
+func (s *Store) MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error {
+	return s.setAttempt(ctx, key, sql.NullInt64{Int64: at.UnixNano(), Valid: true})
+}
+
+// ClearAttempt implements [store.OrderStore].
+func (s *Store) ClearAttempt(ctx context.Context, key domain.MessageKey) error {
+	return s.setAttempt(ctx, key, sql.NullInt64{})
+}
+
+func (s *Store) setAttempt(ctx context.Context, key domain.MessageKey, v sql.NullInt64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempted_at = ? WHERE key = ? AND sent_at IS NULL`, v, string(key))
+	if err != nil {
+		return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, store.ErrNotFound)
+	}
+	return nil
 }
 
 // Reply implements [store.OrderStore].
@@ -258,7 +354,7 @@ func (s *Store) Reply(ctx context.Context, key domain.MessageKey) (domain.Reply,
 // PendingReplies implements [store.OrderStore].
 func (s *Store) PendingReplies(ctx context.Context, limit int) ([]domain.Reply, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT `+replyCols+` FROM outbox WHERE sent_at IS NULL ORDER BY created_at, key LIMIT ?`, store.Limit(limit))
+		`SELECT `+replyCols+` FROM outbox WHERE sent_at IS NULL AND attempted_at IS NULL ORDER BY created_at, key LIMIT ?`, store.Limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: pending replies: %w", err)
 	}
@@ -290,4 +386,91 @@ func (s *Store) MarkSent(ctx context.Context, key domain.MessageKey, at time.Tim
 		return fmt.Errorf("sqlitestore: reply %s: %w", key, store.ErrNotFound)
 	}
 	return nil
+}
+
+// Resolve implements [store.OrderStore].
+func (s *Store) Resolve(ctx context.Context, order domain.Order, reply *domain.Reply) (err error) {
+	if err := store.Check(order, reply); err != nil {
+		return err
+	}
+	doc, err := json.Marshal(order)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: encode order %s: %w", order.Key, err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: resolve %s: begin: %w", order.Key, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var at any
+	if order.Resolution != nil {
+		at = order.Resolution.At.UnixNano()
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET status = ?, doc = ?, resolved_at = ? WHERE key = ? AND status = ?`,
+		string(order.Status), doc, at, string(order.Key), string(domain.StatusReview))
+	if err != nil {
+		return fmt.Errorf("sqlitestore: resolve %s: %w", order.Key, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlitestore: resolve %s: %w", order.Key, err)
+	} else if n == 0 {
+		var st string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM orders WHERE key = ?`, string(order.Key)).Scan(&st)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlitestore: order %s: %w", order.Key, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlitestore: resolve %s: %w", order.Key, err)
+		}
+		return fmt.Errorf("sqlitestore: order %s is %s: %w", order.Key, st, store.ErrNotReview)
+	}
+	if reply != nil {
+		to, _ := json.Marshal(reply.To)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (key, from_addr, to_addrs, raw, created_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET from_addr = excluded.from_addr, to_addrs = excluded.to_addrs, raw = excluded.raw,
+			created_at = excluded.created_at, sent_at = NULL`,
+			string(reply.Key), reply.From, string(to), reply.Raw, reply.CreatedAt.UnixNano()); err != nil {
+			return fmt.Errorf("sqlitestore: resolve %s: reply: %w", order.Key, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlitestore: resolve %s: commit: %w", order.Key, err)
+	}
+	return nil
+}
+
+// PutRaw implements [store.OrderStore].
+func (s *Store) PutRaw(ctx context.Context, key domain.MessageKey, raw []byte, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO raw_mail (key, raw, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING`,
+		string(key), raw, at.UnixNano())
+	if err != nil {
+		return fmt.Errorf("sqlitestore: keep raw %s: %w", key, err)
+	}
+	return nil
+}
+
+// Raw implements [store.OrderStore].
+func (s *Store) Raw(ctx context.Context, key domain.MessageKey) ([]byte, error) {
+	var raw []byte
+	err := s.db.QueryRowContext(ctx, `SELECT raw FROM raw_mail WHERE key = ?`, string(key)).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlitestore: raw %s: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: raw %s: %w", key, err)
+	}
+	return raw, nil
+}
+
+// PurgeRaw implements [store.OrderStore].
+func (s *Store) PurgeRaw(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM raw_mail WHERE created_at < ?`, before.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: purge raw: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: purge raw: %w", err)
+	}
+	return int(n), nil
 }

@@ -43,6 +43,10 @@ func Order(key string, status domain.Status, i int) domain.Order {
 		o.Reasons = []string{`unknown SKU "ZZZ-999"`}
 	case domain.StatusIgnored:
 		o.Reasons = []string{"no order lines"}
+	case domain.StatusReview:
+		o.Lines = []domain.Line{{SKU: "ABC-123", Qty: 2}}
+		o.Candidates = []string{"TEA-001 - maybe three?"}
+		o.Reasons = []string{"line not understood: “TEA-001 - maybe three?”"}
 	}
 	return o
 }
@@ -243,6 +247,54 @@ func Run(t *testing.T, newStore NewStore) {
 		if err != nil || len(few) != 4 || few[0].Key != "list-8" {
 			t.Fatalf("List limit 4 = %v, %v", keys(few), err)
 		}
+		if n, err := s.Count(ctx, store.Filter{Limit: 2}); err != nil || n != 9 {
+			t.Fatalf("Count all = %d, %v; want 9 (Limit ignored)", n, err)
+		}
+		if n, err := s.Count(ctx, store.Filter{Status: domain.StatusRejected}); err != nil || n != 3 {
+			t.Fatalf("Count rejected = %d, %v; want 3", n, err)
+		}
+	})
+
+	// A send attempt takes a reply out of the outbox (a crash during the
+	// send must not send it again); a failed send's ClearAttempt puts it
+	// back; a sent reply cannot be attempted.
+	t.Run("SendAttempts", func(t *testing.T) {
+		s := open(t)
+		for i := range 2 {
+			o := Order(fmt.Sprintf("try-%d", i), domain.StatusAccepted, i)
+			if _, err := s.Save(ctx, o, Reply(o)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		at := base.Add(time.Minute)
+		if err := s.MarkAttempt(ctx, "try-0", at); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Reply(ctx, "try-0")
+		if err != nil || !r.Unconfirmed() || r.Sendable() || !r.AttemptedAt.Equal(at) {
+			t.Fatalf("after MarkAttempt: %+v, %v; want unconfirmed, attempted at %v", r, err, at)
+		}
+		if p, err := s.PendingReplies(ctx, 0); err != nil || len(p) != 1 || p[0].Key != "try-1" {
+			t.Fatalf("PendingReplies = %v, %v; want only try-1 (try-0 is unconfirmed)", replyKeys(p), err)
+		}
+		if err := s.ClearAttempt(ctx, "try-0"); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := s.Reply(ctx, "try-0"); err != nil || !r.Sendable() {
+			t.Fatalf("after ClearAttempt: %+v, %v; want sendable", r, err)
+		}
+		if p, err := s.PendingReplies(ctx, 0); err != nil || len(p) != 2 {
+			t.Fatalf("PendingReplies after ClearAttempt = %v, %v; want both", replyKeys(p), err)
+		}
+		if err := s.MarkSent(ctx, "try-1", at); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkAttempt(ctx, "try-1", at); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("MarkAttempt of a sent reply: %v, want ErrNotFound", err)
+		}
+		if err := s.MarkAttempt(ctx, "nosuch", at); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("MarkAttempt of no reply: %v, want ErrNotFound", err)
+		}
 	})
 
 	t.Run("Outbox", func(t *testing.T) {
@@ -271,6 +323,90 @@ func Run(t *testing.T, newStore NewStore) {
 		pending, err = s.PendingReplies(ctx, 2)
 		if err != nil || len(pending) != 2 || pending[0].Key != "out-0" || pending[1].Key != "out-2" {
 			t.Fatalf("PendingReplies(2) = %v, %v; want out-0, out-2", replyKeys(pending), err)
+		}
+	})
+
+	t.Run("ReviewResolve", func(t *testing.T) {
+		s := open(t)
+		o := Order("rev@example.com", domain.StatusReview, 1)
+		ack := Reply(o)
+		if ok, err := s.Save(ctx, o, ack); err != nil || !ok {
+			t.Fatalf("Save review = %v, %v", ok, err)
+		}
+		if err := s.MarkSent(ctx, o.Key, base); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.List(ctx, store.Filter{Status: domain.StatusReview})
+		if err != nil || len(got) != 1 || !equalOrder(got[0], o) {
+			t.Fatalf("List review = %+v, %v", got, err)
+		}
+		// A redelivery changes nothing: review is final for the message.
+		if ok, err := s.Save(ctx, Order("rev@example.com", domain.StatusAccepted, 2), nil); err != nil || ok {
+			t.Fatalf("Save over a review = %v, %v; want false", ok, err)
+		}
+		res := o
+		res.Status = domain.StatusAccepted
+		res.Lines = []domain.Line{{SKU: "ABC-123", Name: "Blue widget", Qty: 2, UnitPrice: domain.Money{Amount: 1250, Currency: "EUR"},
+			Total: domain.Money{Amount: 2500, Currency: "EUR"}}}
+		res.Total = domain.Money{Amount: 2500, Currency: "EUR"}
+		res.Resolution = &domain.Resolution{From: domain.StatusReview, Reason: "checked by phone", At: base.Add(time.Hour)}
+		conf := &domain.Reply{Key: o.Key, From: "orders@shop.example", To: []string{"buy@example.com"},
+			Raw: []byte("Subject: Order confirmed\r\n\r\nok\r\n"), CreatedAt: base.Add(time.Hour)}
+		if err := s.Resolve(ctx, res, conf); err != nil {
+			t.Fatalf("Resolve: %v", err)
+		}
+		after, err := s.Get(ctx, o.Key)
+		if err != nil || !equalOrder(after, res) {
+			t.Fatalf("Get after Resolve = %+v, %v\nwant %+v", after, err, res)
+		}
+		r, err := s.Reply(ctx, o.Key)
+		if err != nil || string(r.Raw) != string(conf.Raw) || !r.Pending() {
+			t.Fatalf("reply after Resolve = %+v, %v; want the pending confirmation", r, err)
+		}
+		if acc, _ := s.List(ctx, store.Filter{Status: domain.StatusAccepted}); len(acc) != 1 {
+			t.Fatalf("List accepted after Resolve = %d", len(acc))
+		}
+		if err := s.Resolve(ctx, res, nil); !errors.Is(err, store.ErrNotReview) {
+			t.Fatalf("second Resolve = %v, want ErrNotReview", err)
+		}
+		if err := s.Resolve(ctx, Order("none", domain.StatusAccepted, 1), nil); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Resolve unknown = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("RawRetention", func(t *testing.T) {
+		s := open(t)
+		old := Order("raw-old", domain.StatusReview, 1)
+		young := Order("raw-young", domain.StatusReview, 2)
+		for _, o := range []domain.Order{old, young} {
+			if _, err := s.Save(ctx, o, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.PutRaw(ctx, old.Key, []byte("old raw"), base); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutRaw(ctx, young.Key, []byte("young raw"), base.Add(48*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutRaw(ctx, young.Key, []byte("again"), base.Add(49*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := s.Raw(ctx, young.Key); err != nil || string(b) != "young raw" {
+			t.Fatalf("Raw = %q, %v; want the first", b, err)
+		}
+		n, err := s.PurgeRaw(ctx, base.Add(24*time.Hour))
+		if err != nil || n != 1 {
+			t.Fatalf("PurgeRaw = %d, %v; want 1", n, err)
+		}
+		if _, err := s.Raw(ctx, old.Key); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("purged raw still there: %v", err)
+		}
+		if _, err := s.Raw(ctx, young.Key); err != nil {
+			t.Fatalf("young raw purged: %v", err)
+		}
+		if _, err := s.Get(ctx, old.Key); err != nil {
+			t.Fatalf("purging the raw message lost the order: %v", err)
 		}
 	})
 

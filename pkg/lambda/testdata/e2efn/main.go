@@ -74,6 +74,10 @@ func (s *source) Settle(_ context.Context, t contracts.Task, o contracts.Outcome
 }
 
 func run(_ context.Context, t contracts.Task) error {
+	if slices.Contains(strings.Split(os.Getenv("E2E_SLOW"), ","), t.ID) {
+		// A hung routine: ignores its ctx, outlives the invocation.
+		time.Sleep(time.Minute)
+	}
 	if slices.Contains(strings.Split(os.Getenv("E2E_FAIL"), ","), t.ID) {
 		return errors.New("routine failed on purpose")
 	}
@@ -88,5 +92,10 @@ func touch(name string) error {
 }
 
 func main() {
-	lambda.Main(lambda.Function(os.Getenv("PLBA_FN")), lambda.Options{ConfigVersion: "e2e-1"}, module{})
+	fn, ok := lambda.FunctionNamed(os.Getenv("PLBA_FN"))
+	if !ok {
+		fmt.Fprintf(os.Stderr, "e2efn: PLBA_FN=%q is not poller, worker or control\n", os.Getenv("PLBA_FN"))
+		os.Exit(1)
+	}
+	lambda.Main(fn, lambda.Options{ConfigVersion: "e2e-1"}, module{})
 }

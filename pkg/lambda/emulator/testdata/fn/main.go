@@ -8,6 +8,8 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -15,8 +17,10 @@ import (
 )
 
 type event struct {
-	Do string `json:"do"` // echo | error | panic | sleep | exit
+	Do string `json:"do"` // echo | error | panic | sleep | exit | big | write | until
 	MS int    `json:"ms"`
+	// Dir is where "write" writes a file.
+	Dir string `json:"dir"`
 }
 
 type response struct {
@@ -26,6 +30,8 @@ type response struct {
 	Env         map[string]string `json:"env"`
 	PID         int               `json:"pid"`
 	Count       int               `json:"count"`
+	Big         string            `json:"big,omitempty"`
+	WriteErr    string            `json:"write_err,omitempty"`
 }
 
 var count int // survives warm invocations
@@ -42,6 +48,20 @@ func handle(ctx context.Context, ev event) (response, error) {
 		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
 	case "exit":
 		os.Exit(3)
+	case "big":
+		return response{Big: strings.Repeat("x", ev.MS*1024)}, nil
+	case "write":
+		err := os.WriteFile(filepath.Join(ev.Dir, "probe"), []byte("x"), 0o644)
+		r := response{}
+		if err != nil {
+			r.WriteErr = err.Error()
+		}
+		return r, nil
+	case "until":
+		// Answers ev.MS milliseconds before (negative: after) the
+		// deadline it was given, ignoring ctx.
+		dl, _ := ctx.Deadline()
+		time.Sleep(time.Until(dl.Add(-time.Duration(ev.MS) * time.Millisecond)))
 	}
 	lc, _ := lambdacontext.FromContext(ctx)
 	dl, _ := ctx.Deadline()
