@@ -12,7 +12,6 @@ package chaos_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -36,6 +35,7 @@ import (
 
 	"github.com/plba/plba/apps/mailorderbot/demodata"
 	"github.com/plba/plba/apps/mailorderbot/domain"
+	"github.com/plba/plba/internal/syncio"
 	"github.com/plba/plba/internal/testsvc"
 	"github.com/plba/plba/pkg/source/imapsource/imaptest"
 )
@@ -120,32 +120,15 @@ func plbaBinary(t *testing.T) string {
 // proc is one running `plba run`.
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *syncio.Buffer
 	done   chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startPlba(t *testing.T, cfgFile string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(plbaBinary(t), "run", "--config", cfgFile)
 	cmd.Env = append(os.Environ(), env...)
-	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stderr: &syncio.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout = io.Discard
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {

@@ -48,6 +48,10 @@ const (
 	EnvStoreTable = "PLBA_STORE_TABLE"
 	// EnvMaxReceiveCount is the task queue's redrive maxReceiveCount.
 	EnvMaxReceiveCount = "PLBA_MAX_RECEIVE_COUNT"
+	// EnvControlWorkerMapping and EnvControlPollerRule tell the control
+	// function what split-mode pause disables (pkg/lambda/controlfn/awspause).
+	EnvControlWorkerMapping = "PLBA_CONTROL_WORKER_MAPPING"
+	EnvControlPollerRule    = "PLBA_CONTROL_POLLER_RULE"
 )
 
 // Stack is the deployed application: queues, its table (if the manifest
@@ -384,7 +388,8 @@ func (s *Stack) addFunctions() {
 	// The event source grants the worker role sqs:ReceiveMessage,
 	// ChangeMessageVisibility, GetQueueUrl, DeleteMessage and
 	// GetQueueAttributes on the task queue only.
-	s.Worker.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.Queue, src))
+	esm := awslambdaeventsources.NewSqsEventSource(s.Queue, src)
+	s.Worker.AddEventSource(esm)
 	s.allow(workerRole, "DeadLetterPermanentFailures", []string{"sqs:SendMessage", "sqs:GetQueueAttributes"},
 		*s.DeadLetterQueue.QueueArn())
 	s.allowTable(Worker, workerRole)
@@ -434,6 +439,16 @@ func (s *Stack) addFunctions() {
 			Event:         awsevents.RuleTargetInput_FromObject(map[string]any{"source": "plba.schedule", "stage": cfg.Stage}),
 		})},
 	})
+
+	// Split-mode pause and resume (the control plane's pause action):
+	// the control function disables the worker's event source mapping or
+	// the poller's schedule, each by its own ARN.
+	s.Control.AddEnvironment(jsii.String(EnvControlWorkerMapping), esm.EventSourceMappingId(), nil)
+	s.Control.AddEnvironment(jsii.String(EnvControlPollerRule), s.Schedule.RuleName(), nil)
+	s.allow(controlRole, "PauseWorker", []string{"lambda:UpdateEventSourceMapping", "lambda:GetEventSourceMapping"},
+		*esm.EventSourceMappingArn())
+	s.allow(controlRole, "PausePoller", []string{"events:DisableRule", "events:EnableRule", "events:DescribeRule"},
+		*s.Schedule.RuleArn())
 }
 
 // allow adds one statement with explicit actions on explicit resources.

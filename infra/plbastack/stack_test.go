@@ -313,8 +313,18 @@ func rolesAccess(t *testing.T, s *synthesized) map[string]access {
 	for id := range s.resources("AWS::DynamoDB::Table") {
 		kind[id] = "table"
 	}
+	for id := range s.resources("AWS::Events::Rule") {
+		kind[id] = "schedule"
+	}
+	esmIDs := map[string]bool{}
+	for id := range s.resources("AWS::Lambda::EventSourceMapping") {
+		esmIDs[id] = true
+	}
 	for id, r := range s.resources("AWS::Logs::LogGroup") {
 		kind[id] = "logs:" + r["Properties"].(map[string]any)["LogGroupName"].(string)
+	}
+	for id := range esmIDs {
+		kind[id] = "mapping"
 	}
 	roleFn := map[string]string{}
 	for _, r := range s.resources("AWS::Lambda::Function") {
@@ -383,6 +393,16 @@ func resourceKind(kind map[string]string, res any) string {
 	}
 	if id := getAtt(res); id != "" {
 		return kind[id]
+	}
+	// arn:…:lambda:REGION:ACCOUNT:event-source-mapping:<Ref to a mapping>
+	if j, ok := res.(map[string]any)["Fn::Join"].([]any); ok && len(j) == 2 {
+		if parts, ok := j[1].([]any); ok && len(parts) > 1 {
+			if pre, ok := parts[len(parts)-2].(string); ok && strings.HasSuffix(pre, ":event-source-mapping:") {
+				if id := ref(parts[len(parts)-1]); kind[id] == "mapping" {
+					return "mapping"
+				}
+			}
+		}
 	}
 	if j, ok := res.(map[string]any)["Fn::Join"].([]any); ok && len(j) == 2 {
 		if parts, ok := j[1].([]any); ok && len(parts) == 2 && kind[getAtt(parts[0])] == "table" {
@@ -455,6 +475,9 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			"table":                {"dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"},
 			"index:by_status":      {"dynamodb:Query"},
 			"index:outbox_pending": {"dynamodb:Query"},
+			// Split-mode pause: the worker's own mapping, the poller's own rule.
+			"mapping":  {"lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"},
+			"schedule": {"events:DescribeRule", "events:DisableRule", "events:EnableRule"},
 		},
 	}
 	compareAccess(t, got, want)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -64,7 +65,10 @@ apps:
 	defer cancel()
 	var out, errw syncio.Buffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"run", "--config", file, "--listen", "127.0.0.1:0"}, &out, &errw) }()
+	tokenFile := filepath.Join(t.TempDir(), "control.token")
+	go func() {
+		done <- run(ctx, []string{"run", "--config", file, "--listen", "127.0.0.1:0", "--set", "platform.control.token_file=" + tokenFile}, &out, &errw)
+	}()
 	waitFor(t, &errw, "control plane listening", done)
 	url := regexp.MustCompile(`url=(http://[^ ]+/)`).FindStringSubmatch(errw.String())[1]
 	concurrency := func() int {

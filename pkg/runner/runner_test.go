@@ -194,6 +194,7 @@ func TestRunServesControlPlane(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"run", "--listen", "127.0.0.1:0", "--set", "apps.counter.interval=5ms",
+			"--set", "platform.control.token_file=" + filepath.Join(t.TempDir(), "control.token"),
 			"--set", "apps.counter.password=hunter2-secret"}, &out, &errw)
 	}()
 	waitFor(t, &errw, "control plane listening", done)

@@ -36,13 +36,18 @@ type EventsAPI interface {
 // and enabled again; a source ("source:…" or "poller") is the poller's
 // EventBridge schedule rule. Messages wait in SQS and mail waits in the
 // mailbox meanwhile; nothing is lost. The control function's role needs
-// lambda:ListEventSourceMappings and lambda:UpdateEventSourceMapping on the
-// worker, and events:DisableRule and events:EnableRule on the rule.
+// lambda:UpdateEventSourceMapping on the worker's mapping (and, when only
+// the function is named, lambda:ListEventSourceMappings, which AWS grants
+// on "*" only), and events:DisableRule and events:EnableRule on the rule.
 type Pauser struct {
 	Lambda LambdaAPI
 	Events EventsAPI
 	// WorkerFunction is the worker function's name or ARN.
 	WorkerFunction string
+	// WorkerMapping, when set, is the UUID of the worker's SQS event
+	// source mapping: paused directly, without listing the function's
+	// mappings (the CDK stack sets it, so the role needs no "*").
+	WorkerMapping string
 	// PollerRule is the schedule rule's name.
 	PollerRule string
 }
@@ -62,7 +67,7 @@ func (p *Pauser) Resume(ctx context.Context, name string) (control.PauseResult, 
 func (p *Pauser) set(ctx context.Context, name string, enabled bool) (control.PauseResult, error) {
 	switch {
 	case name == "worker" || strings.HasPrefix(name, "pool:"):
-		if p.Lambda == nil || p.WorkerFunction == "" {
+		if p.Lambda == nil || (p.WorkerFunction == "" && p.WorkerMapping == "") {
 			return control.PauseResult{}, fmt.Errorf("pause %s: %w: no worker function configured", name, contracts.ErrNotSupported)
 		}
 		return p.mappings(ctx, name, enabled)
@@ -95,7 +100,7 @@ func state(enabled bool, what string) string {
 func (p *Pauser) mappings(ctx context.Context, name string, enabled bool) (control.PauseResult, error) {
 	var uuids []string
 	in := &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(p.WorkerFunction)}
-	for {
+	for p.WorkerMapping == "" {
 		out, err := p.Lambda.ListEventSourceMappings(ctx, in)
 		if err != nil {
 			return control.PauseResult{}, fmt.Errorf("event source mappings of %s: %w", p.WorkerFunction, err)
@@ -109,6 +114,9 @@ func (p *Pauser) mappings(ctx context.Context, name string, enabled bool) (contr
 			break
 		}
 		in.Marker = out.NextMarker
+	}
+	if p.WorkerMapping != "" {
+		uuids = []string{p.WorkerMapping}
 	}
 	if len(uuids) == 0 {
 		return control.PauseResult{}, control.Errorf(control.CodeNotFound, "%s has no event source mapping", p.WorkerFunction)
@@ -126,22 +134,23 @@ func (p *Pauser) mappings(ctx context.Context, name string, enabled bool) (contr
 // disables, and the poller's schedule rule a source pause disables.
 const (
 	EnvWorkerFunction = "PLBA_CONTROL_WORKER_FUNCTION"
+	EnvWorkerMapping  = "PLBA_CONTROL_WORKER_MAPPING"
 	EnvPollerRule     = "PLBA_CONTROL_POLLER_RULE"
 )
 
 // FromEnv returns the pauser the environment configures, or nil (pause
 // and resume answer not_supported) when neither variable is set.
 func FromEnv(ctx context.Context, getenv func(string) string) (control.Pauser, error) {
-	fn, rule := getenv(EnvWorkerFunction), getenv(EnvPollerRule)
-	if fn == "" && rule == "" {
+	fn, mapping, rule := getenv(EnvWorkerFunction), getenv(EnvWorkerMapping), getenv(EnvPollerRule)
+	if fn == "" && mapping == "" && rule == "" {
 		return nil, nil
 	}
 	cfg, err := awsconfig.Load(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("awspause: load AWS config: %w", err)
 	}
-	p := &Pauser{WorkerFunction: fn, PollerRule: rule}
-	if fn != "" {
+	p := &Pauser{WorkerFunction: fn, WorkerMapping: mapping, PollerRule: rule}
+	if fn != "" || mapping != "" {
 		p.Lambda = lambda.NewFromConfig(cfg)
 	}
 	if rule != "" {

@@ -72,6 +72,13 @@ func TestPauser(t *testing.T) {
 	if _, err := none.Pause(ctx, "worker"); !errors.Is(err, contracts.ErrNotSupported) {
 		t.Fatalf("no worker function: %v", err)
 	}
+	// With the mapping's UUID (as the stack sets it) nothing is listed.
+	api.calls = nil
+	direct := &awspause.Pauser{Lambda: api, WorkerMapping: "u9"}
+	if r, err := direct.Pause(ctx, "worker"); err != nil || !strings.HasPrefix(r.State, "paused (1 event source mapping(s)") ||
+		strings.Join(api.calls, "|") != "update u9 enabled=false" {
+		t.Fatalf("pause by mapping: %+v %v, calls %q", r, err, api.calls)
+	}
 	if p, err := awspause.FromEnv(ctx, func(string) string { return "" }); p != nil || err != nil {
 		t.Fatalf("FromEnv without variables: %v %v", p, err)
 	}
