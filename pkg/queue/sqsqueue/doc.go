@@ -37,7 +37,7 @@
 //   - DeadLetter: SendMessage of the same body and attributes to the
 //     dead-letter queue with a plba.reason attribute, then DeleteMessage.
 //   - Extend ([contracts.LeaseExtender]): ChangeMessageVisibility; see
-//     [KeepAlive] for a heartbeat around a long routine.
+//     Extend for a long routine (the consumer pool extends leases itself).
 //   - DeadLetters / Redrive ([contracts.DeadLetterQueue]): read the
 //     dead-letter queue (messages are made visible again after listing) and
 //     move messages back with SendMessageBatch + DeleteMessageBatch, so the

@@ -208,5 +208,5 @@ func (d *Driver) Stats(ctx context.Context) (contracts.QueueStats, error) {
 // Close drains the batchers and hands the receive buffer back to SQS.
 func (d *Driver) Close() error { return d.q.Close() }
 
-// SQS returns the SQS-specific queue under the driver (URLs, KeepAlive).
+// SQS returns the SQS-specific queue under the driver (URLs, dead letters).
 func (d *Driver) SQS() *Queue { return d.q }

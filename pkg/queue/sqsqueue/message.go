@@ -1,9 +1,7 @@
 package sqsqueue
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/plba/plba/pkg/contracts"
@@ -51,41 +49,3 @@ func (q *Queue) Delivery(m Message) (contracts.Delivery, error) {
 	return q.delivery(r), nil
 }
 
-// KeepAlive extends d's lease every lease/3 until the returned stop
-// function is called, so a routine that runs longer than the visibility
-// timeout keeps its message. stop returns the last extension error, if
-// any; a failed extension is retried at the next tick. Use it around a
-// routine in long-lived consumers; the Lambda worker does not need it (the
-// queue's visibility timeout exceeds the function timeout).
-func KeepAlive(ctx context.Context, ext contracts.LeaseExtender, d contracts.Delivery, lease time.Duration) (stop func() error) {
-	if lease < 3*time.Second {
-		lease = 3 * time.Second
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	var (
-		wg      sync.WaitGroup
-		lastErr error
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				lastErr = ext.Extend(ctx, d, lease)
-				if ctx.Err() != nil {
-					lastErr = nil
-				}
-			}
-		}
-	}()
-	var once sync.Once
-	return func() error {
-		once.Do(func() { cancel(); wg.Wait() })
-		return lastErr
-	}
-}
