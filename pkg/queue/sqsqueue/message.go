@@ -48,4 +48,3 @@ func (q *Queue) Delivery(m Message) (contracts.Delivery, error) {
 	r.task, r.kind = task, task.Kind
 	return q.delivery(r), nil
 }
-
