@@ -30,7 +30,7 @@ type LambdaConfig struct {
 	// Reserve is how long before an invocation's deadline the worker and
 	// the poller stop starting work and return what they have (AWS drops
 	// the response of an invocation that times out). 0: a tenth of the time
-	// left, between 100ms and 3s (workerfn.DefaultReserve).
+	// left, between 100ms and 3s (lambda/reserve.Default).
 	Reserve time.Duration `koanf:"reserve" json:"reserve" validate:"gte=0"`
 }
 

@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/lambda/reserve"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
 )
 
@@ -59,7 +60,7 @@ type Options struct {
 	// SQS queue. Required for every source's queue.
 	Queues map[string]*sqsqueue.Queue
 	// Reserve: sources must be done this long before the deadline; 0
-	// means workerfn's default rule (a tenth of the time left, 100ms–3s).
+	// means reserve.Default (a tenth of the time left, 100ms–3s).
 	Reserve time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
@@ -109,12 +110,12 @@ func (p *Poller) Handle(ctx context.Context, _ json.RawMessage) (Summary, error)
 	start := time.Now()
 	pollCtx := ctx
 	if dl, ok := ctx.Deadline(); ok {
-		reserve := p.opts.Reserve
-		if reserve <= 0 {
-			reserve = min(max(time.Until(dl)/10, 100*time.Millisecond), 3*time.Second)
+		r := p.opts.Reserve
+		if r <= 0 {
+			r = reserve.Default(time.Until(dl))
 		}
 		var cancel context.CancelFunc
-		pollCtx, cancel = context.WithDeadline(ctx, dl.Add(-reserve))
+		pollCtx, cancel = context.WithDeadline(ctx, dl.Add(-r))
 		defer cancel()
 	}
 	sum := Summary{Published: map[string]int{}}

@@ -67,6 +67,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/lambda/reserve"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
 	"github.com/plba/plba/pkg/routine"
 )
@@ -137,9 +138,7 @@ func (h *Handler) observe(d time.Duration) {
 // DefaultReserve returns the reserve for an invocation with left time to
 // its deadline: a tenth of it, at least 100ms and at most 3s (a 30 s
 // function stops starting records 3 s before its deadline).
-func DefaultReserve(left time.Duration) time.Duration {
-	return min(max(left/10, 100*time.Millisecond), 3*time.Second)
-}
+func DefaultReserve(left time.Duration) time.Duration { return reserve.Default(left) }
 
 // New validates opts and builds the executors.
 func New(opts Options) (*Handler, error) {
@@ -299,12 +298,12 @@ func (h *Handler) deadlines(ctx context.Context) (runCtx context.Context, hardSt
 	if !ok {
 		return ctx, nil, func() {}
 	}
-	reserve := h.opts.Reserve
-	if reserve <= 0 {
-		reserve = DefaultReserve(time.Until(dl))
+	r := h.opts.Reserve
+	if r <= 0 {
+		r = reserve.Default(time.Until(dl))
 	}
-	runCtx, cancelRun := context.WithDeadline(ctx, dl.Add(-reserve))
-	t := time.NewTimer(time.Until(dl.Add(-reserve / 2)))
+	runCtx, cancelRun := context.WithDeadline(ctx, dl.Add(-r))
+	t := time.NewTimer(time.Until(dl.Add(-r / 2)))
 	return runCtx, t.C, func() { t.Stop(); cancelRun() }
 }
 

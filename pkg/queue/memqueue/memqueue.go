@@ -187,20 +187,10 @@ func (d *Driver) SettleOne(_ context.Context, m *driver.Message) error {
 
 // Receive returns up to max ready messages, waiting for the first.
 func (d *Driver) Receive(ctx context.Context, max int) ([]*driver.Message, error) {
-	var m *driver.Message
-	select {
-	case m = <-d.ready:
-	default:
-		select {
-		case m = <-d.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-d.closed:
-			return nil, contracts.ErrQueueClosed
-		}
+	m, err := d.ReceiveOne(ctx)
+	if err != nil {
+		return nil, err
 	}
-	m.Task.Attempt++
-	d.inFlight.Add(1)
 	if max <= 1 {
 		return m.One(), nil
 	}
