@@ -21,6 +21,14 @@ ensure_cli() {
 	fi
 }
 
+# ensure_modules downloads every module infra/go.mod lists. `cdk synth`
+# runs `go mod download` (cdk.json), which wants all of them, including
+# indirect ones `go build` never fetches; the offline synth test runs it
+# with GOPROXY=off, so they must be in the module cache beforehand.
+ensure_modules() {
+	(cd "$infra" && go mod download)
+}
+
 # cdk ARGS...: the pinned CLI, run in infra/ (where cdk.json is).
 cdk() {
 	ensure_cli

@@ -5,6 +5,7 @@
 #   infra/scripts/test.sh            # extra arguments go to `go test`
 source "$(dirname "$0")/lib.sh"
 ensure_cli
+ensure_modules
 export AWS_EC2_METADATA_DISABLED=true
 # A private TMPDIR: jsii's node process inherits it when the test binary
 # starts, so anything it leaves behind shows up here.
