@@ -190,6 +190,15 @@ func (m *Manager) Keys() []string {
 	return keys
 }
 
+// SecretRef returns the reference text a leaf key's value was resolved
+// from ("${ssm:/plba/prod/imap-refresh-token}"), or false when the value
+// was not a reference. It lets a module write a rotated secret back where
+// it came from (package mailauth does, for OAuth refresh tokens).
+func (m *Manager) SecretRef(path string) (string, bool) {
+	v, ok := m.cur.Load().refs[path].(string)
+	return v, ok && v != ""
+}
+
 // Raw returns a copy of the effective configuration at path (a nested map,
 // a scalar or nil), secrets included. Use [Manager.Redacted] for anything
 // that is shown to people.
