@@ -17,6 +17,7 @@ import (
 
 	"github.com/plba/plba/apps/mailorderbot/reply"
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/mailauth"
 	"github.com/plba/plba/pkg/source/imapsource"
 )
 
@@ -92,6 +93,10 @@ type SMTPConfig struct {
 	TLS      string           `koanf:"tls" validate:"omitempty,oneof=none starttls implicit"`
 	Username string           `koanf:"username"`
 	Password contracts.Secret `koanf:"password"`
+	// Auth: PLAIN with the password (default) or OAuth 2.0 (xoauth2,
+	// oauthbearer; see docs/imap.md). An oauth2 section equal to the IMAP
+	// one shares its token.
+	Auth mailauth.Config `koanf:"auth"`
 	// From is the replies' From address, e.g. "Shop <orders@shop.example>".
 	// Default orders@localhost.
 	From string `koanf:"from"`
@@ -157,7 +162,7 @@ func (c Config) Validate() error {
 			bad("smtp", "%v", err)
 		}
 	}
-	if c.IMAP.Addr != "" {
+	if c.IMAP.Addr != "" || c.IMAP.UsesPreset() {
 		if err := c.IMAP.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%w: %s.imap: %w", ErrInvalidConfig, ConfigPath, err))
 		}
@@ -168,7 +173,7 @@ func (c Config) Validate() error {
 // SMTPSenderConfig converts the smtp section for [reply.NewSMTPSender].
 func (c Config) SMTPSenderConfig() reply.SMTPConfig {
 	return reply.SMTPConfig{Addr: c.SMTP.Addr, TLS: c.SMTP.TLS, Username: c.SMTP.Username,
-		Password: c.SMTP.Password, Timeout: 30 * time.Second}
+		Password: c.SMTP.Password, Auth: c.SMTP.Auth, Timeout: 30 * time.Second}
 }
 
 // SKURegexp compiles sku_pattern (nil when empty: the parser's default).

@@ -13,6 +13,9 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/reply"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/mailauth"
+	// The ssm: and secretsmanager: refresh token stores.
+	_ "github.com/plba/plba/pkg/mailauth/awsstore"
 	"github.com/plba/plba/pkg/source/imapsource"
 	"github.com/plba/plba/pkg/workers"
 )
@@ -136,6 +139,10 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	if err := m.cfg.Validate(); err != nil {
 		return err
 	}
+	// A refresh token given as a reference (${ssm:...}) is written back
+	// there when the provider rotates it.
+	mailauth.BindStore(r.Config(), ConfigPath+".imap.auth", &m.cfg.IMAP.Auth)
+	mailauth.BindStore(r.Config(), ConfigPath+".smtp.auth", &m.cfg.SMTP.Auth)
 	log := r.Logger()
 	if m.opts.Demo {
 		addr, err := startDemo(r, m.opts.DemoInterval)

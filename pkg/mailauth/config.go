@@ -174,15 +174,30 @@ func (c Config) UsesOAuth2() bool {
 	return c.Mechanism == MechXOAUTH2 || c.Mechanism == MechOAUTHBEARER
 }
 
+// Problem is one invalid setting: Key is below the auth section
+// ("mechanism", "oauth2.client_id").
+type Problem struct {
+	Key, Message string
+}
+
 // Validate checks c after [Config.WithDefaults]. Errors wrap
-// [ErrInvalidConfig] and name the key below the auth section ("mechanism",
-// "oauth2.client_id"); prefix is put in front of it ("apps.mailorderbot.imap.auth.").
-// They never contain a secret.
+// [ErrInvalidConfig] and name the key with prefix in front
+// ("apps.mailorderbot.imap.auth."); they never contain a secret.
 func (c Config) Validate(prefix, passwordMech string) error {
-	c = c.WithDefaults(passwordMech)
 	var errs []error
+	for _, p := range c.Problems(passwordMech) {
+		errs = append(errs, fmt.Errorf("%w: %s%s: %s", ErrInvalidConfig, prefix, p.Key, p.Message))
+	}
+	return errors.Join(errs...)
+}
+
+// Problems lists what is wrong with c after [Config.WithDefaults], for
+// callers that report problems in their own format.
+func (c Config) Problems(passwordMech string) []Problem {
+	c = c.WithDefaults(passwordMech)
+	var probs []Problem
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s%s: %s", ErrInvalidConfig, prefix, key, fmt.Sprintf(format, args...)))
+		probs = append(probs, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
 	}
 	switch c.Mechanism {
 	case MechLogin, MechPlain, MechXOAUTH2, MechOAUTHBEARER:
@@ -204,12 +219,13 @@ func (c Config) Validate(prefix, passwordMech string) error {
 		}
 	}
 	if !c.UsesOAuth2() {
-		return errors.Join(errs...)
+		return probs
 	}
 	if o.ClientID == "" {
 		bad("oauth2.client_id", "required for mechanism %s", c.Mechanism)
 	}
-	for key, u := range map[string]string{"oauth2.token_url": o.TokenURL, "oauth2.auth_url": o.AuthURL, "oauth2.device_auth_url": o.DeviceAuthURL} {
+	for _, key := range []string{"oauth2.token_url", "oauth2.auth_url", "oauth2.device_auth_url"} {
+		u := map[string]string{"oauth2.token_url": o.TokenURL, "oauth2.auth_url": o.AuthURL, "oauth2.device_auth_url": o.DeviceAuthURL}[key]
 		if u == "" {
 			if key == "oauth2.token_url" {
 				bad(key, "required for mechanism %s without a provider", c.Mechanism)
@@ -225,7 +241,7 @@ func (c Config) Validate(prefix, passwordMech string) error {
 	if o.RefreshToken.IsZero() && o.TokenStore == "" {
 		bad("oauth2.refresh_token", "required for mechanism %s: set refresh_token (a ${ssm:...} reference) or token_store, then run plba auth login", c.Mechanism)
 	}
-	return errors.Join(errs...)
+	return probs
 }
 
 func isLoopback(host string) bool {

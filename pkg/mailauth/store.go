@@ -189,9 +189,9 @@ func (e envStore) Load(context.Context) (string, error) {
 	}
 	return strings.TrimSpace(v), nil
 }
-func (e envStore) Save(context.Context, string) error          { return ErrReadOnly }
-func (e envStore) Lock(context.Context) (func(), error)         { return func() {}, nil }
-func (e envStore) String() string                               { return "env:" + string(e) }
+func (e envStore) Save(context.Context, string) error   { return ErrReadOnly }
+func (e envStore) Lock(context.Context) (func(), error) { return func() {}, nil }
+func (e envStore) String() string                       { return "env:" + string(e) }
 
 // staticStore is a refresh token given as a literal configuration value.
 type staticStore string
@@ -202,6 +202,6 @@ func (s staticStore) Load(context.Context) (string, error) {
 	}
 	return string(s), nil
 }
-func (s staticStore) Save(context.Context, string) error  { return ErrReadOnly }
+func (s staticStore) Save(context.Context, string) error   { return ErrReadOnly }
 func (s staticStore) Lock(context.Context) (func(), error) { return func() {}, nil }
 func (s staticStore) String() string                       { return "configuration value" }
