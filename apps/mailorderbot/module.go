@@ -47,6 +47,8 @@ type Options struct {
 	// every use with ErrPartNotLinked, so every function sees the same
 	// sources, queues and routines.
 	Parts Parts
+	// Auth is for tests of the auth command (follow the sign-in URL).
+	Auth mailauth.CommandOptions
 }
 
 // Parts build the bot's two heavy pieces. Each is a function value so that
@@ -64,6 +66,9 @@ type Parts struct {
 	// Review resolves an order in review (parts.Review, which calls
 	// handler.Resolve): `orders review` and the control plane use it.
 	Review func(ctx context.Context, env RoutineEnv, key domain.MessageKey, d ReviewDecision) (domain.Order, error)
+	// CheckLogin connects to the mailbox and logs in (`auth check`,
+	// `auth login`): imapsource.CheckLogin.
+	CheckLogin func(ctx context.Context, cfg imapsource.Config, opts ...imapsource.Option) error
 }
 
 // ReviewDecision is a person's resolution of an order in review; see

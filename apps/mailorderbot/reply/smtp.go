@@ -102,6 +102,21 @@ var ErrRejected = errors.New("reply: smtp server refused the message")
 
 // Send implements [Sender].
 func (s *SMTPSender) Send(ctx context.Context, r domain.Reply) error {
+	return s.session(ctx, func(c *smtp.Client) error {
+		if err := c.SendMail(r.From, r.To, bytes.NewReader(r.Raw)); err != nil {
+			return s.wrap("send "+string(r.Key), err)
+		}
+		return nil
+	})
+}
+
+// Check connects, logs in as configured and quits (plba auth check).
+func (s *SMTPSender) Check(ctx context.Context) error {
+	return s.session(ctx, func(*smtp.Client) error { return nil })
+}
+
+// session connects, starts TLS, logs in, runs f and quits.
+func (s *SMTPSender) session(ctx context.Context, f func(*smtp.Client) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	var d net.Dialer
@@ -134,8 +149,8 @@ func (s *SMTPSender) Send(ctx context.Context, r domain.Reply) error {
 			return s.wrap("auth", err)
 		}
 	}
-	if err := c.SendMail(r.From, r.To, bytes.NewReader(r.Raw)); err != nil {
-		return s.wrap("send "+string(r.Key), err)
+	if err := f(c); err != nil {
+		return err
 	}
 	if err := c.Quit(); err != nil {
 		slog.Default().DebugContext(ctx, "smtp quit failed after the message was accepted", "err", err)
