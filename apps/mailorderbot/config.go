@@ -158,16 +158,43 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.SMTP.Addr); err != nil {
 			bad("smtp.addr", "%q is not host:port", c.SMTP.Addr)
 		}
-		if _, err := reply.NewSMTPSender(c.SMTPSenderConfig()); err != nil {
+		if probs := c.SMTP.Auth.Problems(mailauth.MechPlain); len(probs) > 0 {
+			for _, p := range probs {
+				errs = append(errs, &contracts.ConfigError{Key: "smtp.auth." + p.Key, Message: p.Message, Err: ErrInvalidConfig})
+			}
+		} else if _, err := reply.NewSMTPSender(c.SMTPSenderConfig()); err != nil {
 			bad("smtp", "%v", err)
 		}
 	}
 	if c.IMAP.Addr != "" || c.IMAP.UsesPreset() {
 		if err := c.IMAP.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s.imap: %w", ErrInvalidConfig, ConfigPath, err))
+			errs = append(errs, under("imap", err)...)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// under reports a section's keyed problems (contracts.ConfigError) at
+// section.key, so that the configuration manager names the key and the
+// file it came from; other errors are wrapped as they are.
+func under(section string, err error) []error {
+	var out []error
+	for _, e := range joined(err) {
+		var ce *contracts.ConfigError
+		if errors.As(e, &ce) {
+			out = append(out, &contracts.ConfigError{Key: section + "." + ce.Key, Message: ce.Message, Err: ErrInvalidConfig})
+			continue
+		}
+		out = append(out, fmt.Errorf("%w: %s.%s: %w", ErrInvalidConfig, ConfigPath, section, e))
+	}
+	return out
+}
+
+func joined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // SMTPSenderConfig converts the smtp section for [reply.NewSMTPSender].

@@ -159,7 +159,7 @@ func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, key, fmt.Sprintf(format, args...)))
+		errs = append(errs, &contracts.ConfigError{Key: key, Message: fmt.Sprintf(format, args...), Err: ErrInvalidConfig})
 	}
 	if c.Addr == "" {
 		bad("addr", "required")
