@@ -36,6 +36,9 @@ type Server struct {
 	// Rotate makes every refresh return a new refresh token (the old one
 	// stays valid, as Microsoft's do).
 	Rotate bool
+	// OneTime makes a rotated refresh token invalid once used (strict
+	// rotation): a second refresh with it is invalid_grant.
+	OneTime bool
 	// AuthorizeUser is the user the authorization endpoint approves as;
 	// default "user@example.test".
 	AuthorizeUser string
@@ -202,6 +205,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		if s.Rotate {
 			rt = "rt-" + random()
 			s.refresh[rt] = g // same grant: revoking one revokes the family
+			if s.OneTime {
+				delete(s.refresh, r.PostForm.Get("refresh_token"))
+			}
 		}
 		s.issue(w, g, rt)
 	case "authorization_code":
