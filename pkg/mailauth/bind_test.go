@@ -46,4 +46,3 @@ func TestSecretRefBindsTokenStore(t *testing.T) {
 		t.Errorf("env store save: %v", err)
 	}
 }
-
