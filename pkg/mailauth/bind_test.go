@@ -46,3 +46,6 @@ func TestSecretRefBindsTokenStore(t *testing.T) {
 		t.Errorf("env store save: %v", err)
 	}
 }
+
+// The runner and the Lambda functions hand modules a *config.Manager.
+var _ mailauth.SecretRefs = (*config.Manager)(nil)
