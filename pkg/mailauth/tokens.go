@@ -68,6 +68,9 @@ type TokenSource struct {
 	mu      sync.Mutex
 	access  *oauth2.Token
 	refresh string // the refresh token last read or written
+	// readOnly: the store refused a write-back; the rotated token in
+	// memory is then newer than the stored one.
+	readOnly bool
 
 	refreshes atomic.Int64
 	rotations atomic.Int64
@@ -204,7 +207,16 @@ func (ts *TokenSource) doRefresh(ctx context.Context) (*oauth2.Token, error) {
 	}
 	if tok.RefreshToken != "" && tok.RefreshToken != rt {
 		ts.rotations.Add(1)
-		if serr := ts.store.Save(ctx, tok.RefreshToken); serr != nil {
+		if serr := ts.store.Save(ctx, tok.RefreshToken); errors.Is(serr, ErrReadOnly) {
+			ts.mu.Lock()
+			first := !ts.readOnly
+			ts.readOnly = true
+			ts.mu.Unlock()
+			if first {
+				ts.log.InfoContext(ctx, "the provider rotates the refresh token but the store is read only; this process keeps the new one in memory",
+					"store", ts.store.String())
+			}
+		} else if serr != nil {
 			// The new token still works from memory, and the old one
 			// usually stays valid (Microsoft); say so loudly, never the
 			// token.
@@ -225,6 +237,12 @@ func (ts *TokenSource) doRefresh(ctx context.Context) (*oauth2.Token, error) {
 // current is the refresh token to use: the store's, else the last one
 // this process knew.
 func (ts *TokenSource) current(ctx context.Context) (string, error) {
+	ts.mu.Lock()
+	if ts.readOnly && ts.refresh != "" {
+		defer ts.mu.Unlock()
+		return ts.refresh, nil
+	}
+	ts.mu.Unlock()
 	rt, err := ts.store.Load(ctx)
 	if err == nil {
 		return rt, nil

@@ -212,3 +212,24 @@ func TestFileStoreLock(t *testing.T) {
 	}
 	unlock2()
 }
+
+// TestReadOnlyStoreKeepsRotatedToken: with a literal refresh token (or an
+// env: store) a rotated token cannot be written back; the process uses the
+// newest one from memory.
+func TestReadOnlyStoreKeepsRotatedToken(t *testing.T) {
+	as := oauthtest.New(t)
+	as.Rotate, as.OneTime = true, true
+	t.Setenv("PLBA_TEST_RT", as.IssueRefreshToken("u"))
+	store, err := mailauth.OpenStore(t.Context(), "env:PLBA_TEST_RT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTS(t, as, store)
+	for i := range 3 {
+		tok, err := ts.Token(t.Context())
+		if err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+		ts.Invalidate(tok)
+	}
+}
