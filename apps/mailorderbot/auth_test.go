@@ -9,15 +9,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/plba/plba/apps/mailorderbot"
+	"github.com/plba/plba/apps/mailorderbot/demodata"
 	"github.com/plba/plba/apps/mailorderbot/parts"
+	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/mailauth"
 	"github.com/plba/plba/pkg/mailauth/oauthtest"
 	"github.com/plba/plba/pkg/runner"
+	"github.com/plba/plba/pkg/runtime"
 	"github.com/plba/plba/pkg/source/imapsource/dovecottest"
+	"github.com/plba/plba/pkg/source/imapsource/imaptest"
 )
 
 // TestAuthLoginAndCheck runs `plba auth login` against the test OAuth
@@ -124,4 +130,102 @@ func TestAuthLoginAndCheck(t *testing.T) {
 		t.Fatalf("bad mechanism: exit %d\n%s", code, errw)
 	}
 	t.Logf("bad config says: %s", strings.TrimSpace(errw))
+	bad := strings.Replace(yaml, "token_store: file:", "token_store: vault:", 1)
+	if err := os.WriteFile(cfgFile, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errw = run("auth", "check")
+	if code != contracts.ExitUsage || !strings.Contains(errw, "apps.mailorderbot.imap.auth.oauth2.token_store (from "+cfgFile+":15)") {
+		t.Fatalf("bad token_store in the file: exit %d\n%s", code, errw)
+	}
+}
+
+// TestBotOAuth2ThroughRuntime runs the bot through the runtime on Dovecot's
+// oauth2 passdb with the refresh token as a ${file:…} reference: the mail
+// is processed, the provider rotates the refresh token on every refresh,
+// and the new one is written back to the file the reference names.
+func TestBotOAuth2ThroughRuntime(t *testing.T) {
+	as := oauthtest.New(t)
+	as.Rotate = true
+	dc := dovecottest.StartPrivateOAuth2(t, as.IntrospectionURL())
+	user := dovecottest.UserName(t)
+	tokenFile := filepath.Join(t.TempDir(), "rt")
+	rt := as.IssueRefreshToken(user)
+	if err := os.WriteFile(tokenFile, []byte(rt+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := imaptest.Login(ctx, dc.Addr, user, dovecottest.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	samples := demodata.Samples()[:3]
+	for _, s := range samples {
+		if _, err := imaptest.AppendMessages(ctx, c, "INBOX", [][]byte{s.Raw}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flags := map[string]string{
+		"apps.mailorderbot.imap.addr":                      dc.Addr,
+		"apps.mailorderbot.imap.tls":                       "none",
+		"apps.mailorderbot.imap.username":                  user,
+		"apps.mailorderbot.imap.mode":                      "poll",
+		"apps.mailorderbot.imap.poll_interval":             "100ms",
+		"apps.mailorderbot.imap.auth.mechanism":            "xoauth2",
+		"apps.mailorderbot.imap.auth.oauth2.client_id":     oauthtest.ClientID,
+		"apps.mailorderbot.imap.auth.oauth2.token_url":     as.TokenURL(),
+		"apps.mailorderbot.imap.auth.oauth2.refresh_token": "${file:" + tokenFile + "}",
+		"apps.mailorderbot.store.path":                     filepath.Join(t.TempDir(), "orders.db"),
+	}
+	bot := mailorderbot.New(mailorderbot.Options{Parts: parts.All})
+	cfg, err := config.New(ctx, config.Options{Flags: flags, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	logging, _ := runtime.NewLogging(&syncWriter{w: &logs}, runtime.LogConfig{Level: "debug"})
+	m := runtime.NewManager(runtime.Options{Config: cfg, Logging: logging})
+	if err := m.Register(bot); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for total := 0; total < len(samples); {
+		total = 0
+		for _, n := range bot.Counts() {
+			total += n
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d outcomes", total, len(samples))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := m.Stop(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now := strings.TrimSpace(string(got)); now == rt || as.RefreshUser(now) != user {
+		t.Errorf("the rotated refresh token was not written back to the referenced file")
+	}
+	if strings.Contains(logs.String(), rt) || strings.Contains(logs.String(), "at-") {
+		t.Error("a token appears in the logs")
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

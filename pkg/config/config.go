@@ -43,7 +43,8 @@ type Options struct {
 	// [Manager.Watch].
 	Providers []contracts.ConfigProvider
 	// Resolvers resolve secret references by scheme ("ssm" in
-	// ${ssm:/path}). "env" is added when missing, reading Environ.
+	// ${ssm:/path}). "env" is added when missing, reading Environ, and
+	// "file" ([FileResolver]).
 	Resolvers map[string]Resolver
 	// Schemas are declarations made before the first load, path → pointer
 	// to a struct with defaults; the same as calling [Manager.Declare].
@@ -125,6 +126,9 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	if _, ok := m.opts.Resolvers["env"]; !ok {
 		m.opts.Resolvers["env"] = EnvResolver(opts.Environ)
+	}
+	if _, ok := m.opts.Resolvers["file"]; !ok {
+		m.opts.Resolvers["file"] = FileResolver()
 	}
 	paths := make([]string, 0, len(opts.Schemas))
 	for p := range opts.Schemas {
