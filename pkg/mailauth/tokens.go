@@ -111,7 +111,11 @@ func NewTokenSource(c OAuth2Config, store Store, opts ...TokenOption) *TokenSour
 
 // oauthConfig converts c for golang.org/x/oauth2.
 func oauthConfig(c OAuth2Config, redirect string) *oauth2.Config {
-	oc := &oauth2.Config{
+	// Client credentials in the form body: public clients (Microsoft's
+	// "mobile and desktop" platform) must not send an Authorization
+	// header, and Google and Microsoft accept a secret there too; no
+	// auto-detection round trip.
+	return &oauth2.Config{
 		ClientID:     c.ClientID,
 		ClientSecret: c.ClientSecret.Reveal(),
 		Endpoint: oauth2.Endpoint{AuthURL: c.AuthURL, TokenURL: c.TokenURL,
@@ -119,12 +123,6 @@ func oauthConfig(c OAuth2Config, redirect string) *oauth2.Config {
 		Scopes:      c.Scopes,
 		RedirectURL: redirect,
 	}
-	if c.ClientSecret.IsZero() {
-		// Public clients (Microsoft's "mobile and desktop" platform) must
-		// not send an Authorization header.
-		oc.Endpoint.AuthStyle = oauth2.AuthStyleInParams
-	}
-	return oc
 }
 
 // Store returns where the refresh token lives.
