@@ -96,6 +96,7 @@ type Module struct {
 	opts  Options
 	cfg   Config
 	store store.OrderStore
+	log   *slog.Logger
 
 	mu     sync.Mutex
 	counts map[string]int
@@ -137,6 +138,7 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 		return err
 	}
 	log := r.Logger()
+	m.log = log
 	if m.opts.Demo {
 		addr, err := startDemo(r, m.opts.DemoInterval)
 		if err != nil {
