@@ -192,11 +192,17 @@ func TestStatusPageDemo(t *testing.T) {
 
 	// 5. The screenshot the README shows; no console errors; no layout
 	// shift from the updates.
-	until("the charts have data", `document.querySelector("#chart-tp path.s1").getAttribute("d").length > 0`)
+	// The charts come from the metrics action: throughput from counter
+	// deltas between polls, latency from histogram bucket deltas.
+	until("the charts have data from the metrics action", `document.querySelector("#chart-tp path.s1").getAttribute("d").length > 0 &&
+		document.querySelector("#chart-lat path.s2").getAttribute("d").length > 0 &&
+		document.getElementById("metrics-source").textContent.startsWith("Throughput and latency from the metrics action")`)
 	// The README's picture: the page's top, every box scrolled to its
 	// start, no message toast.
 	eval(`window.scrollTo(0, 0); document.querySelectorAll(".scroll").forEach((e) => { e.scrollTop = 0; }); document.getElementById("announce").classList.remove("show"); ""`)
-	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	until("the toast faded", `getComputedStyle(document.getElementById("announce")).opacity === "0"`)
+	// The whole page at 3/4 scale (PNG): 960 px wide, a modest file.
+	shot, err := chromedp.Run(ctx, chromedp.ScreenshotScale(chromedp.CSS("body"), 0.75))
 	if err != nil {
 		t.Fatal(err)
 	}

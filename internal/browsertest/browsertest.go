@@ -9,6 +9,7 @@ package browsertest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -82,14 +83,15 @@ func (b *Browser) Messages() []chromedp.ConsoleMessage {
 
 // Errors returns the console messages of type error and the exceptions,
 // formatted; ignoreNetwork leaves out failed requests (the browser log's
-// "network" source), which a test that stops the server expects.
-func (b *Browser) Errors(ignoreNetwork bool) []string {
+// "network" source), which a test that stops the server expects, and
+// expected leaves out failed requests of URLs with these suffixes.
+func (b *Browser) Errors(ignoreNetwork bool, expected ...string) []string {
 	var out []string
 	for _, m := range b.Messages() {
 		if m.Type != chromedp.ConsoleError && m.Type != chromedp.ConsoleException {
 			continue
 		}
-		if ignoreNetwork && m.Source == "network" {
+		if m.Source == "network" && (ignoreNetwork || slices.ContainsFunc(expected, func(s string) bool { return strings.HasSuffix(m.URL, s) })) {
 			continue
 		}
 		s := fmt.Sprintf("%s %s", m.Type, m.Text)
@@ -104,10 +106,11 @@ func (b *Browser) Errors(ignoreNetwork bool) []string {
 	return out
 }
 
-// CheckNoErrors fails the test for every console error and exception.
-func (b *Browser) CheckNoErrors(t testing.TB, ignoreNetwork bool) {
+// CheckNoErrors fails the test for every console error and exception
+// that Errors returns.
+func (b *Browser) CheckNoErrors(t testing.TB, ignoreNetwork bool, expected ...string) {
 	t.Helper()
-	if errs := b.Errors(ignoreNetwork); len(errs) > 0 {
+	if errs := b.Errors(ignoreNetwork, expected...); len(errs) > 0 {
 		t.Errorf("the page logged %d console error(s):\n%s", len(errs), strings.Join(errs, "\n"))
 	}
 }

@@ -187,5 +187,37 @@ func TestStatusPageInChromium(t *testing.T) {
 	if w, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 390 {
 		t.Errorf("page is %d px wide at a 390 px viewport", w)
 	}
-	b.CheckNoErrors(t, false)
+	// This service has no metrics (as with platform.telemetry.metrics.
+	// enabled: false): the page asked once, got not_supported (the one
+	// failed request the browser logs) and says where its charts come from.
+	if got := text("#metrics-source"); !strings.Contains(got, "estimated from the recent outcomes") {
+		t.Errorf("metrics source note %q", got)
+	}
+	b.CheckNoErrors(t, false, "/api/v1/metrics")
+}
+
+// badPanels names an action nobody serves.
+type badPanels struct{ panelModule }
+
+func (*badPanels) Panels() []contracts.Panel {
+	return []contracts.Panel{{ID: "x", Title: "X", Action: "items.nope", Key: "id"}}
+}
+
+// A panel must name actions the service serves: a typo fails at start, not
+// on the page; the panels action lists what the modules contribute.
+func TestPanelsAreChecked(t *testing.T) {
+	ok := &panelModule{flagged: map[string]string{}}
+	svc, err := control.NewService(control.Options{Modules: []contracts.ApplicationModule{ok}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res control.PanelsResult
+	if err := svc.Do(context.Background(), control.Call{Action: "panels"}).Decode(&res); err != nil || len(res.Panels) != 1 ||
+		res.Panels[0].RowActions[0].Input.Param != "note" {
+		t.Fatalf("panels: %v %+v", err, res)
+	}
+	bad := &badPanels{panelModule{flagged: map[string]string{}}}
+	if _, err := control.NewService(control.Options{Modules: []contracts.ApplicationModule{bad}}); err == nil || !strings.Contains(err.Error(), `unknown action "items.nope"`) {
+		t.Fatalf("NewService with a panel on an unknown action: %v", err)
+	}
 }

@@ -11,7 +11,8 @@
   const params = new URLSearchParams(location.search);
   // ?refresh=SECONDS sets the poll interval (0.5 to 60; default 2).
   const every = Math.round(1000 * Math.min(60, Math.max(0.5, Number(params.get("refresh")) || 2)));
-  const SPAN = 5 * 60 * 1000; // charts show the last five minutes
+  const SPAN = 5 * 60 * 1000; // charts show at most the last five minutes
+  const MIN_SPAN = 30 * 1000; // and at least half a minute
   const WINDOW = 60 * 1000; // percentiles over a sliding minute
 
   let token = "";
@@ -642,7 +643,11 @@
       p50.push({ t: b.t, v: q50 });
       p95.push({ t: b.t, v: q95 });
     }
-    return { tp, p50, p95, now: samples.length ? samples[samples.length - 1].t : Date.now() };
+    const now = samples.length ? samples[samples.length - 1].t : Date.now();
+    // Counters are only known since the page opened: the time axis grows
+    // with them, from half a minute to five.
+    const span = samples.length ? Math.min(SPAN, Math.max(MIN_SPAN, now - samples[0].t)) : MIN_SPAN;
+    return { tp, p50, p95, now, span };
   }
 
   // Fallback, only where the deployment has no metrics action: the same
@@ -660,7 +665,7 @@
       p50.push({ t: end, v: sampleQuantile(win, 0.5) });
       p95.push({ t: end, v: sampleQuantile(win, 0.95) });
     }
-    return { tp, p50, p95, now };
+    return { tp, p50, p95, now, span: SPAN };
   }
 
   function niceMax(v, floor) {
@@ -669,12 +674,12 @@
     for (const k of [1, 2, 2.5, 5, 10]) if (k * p >= m) return k * p;
     return 10 * p;
   }
-  function pathOf(series, now, max) {
+  function pathOf(series, now, span, max) {
     let d = "";
     let pen = false;
     for (const pt of series) {
-      if (pt.v == null || !isFinite(pt.v) || pt.t < now - SPAN) { pen = false; continue; }
-      const x = (300 * (pt.t - (now - SPAN)) / SPAN).toFixed(1);
+      if (pt.v == null || !isFinite(pt.v) || pt.t < now - span) { pen = false; continue; }
+      const x = (300 * (pt.t - (now - span)) / span).toFixed(1);
       const y = (78 - 76 * Math.min(1, pt.v / max)).toFixed(1);
       d += (pen ? "L" : "M") + x + " " + y;
       pen = true;
@@ -689,22 +694,25 @@
     const s = hasMetrics ? metricsSeries() : outcomeSeries();
     const tpMax = niceMax(Math.max(0, ...s.tp.map((p) => p.v || 0)), 1);
     const tpSvg = $("chart-tp");
-    tpSvg.querySelector("path.s1").setAttribute("d", pathOf(s.tp, s.now, tpMax));
+    tpSvg.querySelector("path.s1").setAttribute("d", pathOf(s.tp, s.now, s.span, tpMax));
     const tpNow = lastValue(s.tp);
     setText($("tp-now"), fmtRate(tpNow) + " /s");
     setText($("tp-max"), "max " + tpMax + " /s");
-    setText(tpSvg.querySelector("desc"), "Now " + fmtRate(tpNow) + " tasks per second; scale up to " + tpMax + " per second over the last five minutes.");
 
     const latVals = s.p95.map((p) => p.v || 0);
     const latMax = niceMax(Math.max(0, ...latVals), 0.001);
     const latSvg = $("chart-lat");
-    latSvg.querySelector("path.s1").setAttribute("d", pathOf(s.p50, s.now, latMax));
-    latSvg.querySelector("path.s2").setAttribute("d", pathOf(s.p95, s.now, latMax));
+    latSvg.querySelector("path.s1").setAttribute("d", pathOf(s.p50, s.now, s.span, latMax));
+    latSvg.querySelector("path.s2").setAttribute("d", pathOf(s.p95, s.now, s.span, latMax));
     const a = lastValue(s.p50), b = lastValue(s.p95);
     setText($("lat-p50"), fmtSeconds(a));
     setText($("lat-p95"), fmtSeconds(b));
     setText($("lat-max"), "max " + fmtSeconds(latMax));
     setText(latSvg.querySelector("desc"), "p50 " + fmtSeconds(a) + ", p95 " + fmtSeconds(b) + " over the last minute.");
+    const spanText = s.span >= 60000 ? "last " + Math.round(s.span / 60000) + " min" : "last " + Math.round(s.span / 1000) + " s";
+    setText($("tp-span"), spanText);
+    setText($("lat-span"), spanText + " · 1 min window");
+    setText(tpSvg.querySelector("desc"), "Now " + fmtRate(tpNow) + " tasks per second; scale up to " + tpMax + " per second over the " + spanText + ".");
     setText($("metrics-source"), hasMetrics
       ? "Throughput and latency from the metrics action (plba.tasks, plba.routine.duration), since this page opened."
       : "No metrics action in this deployment: throughput and latency are estimated from the recent outcomes (at most 256 per queue).");
@@ -726,7 +734,12 @@
           if (r.ok) { outcomes = r.result.outcomes || []; renderOutcomes(); }
         }),
       ];
-      if (hasMetrics) jobs.push(call("metrics").then((r) => { if (r.ok) addMetrics(r.result); }));
+      if (hasMetrics) {
+        jobs.push(call("metrics").then((r) => {
+          if (r.ok) addMetrics(r.result);
+          else if (r.error && r.error.code === "not_supported") hasMetrics = false; // metrics turned off
+        }));
+      }
       for (const q of queues) jobs.push(call("dlq.list", { queue: q, limit: 50 }).then((r) => renderDLQ(q, r)));
       for (const p of panels) jobs.push(call(p.action, p.params || {}).then((r) => renderPanel(p, r)));
       await Promise.all(jobs);
@@ -758,7 +771,13 @@
     try {
       const a = await call("actions");
       if (a.ok) for (const x of a.result.actions || []) access[x.name] = x.access;
-      hasMetrics = !!access["metrics"];
+      // The metrics action may exist and still answer not_supported
+      // (platform.telemetry.metrics.enabled: false): ask once.
+      if (access["metrics"]) {
+        const m = await call("metrics");
+        hasMetrics = m.ok;
+        if (m.ok) addMetrics(m.result);
+      }
       const p = await call("panels");
       if (p.ok) panels = p.result.panels || [];
       buildPanels();
