@@ -23,7 +23,7 @@ import (
 // a mailbox.
 type quietSource struct{}
 
-func (quietSource) Name() string                                         { return "imap" }
+func (quietSource) Name() string                                           { return "imap" }
 func (quietSource) Poll(context.Context, contracts.Publisher) (int, error) { return 0, nil }
 
 // botService runs the bot (with the given review part) in a runtime and
