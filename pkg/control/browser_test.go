@@ -158,12 +158,25 @@ func TestStatusPageInChromium(t *testing.T) {
 	do("close peek", chromedp.Click(chromedp.CSS("#peek-dialog button[data-close]")),
 		chromedp.WaitNotPresent(chromedp.CSS("#peek-dialog[open]")))
 
-	// The panel's row action asks for its input, then calls the module's
-	// action with the row's key; the row updates without a reload.
-	do("row action", chromedp.Click(chromedp.CSS(`#p-items_all tr[data-key="item-2"] button`)),
+	// The outcomes filter.
+	do("filter", chromedp.SendKeys(chromedp.CSS("#outcome-filter"), "no-such-task"),
+		chromedp.WaitVisible(chromedp.CSS("#outcomes-empty")))
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("outcome-filter").value = ""`)); err != nil {
+		t.Fatal(err)
+	}
+	do("unfilter", chromedp.SendKeys(chromedp.CSS("#outcome-filter"), "job-1"),
+		chromedp.WaitNotVisible(chromedp.CSS("#outcomes-empty")))
+	if got := text("#outcome-count"); got != "1 of 1 shown" {
+		t.Errorf("outcome count %q", got)
+	}
+
+	// The panel's row action, by keyboard only: Enter on the button asks
+	// for the note, Enter submits it; the module's action gets the row's
+	// key and the row updates without a reload.
+	do("row action", chromedp.Focus(chromedp.CSS(`#p-items_all tr[data-key="item-2"] button`)), chromedp.KeyEvent("\r"),
 		chromedp.WaitVisible(chromedp.CSS("#input-dialog[open] #input-value")),
-		chromedp.SendKeys(chromedp.CSS("#input-value"), "looks odd"),
-		chromedp.Click(chromedp.CSS("#input-ok")))
+		chromedp.KeyEvent("looks odd\r"),
+		chromedp.WaitNotPresent(chromedp.CSS("#input-dialog[open]")))
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('#p-items_all tr[data-key="item-2"] td:nth-child(4)').textContent === "looks odd"`)); err != nil {
 		t.Fatalf("flagged row never showed: %v", err)
 	}

@@ -460,6 +460,9 @@
       sec.append(h);
       if (p.description) sec.append(el("p", "desc", p.description));
       const wrap = el("div", "scroll tall");
+      wrap.tabIndex = 0; // a scrolling box is reachable by keyboard
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-labelledby", sid + "-h");
       const table = el("table");
       table.setAttribute("aria-labelledby", h.id);
       const hr = table.createTHead().insertRow();
