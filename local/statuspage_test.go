@@ -216,6 +216,7 @@ func TestStatusPageDemo(t *testing.T) {
 	if w := eval(`String(document.documentElement.scrollWidth)`); w != "390" {
 		t.Errorf("the page is %s px wide at a 390 px viewport", w)
 	}
+	eval(`document.getElementById("s-outcomes").scrollIntoView(); ""`)
 	if shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
 		saveScreenshot(t, "status-page-phone.png", shot)
 	}

@@ -733,7 +733,7 @@
       const status = renderStatus(st.result);
       const queues = (status.queues || []).map((q) => q.name);
       const jobs = [
-        call("outcomes", { limit: 256 }).then((r) => {
+        call("outcomes", { limit: hasMetrics ? 100 : 256 }).then((r) => {
           if (r.ok) { outcomes = r.result.outcomes || []; renderOutcomes(); }
         }),
       ];
