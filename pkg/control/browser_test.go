@@ -194,6 +194,23 @@ func TestStatusPageInChromium(t *testing.T) {
 		t.Errorf("the token is stored outside the page's memory: %s", stored)
 	}
 
+	// The chart arithmetic on known numbers: two metrics snapshots 10 s
+	// apart (two series of plba.tasks, two of plba.routine.duration whose
+	// buckets add up), 20 more tasks → 2/s; bucket deltas [0,10,10,0] over
+	// bounds [1ms,10ms,100ms] → p50 10 ms, p95 91 ms (interpolated).
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const snap = (t, a, b, h1, h2) => ({ time: t,
+			counters: [{ name: "plba.tasks", attributes: { outcome: "succeeded" }, value: a }, { name: "plba.tasks", attributes: { outcome: "retried" }, value: b }, { name: "other", value: 99 }],
+			histograms: [{ name: "plba.routine.duration", bounds: [0.001, 0.01, 0.1], counts: h1 }, { name: "plba.routine.duration", bounds: [0.001, 0.01, 0.1], counts: h2 }] });
+		const c = window.plbaCharts;
+		const s = c.metricsSeries([c.toSample(snap("2026-01-01T00:00:00Z", 8, 2, [1, 1, 0, 0], [0, 1, 0, 0])),
+			c.toSample(snap("2026-01-01T00:00:10Z", 25, 5, [1, 6, 5, 0], [0, 6, 5, 0]))]);
+		return [s.tp[0].v, s.p50[0].v.toFixed(4), s.p95[0].v.toFixed(4), c.percentile([1, 2], [0, 0, 0], 0.5)].join(" ");
+	})()`))
+	if err != nil || got != "2 0.0100 0.0910 " {
+		t.Errorf("chart arithmetic: %q, %v; want \"2 0.0100 0.0910 \"", got, err)
+	}
+
 	// A phone: nothing wider than the screen but the tables' own scroll
 	// boxes.
 	do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))

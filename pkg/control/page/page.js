@@ -612,7 +612,7 @@
   // difference of plba.tasks between two polls over the time between them,
   // and the latency percentiles come from the difference of the
   // plba.routine.duration buckets over the last minute.
-  function addMetrics(m) {
+  function toSample(m) {
     const t = Date.parse(m.time) || Date.now();
     let tasks = 0;
     for (const c of m.counters || []) if (c.name === "plba.tasks") tasks += c.value || 0;
@@ -624,12 +624,17 @@
       if (h.bounds.length !== bounds.length || h.counts.length !== counts.length) continue; // other bucket layout
       h.counts.forEach((v, i) => { counts[i] += v; });
     }
+    return { t, tasks, bounds, counts };
+  }
+  function addMetrics(m) {
+    const smp = toSample(m);
+    const { t, tasks } = smp;
     const last = samples[samples.length - 1];
     if (last && (tasks < last.tasks || t <= last.t)) samples.length = 0; // the process restarted
-    samples.push({ t, tasks, bounds, counts });
+    samples.push(smp);
     while (samples.length > 2 && samples[1].t < t - SPAN - WINDOW) samples.shift();
   }
-  function metricsSeries() {
+  function metricsSeries(samples) {
     const tp = [], p50 = [], p95 = [];
     let j = 0;
     for (let i = 1; i < samples.length; i++) {
@@ -694,7 +699,7 @@
     return null;
   }
   function renderCharts() {
-    const s = hasMetrics ? metricsSeries() : outcomeSeries();
+    const s = hasMetrics ? metricsSeries(samples) : outcomeSeries();
     const tpMax = niceMax(Math.max(0, ...s.tp.map((p) => p.v || 0)), 1);
     const tpSvg = $("chart-tp");
     tpSvg.querySelector("path.s1").setAttribute("d", pathOf(s.tp, s.now, s.span, tpMax));
@@ -720,6 +725,10 @@
       ? "Throughput and latency from the metrics action (plba.tasks, plba.routine.duration), since this page opened."
       : "No metrics action in this deployment: throughput and latency are estimated from the recent outcomes (at most 256 per queue).");
   }
+
+  // The chart arithmetic, for the browser test to check against known
+  // numbers (it holds no state and no token).
+  Object.defineProperty(window, "plbaCharts", { value: Object.freeze({ percentile, toSample, metricsSeries }) });
 
   // ---- the poll loop --------------------------------------------------------
 
