@@ -299,7 +299,8 @@
     const tr = document.createElement("tr");
     const c = cells(tr, 10);
     setClass(c[0], "id");
-    setClass(c[8], "err");
+    setClass(c[1], "nowrap");
+    setClass(c[8], "err line");
     setClass(c[9], "act");
     const pause = el("button", "pause", "Pause");
     pause.type = "button";
@@ -321,6 +322,7 @@
     badge(c[2], w.state, tone(w.state));
     [w.in_flight, w.succeeded, w.failed, w.published, w.restarts].forEach((v, i) => { setClass(c[i + 3], "n"); setText(c[i + 3], fmtNum(v || 0)); });
     setText(c[8], w.last_error || "");
+    if (c[8].title !== (w.last_error || "")) c[8].title = w.last_error || "";
     const pause = c[9].querySelector(".pause");
     const mode = w.state === "paused" ? "resume" : "pause";
     if (pause.dataset.mode !== mode) {
