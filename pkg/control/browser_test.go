@@ -189,6 +189,11 @@ func TestStatusPageInChromium(t *testing.T) {
 	if hidden, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#p-items_all tr[data-key="item-2"] button').hidden`)); !hidden {
 		t.Error("the Flag button shows on a flagged row (When)")
 	}
+	// The keyboard focus did not fall back to the page's start when the
+	// button it was on went away.
+	if in, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("p-items_all").contains(document.activeElement)`)); !in {
+		t.Error("the focus left the panel when its button was hidden")
+	}
 	// The token never left the page's memory.
 	if stored, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie + location.href`)); strings.Contains(stored, token) {
 		t.Errorf("the token is stored outside the page's memory: %s", stored)

@@ -113,7 +113,19 @@
       if (want !== tr) tbody.insertBefore(tr, want);
       prev = tr;
     }
-    for (const [k, tr] of old) if (!seen.has(k)) tr.remove();
+    for (const [k, tr] of old) {
+      if (seen.has(k)) continue;
+      // A row that leaves while it holds the keyboard focus (an order just
+      // accepted) hands it to the next row's button, or to its box.
+      if (tr.contains(document.activeElement)) {
+        const next = tr.nextElementSibling || tr.previousElementSibling;
+        const target = (next && next.querySelector("button:not([hidden])")) || tbody.closest("[tabindex]");
+        tr.remove();
+        if (target) target.focus();
+        continue;
+      }
+      tr.remove();
+    }
   }
   function cells(tr, n) {
     while (tr.cells.length < n) tr.insertCell();
@@ -551,6 +563,12 @@
         const bs = tr.cells[n - 1].children;
         ras.forEach((ra, i) => {
           const show = Object.entries(ra.when || {}).every(([f, vals]) => vals.includes(String(row[f])));
+          if (!show && bs[i] === document.activeElement) {
+            // The button goes away under the keyboard focus: keep the
+            // focus in the panel.
+            bs[i].hidden = true;
+            (tr.querySelector("button:not([hidden])") || tr.closest("[tabindex]")).focus();
+          }
           bs[i].hidden = !show;
           bs[i].setAttribute("aria-label", ra.label + " " + row[p.key]);
         });
