@@ -277,7 +277,10 @@
     setText($("app-state"), st.state || st.deployment || "—");
     setClass($("app-state"), "badge " + tone(st.state));
     const h = st.health || {};
-    setText($("app-health"), (h.status || "—") + (h.ready === false ? " · not ready" : ""));
+    setText($("app-health"), h.status || "—");
+    $("app-health").title = "health " + (h.status || "unknown") + (h.ready === false ? ", not ready" : ", ready");
+    setText($("health-ready"), h.ready === false ? "not ready" : h.ready ? "ready" : "");
+    setClass($("health-ready"), "badge " + (h.ready === false ? "warn" : h.ready ? "good" : ""));
     setClass($("app-health"), "badge " + tone(h.status));
     setText($("f-uptime"), st.uptime || "—");
     setText($("f-modules"), (st.modules || []).join(", ") || "—");
