@@ -104,6 +104,7 @@ type Module struct {
 	opts  Options
 	cfg   Config
 	store store.OrderStore
+	log   *slog.Logger
 
 	mu     sync.Mutex
 	counts map[string]int
@@ -149,6 +150,7 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	mailauth.BindStore(r.Config(), ConfigPath+".imap.auth", &m.cfg.IMAP.Auth)
 	mailauth.BindStore(r.Config(), ConfigPath+".smtp.auth", &m.cfg.SMTP.Auth)
 	log := r.Logger()
+	m.log = log
 	if m.opts.Demo {
 		addr, err := startDemo(r, m.opts.DemoInterval)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/telemetry"
 )
 
 // Options configure a [Service]. What is nil is not offered: its actions
@@ -35,6 +36,10 @@ type Options struct {
 	Health func(ctx context.Context) HealthResult
 	// Outcomes is the ring of recent task outcomes; nil: not supported.
 	Outcomes *Outcomes
+	// Metrics answers the `metrics` action (a *telemetry.Provider); nil:
+	// not supported (metrics off, or the split control function, which
+	// shares no memory with the functions that count).
+	Metrics Metrics
 	// Sources are the dead letters sources still mark (an IMAP mailbox),
 	// listed and redriven with the queue's; see [SourcesOf].
 	Sources SourceDLQ
@@ -50,6 +55,16 @@ type Options struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
+
+// Metrics reads every metric now.
+type Metrics interface {
+	Snapshot(ctx context.Context) (telemetry.Snapshot, error)
+}
+
+// MetricsResult answers "metrics": counters (cumulative since start),
+// gauges and histograms by name, unit and attributes; see
+// [telemetry.Snapshot] for the JSON shape the status page reads.
+type MetricsResult = telemetry.Snapshot
 
 // Config is what the control plane shows and reloads of the configuration.
 type Config interface {
@@ -287,6 +302,7 @@ func (b *builtin) actions() []Action {
 		Typed("resume", "resume a paused source or pool", Mutate, b.resume),
 		Typed("restart", "restart a worker as a fresh instance", Mutate, b.restart),
 		Typed("outcomes", "recent task outcomes per queue", Read, b.outcomes),
+		Typed("metrics", "every metric now: task counters, routine durations, queue gauges", Read, b.metrics),
 	}
 }
 
@@ -670,4 +686,14 @@ func (b *builtin) outcomes(_ context.Context, req OutcomesRequest) (OutcomesResu
 		return OutcomesResult{}, notSupported(b.dep(), "outcomes", "the control function shares no memory with the worker function; outcomes are in its logs")
 	}
 	return OutcomesResult{Outcomes: b.opts.Outcomes.Recent(req.Queue, req.Limit)}, nil
+}
+
+func (b *builtin) metrics(ctx context.Context, _ struct{}) (MetricsResult, error) {
+	if b.opts.Metrics == nil {
+		if b.dep() == Split {
+			return MetricsResult{}, notSupported(b.dep(), "metrics", "the control function shares no memory with the worker and poller functions; their metrics are in CloudWatch (EMF)")
+		}
+		return MetricsResult{}, notSupported(b.dep(), "metrics", "metrics are off (platform.telemetry.metrics.enabled: false)")
+	}
+	return b.opts.Metrics.Snapshot(ctx)
 }

@@ -83,6 +83,11 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		return exitFor(errw, a.name(), configError{err})
 	}
 	defer stopTracing()
+	metrics, stopMetrics, err := setupMetrics(p.Telemetry.Metrics)
+	if err != nil {
+		return exitFor(errw, a.name(), err)
+	}
+	defer stopMetrics()
 	mgr := runtime.NewManager(runtime.Options{
 		Config:       l.cfg,
 		Logging:      logging,
@@ -98,11 +103,14 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		Lease:          p.Queue.Lease,
 		Tracer:         tracer,
 
-		QueueObserver:  outcomes.Observer,
+		QueueObserver:  runtime.QueueObservers(outcomes.Observer, metricsObserver(metrics)),
 		ConfigDeclared: true,
 	})
 	if err := mgr.Register(l.modules...); err != nil {
 		return exitFor(errw, a.name(), err)
+	}
+	if metrics != nil {
+		metrics.ObserveQueues(mgr.QueueStats)
 	}
 	sig := make(chan os.Signal, 4)
 	stopSignals := a.signals(sig)
@@ -117,6 +125,9 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		so.Config, so.Build, so.Outcomes, so.Modules = l.cfg, a.version(), outcomes, l.modules
 		so.Sources = control.SourcesOf(mgr.SourceSpecs())
 		so.Logger = logging.Logger("control")
+		if metrics != nil {
+			so.Metrics = metrics
+		}
 		svc, err := control.NewService(so)
 		if err == nil {
 			ho := ctlPrep.HTTP
@@ -127,11 +138,15 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 			_ = mgr.Stop(context.Background(), true)
 			return exitFor(errw, a.name(), err)
 		}
+		page := "http://" + ctl.Addr() + "/"
 		if ctlPrep.Generated {
-			log.Info("control plane listening", "url", "http://"+ctl.Addr()+"/", "token_file", ctlPrep.TokenFile)
+			log.Info("control plane listening", "url", page, "token_file", ctlPrep.TokenFile)
 		} else {
-			log.Info("control plane listening", "url", "http://"+ctl.Addr()+"/")
+			log.Info("control plane listening", "url", page)
 		}
+		// The one line a person running `make run` looks for: the live
+		// status page (its buttons ask for the token above).
+		log.Info("status page: open " + page + " in a browser")
 	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})

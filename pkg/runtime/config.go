@@ -18,6 +18,8 @@ type PlatformConfig struct {
 	Routines RoutineConfig `koanf:"routines" json:"routines"`
 	Restart  RestartConfig `koanf:"restart" json:"restart"`
 	Tracing  TracingConfig `koanf:"tracing" json:"tracing"`
+	// Telemetry holds the metrics (and, later, OTLP) settings.
+	Telemetry TelemetryConfig `koanf:"telemetry" json:"telemetry"`
 	// Config turns on configuration providers (PostgreSQL, SSM).
 	Config config.ProvidersConfig `koanf:"config" json:"config"`
 	// Lambda holds what only the Lambda functions read.
@@ -129,6 +131,25 @@ type TracingConfig struct {
 	Exporter string `koanf:"exporter" json:"exporter" validate:"oneof=none stdout"`
 }
 
+// TelemetryConfig is platform.telemetry.
+type TelemetryConfig struct {
+	Metrics MetricsConfig `koanf:"metrics" json:"metrics"`
+}
+
+// MetricsConfig is platform.telemetry.metrics (see pkg/telemetry for the
+// names).
+type MetricsConfig struct {
+	// Enabled turns metrics on (default true): task outcomes, routine
+	// durations and queue gauges, shown by the control plane's `metrics`
+	// action. Off, no observer is installed and the task path is the one
+	// without telemetry.
+	Enabled bool `koanf:"enabled" json:"enabled"`
+	// DurationBuckets are plba.routine.duration's bucket bounds in
+	// seconds, ascending; empty means telemetry.DefaultDurationBuckets
+	// (1ms to 5 minutes).
+	DurationBuckets []float64 `koanf:"duration_buckets" json:"duration_buckets,omitempty" validate:"omitempty,dive,gt=0"`
+}
+
 // DefaultPlatformConfig returns the defaults every deployment starts from.
 func DefaultPlatformConfig() PlatformConfig {
 	return PlatformConfig{
@@ -141,6 +162,8 @@ func DefaultPlatformConfig() PlatformConfig {
 		Routines: RoutineConfig{Timeout: 5 * time.Minute, BackoffMin: time.Second, BackoffMax: 5 * time.Minute},
 		Restart:  RestartConfig{MaxRestarts: DefaultSupervisorOptions().MaxRestarts, Window: DefaultSupervisorOptions().Window},
 		Tracing:  TracingConfig{Exporter: "none"},
+
+		Telemetry: TelemetryConfig{Metrics: MetricsConfig{Enabled: true}},
 	}
 }
 
@@ -148,6 +171,11 @@ func DefaultPlatformConfig() PlatformConfig {
 func (c PlatformConfig) Validate() error {
 	if c.Routines.BackoffMax < c.Routines.BackoffMin {
 		return fmt.Errorf("platform.routines.backoff_max (%s) is below backoff_min (%s)", c.Routines.BackoffMax, c.Routines.BackoffMin)
+	}
+	for i, b := range c.Telemetry.Metrics.DurationBuckets {
+		if i > 0 && b <= c.Telemetry.Metrics.DurationBuckets[i-1] {
+			return fmt.Errorf("platform.telemetry.metrics.duration_buckets: %v is not ascending", c.Telemetry.Metrics.DurationBuckets)
+		}
 	}
 	return nil
 }

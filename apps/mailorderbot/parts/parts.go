@@ -14,6 +14,7 @@ package parts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/plba/plba/apps/mailorderbot"
@@ -43,7 +44,13 @@ func Review(ctx context.Context, env mailorderbot.RoutineEnv, key domain.Message
 	if err != nil {
 		return domain.Order{}, err
 	}
-	return h.Resolve(ctx, key, handler.Decision{Accept: d.Accept, Lines: d.Lines, Reason: d.Reason})
+	o, err := h.Resolve(ctx, key, handler.Decision{Accept: d.Accept, Lines: d.Lines, Reason: d.Reason})
+	if errors.Is(err, handler.ErrInvalidDecision) {
+		// The module cannot import handler (the control function links
+		// no parser): it branches on its own sentinel.
+		err = fmt.Errorf("%w: %w", mailorderbot.ErrInvalidReview, err)
+	}
+	return o, err
 }
 
 // Routine builds the order routine (handler.Handler) from the module's
