@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -78,6 +84,10 @@ func BenchmarkBurstToSeen(b *testing.B) {
 		for range b.N {
 			b.StopTimer()
 			addr, user, pass := seedBurst(b, n)
+			wc := wire(b, addr, b.Name())
+			if wc != nil {
+				addr = wc.addr()
+			}
 			ctx := context.Background()
 			c, err := imaptest.Login(ctx, addr, user, pass)
 			if err != nil {
@@ -106,6 +116,9 @@ func BenchmarkBurstToSeen(b *testing.B) {
 			el := time.Since(start)
 			b.StopTimer()
 			b.ReportMetric(float64(n)/el.Seconds(), "mails/s")
+			if wc != nil {
+				wc.report(b, n)
+			}
 			_ = c.Close()
 		}
 	})
@@ -114,6 +127,11 @@ func BenchmarkBurstToSeen(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				addr, user, pass := seedBurst(b, n)
+				plbaAddr := addr
+				wc := wire(b, addr, b.Name())
+				if wc != nil {
+					plbaAddr = wc.addr()
+				}
 				db := filepath.Join(b.TempDir(), "orders.db")
 				cfg := filepath.Join(b.TempDir(), "plba.yaml")
 				if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`platform:
@@ -124,7 +142,7 @@ apps:
     imap: { addr: %q, tls: none, username: %q, password: %q, mailbox: INBOX, mode: %s, poll_interval: 1s }
     workers: 4
     store: { driver: sqlite, path: %q }
-`, addr, user, pass, mode, db)), 0o600); err != nil {
+`, plbaAddr, user, pass, mode, db)), 0o600); err != nil {
 					b.Fatal(err)
 				}
 				watch, err := imaptest.Login(context.Background(), addr, user, pass)
@@ -149,10 +167,144 @@ apps:
 				el := time.Since(start)
 				b.StopTimer()
 				b.ReportMetric(float64(n)/el.Seconds(), "mails/s")
+				if wc != nil {
+					wc.report(b, n)
+				}
 				cancel()
 				<-done
 				_ = watch.Close()
 			}
 		})
 	}
+}
+
+// wireCounter is a loopback TCP proxy in front of the IMAP server that
+// counts the commands clients send (a line that starts with a tag and a
+// command name; IDLE's DONE and literal data are not commands) and, with
+// PLBA_BENCH_WIRE=FILE, writes a timeline of commands and tagged
+// completions. It adds a hop, so benchmarks use it only when asked
+// (PLBA_BENCH_WIRE set), for the reference and plba alike.
+type wireCounter struct {
+	ln       net.Listener
+	target   string
+	start    time.Time
+	commands atomic.Int64
+	byName   sync.Map // command name -> *atomic.Int64
+	logMu    sync.Mutex
+	log      io.Writer
+	conns    atomic.Int64
+}
+
+func newWireCounter(b *testing.B, target string, log io.Writer) *wireCounter {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &wireCounter{ln: ln, target: target, start: time.Now(), log: log}
+	var wg sync.WaitGroup
+	b.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			id := w.conns.Add(1)
+			wg.Add(2)
+			go func() { defer wg.Done(); w.pump(id, c, up, true) }()
+			go func() { defer wg.Done(); w.pump(id, up, c, false) }()
+		}
+	}()
+	return w
+}
+
+func (w *wireCounter) addr() string { return w.ln.Addr().String() }
+
+// pump copies src to dst line by line, counting and logging.
+func (w *wireCounter) pump(id int64, src, dst net.Conn, fromClient bool) {
+	defer func() { _ = src.Close(); _ = dst.Close() }()
+	r := bufio.NewReaderSize(src, 64<<10)
+	for {
+		line, err := r.ReadSlice('\n')
+		if len(line) > 0 {
+			w.observe(id, line, fromClient)
+			if _, werr := dst.Write(line); werr != nil {
+				return
+			}
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return
+		}
+	}
+}
+
+func (w *wireCounter) observe(id int64, line []byte, fromClient bool) {
+	f := bytes.Fields(line)
+	if len(f) < 2 || f[0][0] == '*' || f[0][0] == '+' {
+		return
+	}
+	var name string
+	if fromClient {
+		name = strings.ToUpper(string(f[1]))
+		if name == "UID" && len(f) > 2 {
+			name += " " + strings.ToUpper(string(f[2]))
+		}
+		w.commands.Add(1)
+		v, _ := w.byName.LoadOrStore(name, new(atomic.Int64))
+		v.(*atomic.Int64).Add(1)
+	} else if !bytes.EqualFold(f[1], []byte("OK")) && !bytes.EqualFold(f[1], []byte("NO")) && !bytes.EqualFold(f[1], []byte("BAD")) {
+		return // literal data, not a completion
+	}
+	if w.log == nil {
+		return
+	}
+	text := string(bytes.TrimSpace(line))
+	if len(text) > 70 {
+		text = text[:70] + "…"
+	}
+	dir := "S"
+	if fromClient {
+		dir = "C"
+	}
+	w.logMu.Lock()
+	fmt.Fprintf(w.log, "%9.3f c%d %s %s\n", float64(time.Since(w.start).Microseconds())/1000, id, dir, text)
+	w.logMu.Unlock()
+}
+
+// report adds commands per mail (total and by command) to b.
+func (w *wireCounter) report(b *testing.B, n int) {
+	b.ReportMetric(float64(w.commands.Load())/float64(n), "cmds/mail")
+	var parts []string
+	w.byName.Range(func(k, v any) bool {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v.(*atomic.Int64).Load()))
+		return true
+	})
+	b.Logf("IMAP commands for %d mails: %d (%s)", n, w.commands.Load(), strings.Join(parts, " "))
+}
+
+// wire returns a counting proxy when PLBA_BENCH_WIRE is set (a file name
+// for the timeline, or "1" for counts only), else nil.
+func wire(b *testing.B, target, label string) *wireCounter {
+	v := os.Getenv("PLBA_BENCH_WIRE")
+	if v == "" {
+		return nil
+	}
+	var log io.Writer
+	if v != "1" {
+		f, err := os.Create(v + "." + strings.ReplaceAll(label, "/", "-"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = f.Close() })
+		log = f
+	}
+	return newWireCounter(b, target, log)
 }
