@@ -41,6 +41,10 @@ type conn struct {
 	events chan struct{}
 
 	selected    string
+	// continueUntil: the last cycle left messages for the next one (a
+	// catch-up over a backlog); a cycle before this time reuses the
+	// selection instead of selecting again.
+	continueUntil time.Time
 	uidValidity uint32
 	// keywords is true when PERMANENTFLAGS lets us store our keywords.
 	keywords bool
