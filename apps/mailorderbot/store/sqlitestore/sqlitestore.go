@@ -59,6 +59,9 @@ type Store struct {
 	db    *sql.DB
 	path  string
 	group groupCommit
+	// Save's statements, prepared once per connection (SQLite spends
+	// about as long parsing an INSERT as running it).
+	insOrder, insOutbox *sql.Stmt
 }
 
 var _ store.OrderStore = (*Store)(nil)
@@ -165,7 +168,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlitestore: schema of %s: %w", path, err)
 	}
-	return &Store{db: db, path: path}, nil
+	st := &Store{db: db, path: path}
+	if st.insOrder, err = db.PrepareContext(ctx, insertOrder); err == nil {
+		st.insOutbox, err = db.PrepareContext(ctx, insertOutbox)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlitestore: prepare statements on %s: %w", path, err)
+	}
+	return st, nil
 }
 
 // Path is the database file.
@@ -180,7 +191,11 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	_ = s.insOrder.Close()
+	_ = s.insOutbox.Close()
+	return s.db.Close()
+}
 
 // Save implements [store.OrderStore]. Saves that arrive while another one
 // is committing are written together in one transaction (group commit):
@@ -305,8 +320,7 @@ const (
 	insertOutbox = `INSERT INTO outbox (key, from_addr, to_addrs, raw, created_at) VALUES (?, ?, ?, ?, ?)`
 )
 
-// saveAll saves every order of batch in one transaction, with each
-// statement prepared once for the round.
+// saveAll saves every order of batch in one transaction.
 func (s *Store) saveAll(ctx context.Context, batch []*saveReq) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -317,12 +331,8 @@ func (s *Store) saveAll(ctx context.Context, batch []*saveReq) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	ins, err := tx.PrepareContext(ctx, insertOrder)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
-	var out *sql.Stmt
+	ins := tx.StmtContext(ctx, s.insOrder)
+	out := tx.StmtContext(ctx, s.insOutbox)
 	created := make([]bool, len(batch))
 	for i, r := range batch {
 		res, err := ins.ExecContext(ctx, string(r.order.Key), string(r.order.Status), r.order.CreatedAt.UnixNano(), r.doc)
@@ -336,12 +346,6 @@ func (s *Store) saveAll(ctx context.Context, batch []*saveReq) (err error) {
 		if n == 0 || r.reply == nil {
 			created[i] = n > 0
 			continue
-		}
-		if out == nil {
-			if out, err = tx.PrepareContext(ctx, insertOutbox); err != nil {
-				return err
-			}
-			defer out.Close()
 		}
 		if _, err := out.ExecContext(ctx, string(r.reply.Key), r.reply.From, r.to, r.reply.Raw, r.reply.CreatedAt.UnixNano()); err != nil {
 			return err
@@ -369,7 +373,7 @@ func (s *Store) saveOne(ctx context.Context, r *saveReq) (created bool, err erro
 			_ = tx.Rollback()
 		}
 	}()
-	res, err := tx.ExecContext(ctx, insertOrder, string(order.Key), string(order.Status), order.CreatedAt.UnixNano(), r.doc)
+	res, err := tx.StmtContext(ctx, s.insOrder).ExecContext(ctx, string(order.Key), string(order.Status), order.CreatedAt.UnixNano(), r.doc)
 	if err != nil {
 		return false, fmt.Errorf("sqlitestore: save %s: %w", order.Key, err)
 	}
@@ -381,7 +385,7 @@ func (s *Store) saveOne(ctx context.Context, r *saveReq) (created bool, err erro
 		return false, nil
 	}
 	if reply != nil {
-		if _, err := tx.ExecContext(ctx, insertOutbox,
+		if _, err := tx.StmtContext(ctx, s.insOutbox).ExecContext(ctx,
 			string(reply.Key), reply.From, r.to, reply.Raw, reply.CreatedAt.UnixNano()); err != nil {
 			return false, fmt.Errorf("sqlitestore: save reply %s: %w", order.Key, err)
 		}
