@@ -16,6 +16,17 @@
 //     outcome before the decision is returned. If that fails after a
 //     success, the task is retried: routines are idempotent, and a source
 //     must never record as done what was not.
+//
+// # Settling elsewhere
+//
+// Execute is [Executor.Run] (the routine; a provisional decision) followed
+// by [Pending.Settle] (the source's settlement; the final decision). A
+// caller may call Settle on another goroutine, so that the worker that ran
+// the routine takes its next task while the source settles: the consumer
+// pool does this, bounded, and the IMAP source then sets \Seen for many
+// messages in one round trip. The order holds either way: the routine has
+// returned (its outcome is stored) before Run returns, the source hears of
+// the outcome in Settle, and the queue hears only of Settle's result.
 package routine
 
 import (
