@@ -193,7 +193,7 @@ func (e *Executor) Run(ctx context.Context, task contracts.Task) Pending {
 			))
 	}
 	start := time.Now()
-	err, panicked := e.call(ctx, task)
+	err, panicked := e.call(ctx, start, task)
 	p := Pending{e: e, ctx: ctx, span: span, task: task,
 		r: Result{Err: err, Panicked: panicked, Duration: time.Since(start)}}
 	switch {
@@ -265,9 +265,9 @@ func (e *Executor) backoff(attempt int) time.Duration {
 }
 
 // call runs the routine with the timeout, recovering a panic.
-func (e *Executor) call(ctx context.Context, task contracts.Task) (err error, panicked bool) {
+func (e *Executor) call(ctx context.Context, start time.Time, task contracts.Task) (err error, panicked bool) {
 	if e.Timeout > 0 {
-		dc := withLazyDeadline(ctx, e.Timeout)
+		dc := withLazyDeadline(ctx, start, e.Timeout)
 		defer dc.release()
 		ctx = dc
 	}
