@@ -38,11 +38,15 @@ type PoolOptions struct {
 	Logger *slog.Logger
 }
 
-// DefaultSettleAhead is PoolOptions.SettleAhead when unset: enough for an
-// IMAP settlement round to hold what a few workers finish meanwhile, small
-// next to the read-ahead bound (tasks being settled are still held by the
-// queue and count against it).
-const DefaultSettleAhead = 64
+// DefaultSettleAhead is PoolOptions.SettleAhead when unset. Settlement
+// rounds on a busy IMAP server take 5–20 ms while four workers finish a
+// task every 50–100 µs, so the bound must hold a few rounds' worth or the
+// workers wait for slots: on the end-to-end benchmark (docs/throughput.md)
+// 64 left workers blocked for a fifth of their time, 256 none. A task
+// being settled is still held by its queue (the runtime gives such tasks
+// room of their own on top of the read-ahead bound), so the bound also
+// caps what waits in memory for its settlement.
+const DefaultSettleAhead = 256
 
 // Pool is a queue-consumer worker: Workers goroutines each consume a task,
 // execute it and settle it on the queue.
