@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,8 +102,7 @@ func BenchmarkBurstToSeen(b *testing.B) {
 			ref := res["reference"]
 			for _, what := range []string{"reference", "poll", "idle"} {
 				r := res[what]
-				b.ReportMetric(float64(n)/r.took.Seconds(), what+"-mails/s")
-				b.ReportMetric(r.cpuPerMail, what+"-cpu-µs/mail")
+				r.report(b, n, what+"-")
 				if what != "reference" {
 					b.ReportMetric(r.took.Seconds()/ref.took.Seconds(), what+"-x")
 				}
@@ -112,13 +112,13 @@ func BenchmarkBurstToSeen(b *testing.B) {
 	})
 	b.Run("reference", func(b *testing.B) {
 		for range b.N {
-			burstReference(b, n).report(b, n)
+			burstReference(b, n).report(b, n, "")
 		}
 	})
 	for _, mode := range []string{"poll", "idle"} {
 		b.Run("plba/"+mode, func(b *testing.B) {
 			for range b.N {
-				burstPlba(b, n, mode).report(b, n)
+				burstPlba(b, n, mode).report(b, n, "")
 			}
 		})
 	}
@@ -134,11 +134,18 @@ var pairedRound atomic.Int64
 type burstResult struct {
 	took       time.Duration
 	cpuPerMail float64
+	// cmdsPerMail: IMAP commands per mail, when PLBA_BENCH_WIRE counted
+	// them (else 0).
+	cmdsPerMail float64
 }
 
-func (r burstResult) report(b *testing.B, n int) {
-	b.ReportMetric(float64(n)/r.took.Seconds(), "mails/s")
-	b.ReportMetric(r.cpuPerMail, "cpu-µs/mail")
+// report reports r under units prefixed with prefix ("" or "poll-"…).
+func (r burstResult) report(b *testing.B, n int, prefix string) {
+	b.ReportMetric(float64(n)/r.took.Seconds(), prefix+"mails/s")
+	b.ReportMetric(r.cpuPerMail, prefix+"cpu-µs/mail")
+	if r.cmdsPerMail > 0 {
+		b.ReportMetric(r.cmdsPerMail, prefix+"cmds/mail")
+	}
 }
 
 // burstReference seeds a mailbox (untimed) and times the reference client
@@ -179,7 +186,7 @@ func burstReference(b *testing.B, n int) burstResult {
 	r := burstResult{took: time.Since(start), cpuPerMail: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}
 	b.StopTimer()
 	if wc != nil {
-		wc.report(b, n)
+		r.cmdsPerMail = wc.report(b, n)
 	}
 	return r
 }
@@ -230,7 +237,7 @@ apps:
 	r := burstResult{took: time.Since(start), cpuPerMail: float64((cpuTime() - cpu0).Microseconds()) / float64(n)}
 	b.StopTimer()
 	if wc != nil {
-		wc.report(b, n)
+		r.cmdsPerMail = wc.report(b, n)
 	}
 	cancel()
 	<-done
@@ -350,15 +357,16 @@ func (w *wireCounter) observe(id int64, line []byte, fromClient bool) {
 	w.logMu.Unlock()
 }
 
-// report adds commands per mail (total and by command) to b.
-func (w *wireCounter) report(b *testing.B, n int) {
-	b.ReportMetric(float64(w.commands.Load())/float64(n), "cmds/mail")
+// report logs the commands by name and returns the commands per mail.
+func (w *wireCounter) report(b *testing.B, n int) float64 {
 	var parts []string
 	w.byName.Range(func(k, v any) bool {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, v.(*atomic.Int64).Load()))
 		return true
 	})
+	sort.Strings(parts)
 	b.Logf("IMAP commands for %d mails: %d (%s)", n, w.commands.Load(), strings.Join(parts, " "))
+	return float64(w.commands.Load()) / float64(n)
 }
 
 // wire returns a counting proxy when PLBA_BENCH_WIRE is set (a file name
