@@ -56,7 +56,7 @@ lint:
 ## bench: the speed targets
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/workers/ ./pkg/queue/... ./pkg/lambda/... ./pkg/source/imapsource/... ./apps/mailorderbot/...
-	$(GO) test -run '^$$' -bench BurstToSeen -benchtime 1x -count 3 ./local/
+	$(GO) test -run '^$$' -bench BurstToSeen/paired -benchtime 1x -count 6 ./local/
 
 ## chaos: fault scenarios against real processes and servers (one figures line each);
 ## CHAOS_LONG=1 for more mail. CHAOS_RUN selects scenarios (a go test -run pattern).

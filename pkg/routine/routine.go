@@ -16,6 +16,17 @@
 //     outcome before the decision is returned. If that fails after a
 //     success, the task is retried: routines are idempotent, and a source
 //     must never record as done what was not.
+//
+// # Settling elsewhere
+//
+// Execute is [Executor.Run] (the routine; a provisional decision) followed
+// by [Pending.Settle] (the source's settlement; the final decision). A
+// caller may call Settle on another goroutine, so that the worker that ran
+// the routine takes its next task while the source settles: the consumer
+// pool does this, bounded, and the IMAP source then sets \Seen for many
+// messages in one round trip. The order holds either way: the routine has
+// returned (its outcome is stored) before Run returns, the source hears of
+// the outcome in Settle, and the queue hears only of Settle's result.
 package routine
 
 import (
@@ -141,11 +152,38 @@ const spanName = "plba.routine"
 
 var spanKind = trace.WithSpanKind(trace.SpanKindConsumer)
 
-// Execute runs task and returns what to do with it. It never panics.
+// Execute runs task and returns what to do with it. It never panics. It is
+// [Executor.Run] followed by [Pending.Settle] on the same goroutine.
 func (e *Executor) Execute(ctx context.Context, task contracts.Task) Result {
+	p := e.Run(ctx, task)
+	return p.Settle()
+}
+
+// Pending is a run whose outcome the task's source has not been told yet:
+// the routine returned, the decision is provisional. [Pending.Settle]
+// completes it, on any goroutine, exactly once. A pool hands a Pending to
+// a settling goroutine so that its worker can take the next task while
+// the source settles (and coalesces the settlements of many tasks); the
+// order "outcome stored, then source settled, then queue settled" holds
+// because the routine has returned before Run does and the caller settles
+// on the queue only with the Result of Settle.
+type Pending struct {
+	e       *Executor
+	ctx     context.Context
+	span    trace.Span
+	task    contracts.Task
+	r       Result
+	settler contracts.Settler
+	outcome contracts.Outcome
+}
+
+// Run runs the routine (with trace context, timeout and panic recovery)
+// and returns the provisional decision; nothing is settled with the
+// source yet. It never panics.
+func (e *Executor) Run(ctx context.Context, task contracts.Task) Pending {
+	var span trace.Span
 	if e.Tracer != nil {
 		ctx = propagator.Extract(ctx, propagation.MapCarrier(task.Attributes))
-		var span trace.Span
 		// Span name and attributes are kept few: this runs for every task.
 		ctx, span = e.Tracer.Start(ctx, spanName, spanKind,
 			trace.WithAttributes(
@@ -153,47 +191,68 @@ func (e *Executor) Execute(ctx context.Context, task contracts.Task) Result {
 				attribute.String("plba.task.id", task.ID),
 				attribute.Int("plba.task.attempt", task.Attempt),
 			))
-		r := e.execute(ctx, task)
-		if r.Err != nil {
-			span.SetAttributes(attribute.String("plba.decision", r.Decision.String()))
-			span.RecordError(r.Err)
-			span.SetStatus(codes.Error, r.Err.Error())
-		}
-		span.End()
-		return r
 	}
-	return e.execute(ctx, task)
-}
-
-func (e *Executor) execute(ctx context.Context, task contracts.Task) Result {
 	start := time.Now()
-	err, panicked := e.call(ctx, task)
-	r := Result{Err: err, Panicked: panicked, Duration: time.Since(start)}
+	err, panicked := e.call(ctx, start, task)
+	p := Pending{e: e, ctx: ctx, span: span, task: task,
+		r: Result{Err: err, Panicked: panicked, Duration: time.Since(start)}}
 	switch {
 	case err == nil:
-		r.Decision = Ack
-		if serr := e.settle(ctx, task, contracts.OutcomeSucceeded, nil); serr != nil {
-			r.Decision, r.Err = Retry, serr
-			r.Delay = e.backoff(task.Attempt)
-		}
+		p.r.Decision = Ack
+		p.outcome = contracts.OutcomeSucceeded
 	case contracts.IsPermanent(err) || (e.MaxAttempts > 0 && task.Attempt >= e.MaxAttempts):
-		r.Decision = DeadLetter
-		if serr := e.settle(ctx, task, contracts.OutcomeDeadLettered, err); serr != nil {
-			// The task is dead-lettered regardless: it can be redriven, and
-			// the source's own recovery (e.g. stale in-flight marks) covers
-			// the missing settlement.
-			r.Err = errors.Join(err, serr)
-		}
+		p.r.Decision = DeadLetter
+		p.outcome = contracts.OutcomeDeadLettered
 	default:
-		r.Decision = Retry
+		p.r.Decision = Retry
 		if d, ok := contracts.RetryAfter(err); ok {
-			r.Delay = d
+			p.r.Delay = d
 		} else {
-			r.Delay = e.backoff(task.Attempt)
+			p.r.Delay = e.backoff(task.Attempt)
 		}
 	}
+	if p.outcome != 0 {
+		p.settler = e.settlerFor(task)
+	}
+	return p
+}
+
+// NeedsSettle reports whether [Pending.Settle] will call the task's source
+// (a final outcome and a source that is a contracts.Settler): only then is
+// it worth settling off the caller's goroutine.
+func (p *Pending) NeedsSettle() bool { return p.settler != nil }
+
+// Settle tells the task's source the final outcome, if it has a settler,
+// and returns what to do with the task: a failed settlement after a
+// success turns the decision into Retry (the routine is idempotent; a
+// source must never record as done what was not). The Observer hears the
+// final result here.
+func (p *Pending) Settle() Result {
+	e, r := p.e, p.r
+	if p.settler != nil {
+		serr := e.settle(p.ctx, p.settler, p.task, p.outcome, r.Err)
+		switch {
+		case serr == nil:
+		case r.Decision == Ack:
+			r.Decision, r.Err = Retry, serr
+			r.Delay = e.backoff(p.task.Attempt)
+		default:
+			// The task is dead-lettered regardless: it can be redriven,
+			// and the source's own recovery (e.g. stale in-flight marks)
+			// covers the missing settlement.
+			r.Err = errors.Join(r.Err, serr)
+		}
+	}
+	if p.span != nil {
+		if r.Err != nil {
+			p.span.SetAttributes(attribute.String("plba.decision", r.Decision.String()))
+			p.span.RecordError(r.Err)
+			p.span.SetStatus(codes.Error, r.Err.Error())
+		}
+		p.span.End()
+	}
 	if e.Observer != nil {
-		e.Observer(task, r)
+		e.Observer(p.task, r)
 	}
 	return r
 }
@@ -206,9 +265,9 @@ func (e *Executor) backoff(attempt int) time.Duration {
 }
 
 // call runs the routine with the timeout, recovering a panic.
-func (e *Executor) call(ctx context.Context, task contracts.Task) (err error, panicked bool) {
+func (e *Executor) call(ctx context.Context, start time.Time, task contracts.Task) (err error, panicked bool) {
 	if e.Timeout > 0 {
-		dc := withLazyDeadline(ctx, e.Timeout)
+		dc := withLazyDeadline(ctx, start, e.Timeout)
 		defer dc.release()
 		ctx = dc
 	}
@@ -224,21 +283,21 @@ func (e *Executor) call(ctx context.Context, task contracts.Task) (err error, pa
 	return err, panicked
 }
 
-func (e *Executor) settle(ctx context.Context, task contracts.Task, o contracts.Outcome, cause error) error {
+// settlerFor returns the settler of task's source, or nil.
+func (e *Executor) settlerFor(task contracts.Task) contracts.Settler {
 	if len(e.Settlers) == 0 {
 		return nil
 	}
-	name := task.Attributes[contracts.AttrSource]
-	s, ok := e.Settlers[name]
-	if !ok || s == nil {
-		return nil
-	}
+	return e.Settlers[task.Attributes[contracts.AttrSource]]
+}
+
+func (e *Executor) settle(ctx context.Context, s contracts.Settler, task contracts.Task, o contracts.Outcome, cause error) error {
 	// Settlement must happen even when the run's ctx is cancelled by a
 	// drain deadline: it is short and it is what keeps sources consistent.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := s.Settle(sctx, task, o, cause); err != nil {
-		return fmt.Errorf("settle %s of task %s with source %q: %w", o, task.ID, name, err)
+		return fmt.Errorf("settle %s of task %s with source %q: %w", o, task.ID, task.Attributes[contracts.AttrSource], err)
 	}
 	return nil
 }

@@ -75,7 +75,13 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 		log := m.opts.Logging.Logger("worker")
 		size := &poolSize{specs: specs}
 		if m.opts.ReadAhead > 0 && !durable(q) {
-			ra := newReadAhead(q, func() int { return m.opts.ReadAhead * size.total() })
+			// Tasks whose routine returned and whose source settlement is
+			// under way (up to the pool's SettleAhead) are still held by
+			// the queue but are no unfinished work: their outcome is
+			// stored, a crash only redelivers them to be found done. They
+			// get room of their own, so settlement never eats the
+			// read-ahead of the work still to do.
+			ra := newReadAhead(q, func() int { return m.opts.ReadAhead*size.total() + workers.DefaultSettleAhead })
 			bounds[qname] = ra
 			for _, e := range execs {
 				obs := e.Observer

@@ -26,9 +26,27 @@ type PoolOptions struct {
 	// Lease, when the queue is a contracts.LeaseExtender, is extended every
 	// Lease/3 while a routine runs, so a long routine keeps its delivery.
 	Lease time.Duration
+	// SettleAhead bounds the tasks whose routine has returned and whose
+	// settlement with their source (contracts.Settler, e.g. \Seen on the
+	// IMAP message) is still under way. A worker hands such a task to a
+	// settling goroutine and takes the next one, so settlements of many
+	// tasks can share a round trip; when SettleAhead are under way, a
+	// worker waits for one of them before it takes more. Default
+	// DefaultSettleAhead; a negative value settles on the worker.
+	SettleAhead int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultSettleAhead is PoolOptions.SettleAhead when unset. Settlement
+// rounds on a busy IMAP server take 5–20 ms while four workers finish a
+// task every 50–100 µs, so the bound must hold a few rounds' worth or the
+// workers wait for slots: on the end-to-end benchmark (docs/throughput.md)
+// 64 left workers blocked for a fifth of their time, 256 none. A task
+// being settled is still held by its queue (the runtime gives such tasks
+// room of their own on top of the read-ahead bound), so the bound also
+// caps what waits in memory for its settlement.
+const DefaultSettleAhead = 256
 
 // Pool is a queue-consumer worker: Workers goroutines each consume a task,
 // execute it and settle it on the queue.
@@ -48,6 +66,10 @@ type Pool struct {
 
 	sizeMu  sync.Mutex
 	cancels []context.CancelFunc // one per consuming goroutine
+
+	// settleSlots holds a token per settlement under way off the workers
+	// (nil: settle on the worker).
+	settleSlots chan struct{}
 
 	inFlight, succeeded, failed, panics, dead atomic.Int64
 }
@@ -71,7 +93,13 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.SettleAhead == 0 {
+		opts.SettleAhead = DefaultSettleAhead
+	}
 	p := &Pool{opts: opts, log: opts.Logger.With("worker", opts.Name)}
+	if opts.SettleAhead > 0 {
+		p.settleSlots = make(chan struct{}, opts.SettleAhead)
+	}
 	p.init()
 	return p, nil
 }
@@ -170,18 +198,22 @@ func (p *Pool) executor(kind string) *routine.Executor {
 	return p.opts.Executors[""]
 }
 
+// handle runs one task. When its outcome must be settled with a source, the
+// settlement and the queue's ack/nack/dead-letter that follows it run on a
+// goroutine of their own (bounded by SettleAhead) and the worker returns
+// for its next task; the task stays in flight (and its lease extended)
+// until the queue has it settled.
 func (p *Pool) handle(d contracts.Delivery) {
 	p.inFlight.Add(1)
-	defer p.inFlight.Add(-1)
-	// Settlement must reach the queue even when the run was abandoned.
-	settleCtx := p.settleCtx
 	exec := p.executor(d.Task.Kind)
 	if exec == nil {
+		defer p.inFlight.Add(-1)
 		err := fmt.Errorf("no routine for task kind %q", d.Task.Kind)
 		p.failed.Add(1)
 		p.dead.Add(1)
 		p.recordError(err)
-		if qerr := p.opts.Queue.DeadLetter(settleCtx, d, err); qerr != nil {
+		// Settlement must reach the queue even when the run was abandoned.
+		if qerr := p.opts.Queue.DeadLetter(p.settleCtx, d, err); qerr != nil {
 			p.log.Error("dead-letter failed", "task", d.Task.ID, "err", qerr)
 		}
 		return
@@ -192,10 +224,33 @@ func (p *Pool) handle(d contracts.Delivery) {
 			stopBeat = heartbeat(p.runCtx, ext, d, p.opts.Lease, p.log)
 		}
 	}
-	r := exec.Execute(p.runCtx, d.Task)
+	run := exec.Run(p.runCtx, d.Task)
+	if p.settleSlots == nil || !run.NeedsSettle() {
+		p.settle(d, &run, stopBeat)
+		return
+	}
+	// The worker's own goroutine holds a count on wg, so this Add never
+	// races with the Wait that ends the pool.
+	p.settleSlots <- struct{}{}
+	p.wg.Add(1)
+	handed := run // only this copy escapes to the heap
+	go func() {
+		defer p.wg.Done()
+		p.settle(d, &handed, stopBeat)
+		<-p.settleSlots
+	}()
+}
+
+// settle settles a run with its source (through the executor, which makes
+// the final decision) and then on the queue.
+func (p *Pool) settle(d contracts.Delivery, run *routine.Pending, stopBeat func()) {
+	defer p.inFlight.Add(-1)
+	r := run.Settle()
 	if stopBeat != nil {
 		stopBeat()
 	}
+	// Settlement must reach the queue even when the run was abandoned.
+	settleCtx := p.settleCtx
 	var qerr error
 	switch r.Decision {
 	case routine.Ack:

@@ -40,8 +40,12 @@ type conn struct {
 	// goroutine, so it only does a non-blocking send.
 	events chan struct{}
 
-	selected    string
-	uidValidity uint32
+	selected string
+	// continueUntil: the last cycle left messages for the next one (a
+	// catch-up over a backlog); a cycle before this time reuses the
+	// selection instead of selecting again.
+	continueUntil time.Time
+	uidValidity   uint32
 	// keywords is true when PERMANENTFLAGS lets us store our keywords.
 	keywords bool
 }

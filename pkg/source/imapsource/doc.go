@@ -24,7 +24,9 @@
 // one task per message. Only when publishing fails does one more UID STORE
 // follow. The number of round trips never depends on the number of messages
 // (measured: 4 commands per cycle, SELECT, SEARCH, FETCH and STORE, for 10
-// and for 1,000 messages).
+// and for 1,000 messages). A cycle that continues a catch-up (the previous
+// cycle on the same connection, less than a second ago, left messages)
+// reuses that selection and skips its SELECT.
 //
 // A task's Payload is the raw RFC 822 message. Its ID is derived from
 // mailbox, UIDVALIDITY and UID ([TaskID]), so a message published again has
@@ -67,6 +69,10 @@
 // # Settlement
 //
 // [Source.Settle] needs only the task's attributes and its own connection.
+// Successes that arrive while a settlement is on the wire are coalesced:
+// the next round sets \Seen on all of them with one pipelined pair of UID
+// STOREs (a consumer pool that settles off its workers makes these rounds
+// large).
 // Success sets \Seen; a dead letter is flagged (\Flagged plus
 // DeadLetterKeyword, left unseen) or moved to a folder; both clear the
 // in-flight mark. The source never sets \Seen before a task succeeded: the

@@ -34,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -55,8 +56,12 @@ type Options struct {
 
 // Store is a SQLite-backed [store.OrderStore].
 type Store struct {
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	path  string
+	group groupCommit
+	// Save's statements, prepared once per connection (SQLite spends
+	// about as long parsing an INSERT as running it).
+	insOrder, insOutbox *sql.Stmt
 }
 
 var _ store.OrderStore = (*Store)(nil)
@@ -163,7 +168,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlitestore: schema of %s: %w", path, err)
 	}
-	return &Store{db: db, path: path}, nil
+	st := &Store{db: db, path: path}
+	if st.insOrder, err = db.PrepareContext(ctx, insertOrder); err == nil {
+		st.insOutbox, err = db.PrepareContext(ctx, insertOutbox)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlitestore: prepare statements on %s: %w", path, err)
+	}
+	return st, nil
 }
 
 // Path is the database file.
@@ -178,17 +191,179 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	_ = s.insOrder.Close()
+	_ = s.insOutbox.Close()
+	return s.db.Close()
+}
 
-// Save implements [store.OrderStore].
+// Save implements [store.OrderStore]. Saves that arrive while another one
+// is committing are written together in one transaction (group commit):
+// the first caller writes its own order and every order queued meanwhile,
+// so a burst of orders from many workers costs one commit per round
+// instead of one per order. Each Save still returns only after the
+// transaction holding its order committed, and an order is still all or
+// nothing: when any statement of a round fails, the round is rolled back
+// and each of its orders is saved in a transaction of its own.
 func (s *Store) Save(ctx context.Context, order domain.Order, reply *domain.Reply) (created bool, err error) {
 	if err := store.Check(order, reply); err != nil {
 		return false, err
+	}
+	if err := ctx.Err(); err != nil {
+		// Once queued, a Save is written whatever its ctx does.
+		return false, fmt.Errorf("sqlitestore: save %s: %w", order.Key, err)
 	}
 	doc, err := json.Marshal(order)
 	if err != nil {
 		return false, fmt.Errorf("sqlitestore: encode order %s: %w", order.Key, err)
 	}
+	r := &saveReq{order: order, reply: reply, doc: doc, done: make(chan struct{})}
+	if reply != nil {
+		to, _ := json.Marshal(reply.To)
+		r.to = string(to)
+	}
+	s.group.run(ctx, r, s.saveRound)
+	return r.created, r.err
+}
+
+// saveReq is one Save waiting for its round.
+type saveReq struct {
+	order   domain.Order
+	reply   *domain.Reply
+	doc     []byte
+	to      string
+	created bool
+	err     error
+	// done is closed when the request is answered, or when it is to lead
+	// the next round (lead set).
+	done chan struct{}
+	lead bool
+}
+
+// maxRound bounds the orders of one group commit, so one transaction
+// never holds the write lock for long.
+const maxRound = 64
+
+// groupCommit queues Saves while a round is on the way. Nothing waits for
+// a timer: a lone Save is one transaction, as without grouping.
+type groupCommit struct {
+	mu      sync.Mutex
+	pending []*saveReq
+	running bool
+}
+
+// run answers r: it either waits while a round that holds r runs, or
+// leads rounds itself until r is answered, then hands the lead to the
+// first request still waiting. A waiting request does not give up on ctx:
+// the round that holds it may already be committing, and the lead must
+// never be handed to a caller that left.
+func (g *groupCommit) run(ctx context.Context, r *saveReq, round func(context.Context, []*saveReq)) {
+	g.mu.Lock()
+	g.pending = append(g.pending, r)
+	if g.running {
+		g.mu.Unlock()
+		<-r.done
+		if !r.lead {
+			return
+		}
+		g.mu.Lock()
+	}
+	g.running = true
+	// The round is others' work too: not bound to this caller's ctx.
+	rctx := context.WithoutCancel(ctx)
+	for {
+		n := min(len(g.pending), maxRound)
+		batch := g.pending[:n:n]
+		g.pending = g.pending[n:]
+		g.mu.Unlock()
+		round(rctx, batch)
+		answered := false
+		for _, q := range batch {
+			if q == r {
+				answered = true
+			} else {
+				close(q.done)
+			}
+		}
+		g.mu.Lock()
+		if answered {
+			if len(g.pending) == 0 {
+				g.running = false
+			} else {
+				next := g.pending[0]
+				next.lead = true
+				close(next.done)
+			}
+			g.mu.Unlock()
+			return
+		}
+	}
+}
+
+// saveRound writes a round of orders in one transaction; on any failure it
+// rolls back and saves each order alone, so one bad order costs the others
+// nothing.
+func (s *Store) saveRound(ctx context.Context, batch []*saveReq) {
+	if len(batch) == 1 {
+		batch[0].created, batch[0].err = s.saveOne(ctx, batch[0])
+		return
+	}
+	if err := s.saveAll(ctx, batch); err != nil {
+		for _, r := range batch {
+			r.created, r.err = s.saveOne(ctx, r)
+		}
+	}
+}
+
+const (
+	insertOrder  = `INSERT INTO orders (key, status, created_at, doc) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`
+	insertOutbox = `INSERT INTO outbox (key, from_addr, to_addrs, raw, created_at) VALUES (?, ?, ?, ?, ?)`
+)
+
+// saveAll saves every order of batch in one transaction.
+func (s *Store) saveAll(ctx context.Context, batch []*saveReq) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	ins := tx.StmtContext(ctx, s.insOrder)
+	out := tx.StmtContext(ctx, s.insOutbox)
+	created := make([]bool, len(batch))
+	for i, r := range batch {
+		res, err := ins.ExecContext(ctx, string(r.order.Key), string(r.order.Status), r.order.CreatedAt.UnixNano(), r.doc)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 || r.reply == nil {
+			created[i] = n > 0
+			continue
+		}
+		if _, err := out.ExecContext(ctx, string(r.reply.Key), r.reply.From, r.to, r.reply.Raw, r.reply.CreatedAt.UnixNano()); err != nil {
+			return err
+		}
+		created[i] = true
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for i, r := range batch {
+		r.created = created[i]
+	}
+	return nil
+}
+
+// saveOne saves one order in a transaction of its own.
+func (s *Store) saveOne(ctx context.Context, r *saveReq) (created bool, err error) {
+	order, reply := r.order, r.reply
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("sqlitestore: save %s: begin: %w", order.Key, err)
@@ -198,9 +373,7 @@ func (s *Store) Save(ctx context.Context, order domain.Order, reply *domain.Repl
 			_ = tx.Rollback()
 		}
 	}()
-	res, err := tx.ExecContext(ctx,
-		`INSERT INTO orders (key, status, created_at, doc) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
-		string(order.Key), string(order.Status), order.CreatedAt.UnixNano(), doc)
+	res, err := tx.StmtContext(ctx, s.insOrder).ExecContext(ctx, string(order.Key), string(order.Status), order.CreatedAt.UnixNano(), r.doc)
 	if err != nil {
 		return false, fmt.Errorf("sqlitestore: save %s: %w", order.Key, err)
 	}
@@ -212,10 +385,8 @@ func (s *Store) Save(ctx context.Context, order domain.Order, reply *domain.Repl
 		return false, nil
 	}
 	if reply != nil {
-		to, _ := json.Marshal(reply.To)
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO outbox (key, from_addr, to_addrs, raw, created_at) VALUES (?, ?, ?, ?, ?)`,
-			string(reply.Key), reply.From, string(to), reply.Raw, reply.CreatedAt.UnixNano()); err != nil {
+		if _, err := tx.StmtContext(ctx, s.insOutbox).ExecContext(ctx,
+			string(reply.Key), reply.From, r.to, reply.Raw, reply.CreatedAt.UnixNano()); err != nil {
 			return false, fmt.Errorf("sqlitestore: save reply %s: %w", order.Key, err)
 		}
 	}
