@@ -29,6 +29,10 @@ var (
 	// the message a task came from (it was deleted, moved, or its UID became
 	// invalid and it has no Message-ID).
 	ErrMessageNotFound = errors.New("imap: message not found")
+	// ErrNoBody is recorded (and logged) when the server answers a body
+	// fetch with an empty or no BODY[]: the message is retried, never
+	// published without its content.
+	ErrNoBody = errors.New("imap: message fetched without its body")
 )
 
 // conn is one logged-in IMAP connection and what the source knows about it.
@@ -44,6 +48,10 @@ type conn struct {
 	uidValidity uint32
 	// keywords is true when PERMANENTFLAGS lets us store our keywords.
 	keywords bool
+	// nsPrefix is the personal namespace prefix (Courier: "INBOX."),
+	// asked for once (nsKnown) when a folder is first needed.
+	nsPrefix string
+	nsKnown  bool
 }
 
 // dial connects, upgrades to TLS as configured and logs in.

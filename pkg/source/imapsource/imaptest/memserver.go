@@ -33,6 +33,9 @@ type MemServer struct {
 	stopped chan struct{} // closed when Serve returned
 
 	noPerm    bool
+	caps      imap.CapSet // nil: IMAP4rev2
+	nsPrefix  string
+	copyErr   *imap.Error
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -44,6 +47,29 @@ type MemOption func(*MemServer)
 // lack \* (like servers that cannot store keywords), to exercise a
 // client's fallback.
 func WithoutKeywords() MemOption { return func(m *MemServer) { m.noPerm = true } }
+
+// WithCaps makes the server speak IMAP4rev1 with only these extensions
+// (IDLE, ENABLE and UNSELECT are always offered), e.g. none at all for a
+// server without MOVE and UIDPLUS (Mailutils), or UIDPLUS alone (Courier).
+func WithCaps(caps ...imap.Cap) MemOption {
+	return func(m *MemServer) {
+		m.caps = imap.CapSet{imap.CapIMAP4rev1: {}}
+		for _, c := range caps {
+			m.caps[c] = struct{}{}
+		}
+	}
+}
+
+// WithNamespacePrefix makes NAMESPACE report this personal prefix (Courier
+// reports "INBOX."; here the delimiter is "/", so "INBOX/"). It implies
+// the NAMESPACE capability.
+func WithNamespacePrefix(prefix string) MemOption {
+	return func(m *MemServer) { m.nsPrefix = prefix }
+}
+
+// WithCopyError makes every COPY fail with err (e.g. NO [OVERQUOTA]), to
+// show a client does not expunge what it could not copy.
+func WithCopyError(err *imap.Error) MemOption { return func(m *MemServer) { m.copyErr = err } }
 
 // StartMemServer listens on addr ("" or "127.0.0.1:0" picks a free port) and
 // serves until Close or ctx is done. user logs in with pass.
@@ -61,13 +87,18 @@ func StartMemServer(ctx context.Context, addr, user, pass string, opts ...MemOpt
 	for _, o := range opts {
 		o(m)
 	}
+	caps := m.caps
+	if caps == nil {
+		caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}
+	}
+	if m.nsPrefix != "" {
+		caps[imap.CapNamespace] = struct{}{}
+	}
 	m.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return &session{UserSession: nil, user: u, m: m}, nil, nil
 		},
-		Caps: imap.CapSet{
-			imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {},
-		},
+		Caps:         caps,
 		InsecureAuth: true,
 		Logger:       discardLogger{},
 	})
@@ -241,6 +272,23 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Namespace reports the configured personal prefix.
+func (s *session) Namespace() (*imap.NamespaceData, error) {
+	data, err := s.UserSession.Namespace()
+	if err == nil && s.m.nsPrefix != "" {
+		data.Personal = []imap.NamespaceDescriptor{{Prefix: s.m.nsPrefix, Delim: '/'}}
+	}
+	return data, err
+}
+
+// Copy fails with the configured error, if any.
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	if s.m.copyErr != nil {
+		return nil, s.m.copyErr
+	}
+	return s.UserSession.Copy(numSet, dest)
 }
 
 func (s *session) Unselect() error {
