@@ -168,19 +168,18 @@ func (s *Source) storeSettledUIDs(ctx context.Context, cn *conn, uids []imap.UID
 	set := imap.UIDSetNum(uids...)
 	found := map[imap.UID]bool{}
 	err := cn.do(ctx, "store settled flags", func() error {
-		addCmd := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: add}, nil)
-		var delCmd interface{ Close() error }
-		if cn.keywords {
-			delCmd = cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: s.inFlightFlags()}, nil)
-		}
-		msgs, err := addCmd.Collect()
+		// One after the other, not pipelined: Cyrus answers pipelined
+		// commands in separate small writes, and Nagle on its side plus
+		// our delayed ACK stall the second answer 40 ms (measured: 44 ms
+		// per settlement pipelined, under 1 ms in turn).
+		msgs, err := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: add}, nil).Collect()
 		for _, m := range msgs {
 			found[m.UID] = true
 		}
-		if delCmd != nil {
-			err = errors.Join(err, delCmd.Close())
+		if err != nil || !cn.keywords {
+			return err
 		}
-		return err
+		return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: s.inFlightFlags()}, nil).Close()
 	})
 	if err != nil {
 		return nil, err

@@ -147,31 +147,6 @@ func TestFailedRoutineLeavesMessageUnseen(t *testing.T) {
 	}
 }
 
-func TestDeadLetterMove(t *testing.T) {
-	acc := memAccount(t)
-	acc.seed(t, "INBOX", "m", 2)
-	src := newSource(t, acc.config(func(c *imapsource.Config) { c.OnDeadLetter = "move:Failed Orders" }))
-	pub := newCollector()
-	if _, err := src.Poll(t.Context(), pub); err != nil {
-		t.Fatal(err)
-	}
-	if err := src.Settle(t.Context(), pub.all()[0], contracts.OutcomeDeadLettered, errors.New("x")); err != nil {
-		t.Fatal(err)
-	}
-	moved := acc.flags(t, "Failed Orders")
-	if len(moved) != 1 {
-		t.Fatalf("Failed Orders holds %d messages, want 1", len(moved))
-	}
-	for _, fs := range moved {
-		if has(fs, `\Seen`) || has(fs, queued) {
-			t.Errorf("moved message flags = %v", fs)
-		}
-	}
-	if inbox := acc.flags(t, "INBOX"); len(inbox) != 1 || inbox[2] == nil {
-		t.Errorf("INBOX = %v, want only UID 2", inbox)
-	}
-}
-
 func TestPublishFailureLosesNothing(t *testing.T) {
 	acc := memAccount(t)
 	acc.seed(t, "INBOX", "m", 3)
@@ -319,12 +294,9 @@ func TestPermanentFlagsWithoutWildcardFallsBack(t *testing.T) {
 	}
 }
 
-// TestUIDValidityChange recreates the mailbox so that the old task's UID
-// now names another message: Settle must find the right one by Message-ID.
-func TestUIDValidityChange(t *testing.T) { checkUIDValidityChange(t, memAccount(t)) }
-
-// checkUIDValidityChange is the UIDVALIDITY scenario, run against the
-// in-process server and against Dovecot.
+// checkUIDValidityChange recreates the mailbox so that the old task's UID
+// now names another message: Settle must find the right one by Message-ID
+// (TestServersUIDValidityChange).
 func checkUIDValidityChange(t *testing.T, acc account) {
 	t.Helper()
 	acc.create(t, "Orders")
@@ -380,22 +352,6 @@ func checkUIDValidityChange(t *testing.T, acc account) {
 	if fl := acc.flags(t, "Orders"); has(fl[1], `\Seen`) {
 		t.Errorf("a task without Message-ID marked a message after the change")
 	}
-}
-
-// TestRoundTripsConstant counts IMAP commands per cycle: they must not grow
-// with the number of messages.
-func TestRoundTripsConstant(t *testing.T) {
-	acc := memAccount(t)
-	counts := map[int]int64{}
-	for _, n := range []int{10, 1000} {
-		mbox := fmt.Sprintf("Box%d", n)
-		acc.create(t, mbox)
-		counts[n] = pollCommands(t, acc, acc.config(func(c *imapsource.Config) { c.Mailbox = mbox; c.BatchSize = 1000 }), n)
-	}
-	if counts[10] != counts[1000] {
-		t.Fatalf("commands per cycle: %d for 10 messages, %d for 1000", counts[10], counts[1000])
-	}
-	t.Logf("commands per cycle: %d", counts[10])
 }
 
 // pollCommands connects a source (greeting and login are not part of a
@@ -509,33 +465,6 @@ func TestCloseStopsRun(t *testing.T) {
 	}
 	if _, err := src.Poll(t.Context(), newCollector()); !errors.Is(err, imapsource.ErrClosed) {
 		t.Fatalf("Poll after Close = %v", err)
-	}
-}
-
-// TestModesAreEquivalent runs the same pipeline (source -> queue channel ->
-// routine -> Settle) in poll and in idle mode: same tasks, same final
-// mailbox state. Only the config differs.
-func TestModesAreEquivalent(t *testing.T) {
-	for _, mode := range []string{imapsource.ModePoll, imapsource.ModeIdle} {
-		t.Run(mode, func(t *testing.T) {
-			acc := memAccount(t)
-			acc.seed(t, "INBOX", "early", 3)
-			cfg := acc.config(func(c *imapsource.Config) {
-				c.Mode = mode
-				c.PollInterval = 20 * time.Millisecond
-			})
-			ids := runPipeline(t, cfg, func() { acc.seed(t, "INBOX", "late", 3) }, 6)
-			if len(ids) != 6 {
-				t.Fatalf("processed %d distinct messages, want 6", len(ids))
-			}
-			fl := acc.flags(t, "INBOX")
-			if got := countFlag(fl, `\Seen`); got != 6 {
-				t.Errorf("%d messages \\Seen, want 6", got)
-			}
-			if got := countFlag(fl, queued); got != 0 {
-				t.Errorf("%d messages still in flight", got)
-			}
-		})
 	}
 }
 
