@@ -80,6 +80,13 @@ type Config struct {
 	// runs (which proves the connection alive and catches anything missed)
 	// and IDLE restarts. Default 5m (servers drop IDLE after 30m).
 	IdleRestart time.Duration `koanf:"idle_restart"`
+	// IdleCheck bounds the time from new mail to its task on servers that
+	// do not push during IDLE (Cyrus without idled and Courier without
+	// IMAP_ENHANCEDIDLE notify only every ~60 s, Mailutils never): every
+	// IdleCheck the source leaves IDLE, sends NOOP (whose answer reports
+	// new messages on every server) and idles again. Default 30s; at most
+	// IdleRestart.
+	IdleCheck time.Duration `koanf:"idle_check"`
 	// CommandTimeout bounds each IMAP round trip; the connection is dropped
 	// when it expires. Default 30s.
 	CommandTimeout time.Duration `koanf:"command_timeout"`
@@ -105,6 +112,7 @@ func DefaultConfig() Config {
 		DeadLetterKeyword: "$DeadLetter",
 		BatchSize:         500,
 		IdleRestart:       5 * time.Minute,
+		IdleCheck:         30 * time.Second,
 		CommandTimeout:    30 * time.Second,
 		DialTimeout:       15 * time.Second,
 		BackoffMin:        500 * time.Millisecond,
@@ -138,6 +146,7 @@ func (c Config) withDefaults() Config {
 	setD(&c.PollInterval, d.PollInterval)
 	setD(&c.StaleAfter, d.StaleAfter)
 	setD(&c.IdleRestart, d.IdleRestart)
+	setD(&c.IdleCheck, d.IdleCheck)
 	setD(&c.CommandTimeout, d.CommandTimeout)
 	setD(&c.DialTimeout, d.DialTimeout)
 	setD(&c.BackoffMin, d.BackoffMin)
@@ -187,12 +196,16 @@ func (c Config) Validate() error {
 	}
 	for key, d := range map[string]time.Duration{
 		"poll_interval": c.PollInterval, "stale_after": c.StaleAfter, "idle_restart": c.IdleRestart,
+		"idle_check":      c.IdleCheck,
 		"command_timeout": c.CommandTimeout, "dial_timeout": c.DialTimeout,
 		"backoff_min": c.BackoffMin, "backoff_max": c.BackoffMax,
 	} {
 		if d < 0 {
 			bad(key, "negative duration %s", d)
 		}
+	}
+	if c.IdleCheck > c.IdleRestart {
+		bad("idle_check", "%s exceeds idle_restart %s", c.IdleCheck, c.IdleRestart)
 	}
 	if c.BackoffMax < c.BackoffMin {
 		bad("backoff_max", "%s is below backoff_min %s", c.BackoffMax, c.BackoffMin)

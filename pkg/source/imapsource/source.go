@@ -375,7 +375,8 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 		return false, err
 	}
 	if !canIdle {
-		s.log.Warn("imap: server does not support IDLE; polling every poll_interval instead")
+		s.log.Warn("imap: server does not support IDLE; polling on this connection every poll_interval instead",
+			"poll_interval", s.cfg.PollInterval)
 	}
 	for {
 		// Catch up: repeat while cycles come back full.
@@ -430,6 +431,21 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 			}
 			continue
 		}
+		if err := s.idleUntil(ctx, cn, watchdog.C); err != nil {
+			return established, err
+		}
+	}
+}
+
+// idleUntil idles until the server reports new mail or the watchdog fires.
+// Every IdleCheck it leaves IDLE and sends NOOP: a server that does not
+// push during IDLE still reports new messages (EXISTS) in NOOP's answer, so
+// the time from APPEND to task is bounded by IdleCheck on every server. One
+// check costs three short commands (DONE, NOOP, IDLE).
+func (s *Source) idleUntil(ctx context.Context, cn *conn, watchdog <-chan time.Time) error {
+	check := time.NewTimer(s.cfg.IdleCheck)
+	defer check.Stop()
+	for {
 		var idle interface {
 			Close() error
 			Wait() error
@@ -441,15 +457,18 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 			}
 			return err
 		}); err != nil {
-			return established, err
+			return err
 		}
+		checkNow := false
 		select {
 		case <-ctx.Done():
-			return established, ctx.Err()
+			return ctx.Err()
 		case <-cn.c.Closed():
-			return established, errors.New("imap: connection closed while idling")
+			return errors.New("imap: connection closed while idling")
 		case <-cn.events:
-		case <-watchdog.C:
+		case <-watchdog:
+		case <-check.C:
+			checkNow = true
 		}
 		if err := cn.do(ctx, "stop idle", func() error {
 			if err := idle.Close(); err != nil {
@@ -457,8 +476,20 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 			}
 			return idle.Wait()
 		}); err != nil {
-			return established, err
+			return err
 		}
+		if !checkNow {
+			return nil
+		}
+		if err := cn.do(ctx, "noop", func() error { return cn.c.Noop().Wait() }); err != nil {
+			return err
+		}
+		select {
+		case <-cn.events:
+			return nil // new mail: the caller runs a cycle (which drains events again)
+		default:
+		}
+		check.Reset(s.cfg.IdleCheck)
 	}
 }
 

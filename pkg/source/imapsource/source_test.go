@@ -373,6 +373,33 @@ func pollCommands(t testing.TB, acc account, cfg imapsource.Config, n int) int64
 	return cnt.cmds.Load() - before
 }
 
+// TestIdleCheckBoundsLatency: a server that never reports new mail during
+// IDLE (Mailutils; Cyrus without idled) still gets it delivered within
+// idle_check, long before the idle_restart watchdog.
+func TestIdleCheckBoundsLatency(t *testing.T) {
+	acc := memAccount(t, imaptest.WithoutIdleNotify())
+	acc.seed(t, "INBOX", "before", 1)
+	src := newSource(t, acc.config(func(c *imapsource.Config) {
+		c.IdleRestart = time.Hour
+		c.IdleCheck = 100 * time.Millisecond
+	}))
+	pub := newCollector()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, pub) }()
+	// Once the catch-up published this, its search is done: what comes
+	// next can only arrive through the check (the watchdog is an hour).
+	pub.next(t, 10*time.Second)
+	acc.seed(t, "INBOX", "late", 1)
+	if id := pub.next(t, 10*time.Second).Attr(imapsource.AttrMessageID); id != "late-0@test" {
+		t.Errorf("delivered %s", id)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRunIdleDeliversAndStops(t *testing.T) {
 	acc := memAccount(t)
 	acc.seed(t, "INBOX", "before", 2)
@@ -614,6 +641,7 @@ func TestConfigValidate(t *testing.T) {
 		"backoff":       func(c *imapsource.Config) { c.BackoffMax = time.Millisecond },
 		"negative":      func(c *imapsource.Config) { c.StaleAfter = -time.Second },
 		"negative size": func(c *imapsource.Config) { c.BatchSize = -1 },
+		"idle check":    func(c *imapsource.Config) { c.IdleCheck = time.Hour },
 	} {
 		c := base
 		mutate(&c)
@@ -623,6 +651,9 @@ func TestConfigValidate(t *testing.T) {
 		if _, err := imapsource.New(c); err == nil {
 			t.Errorf("%s: New accepted an invalid config", name)
 		}
+	}
+	if err := base.Validate(); err != nil || base.IdleCheck <= 0 || base.IdleCheck > 30*time.Second {
+		t.Errorf("default idle_check = %s (%v), want at most 30s", base.IdleCheck, err)
 	}
 	if (imapsource.Config{Mode: "poll"}).SourceMode() != contracts.SourcePoll ||
 		(imapsource.Config{}).SourceMode() != contracts.SourcePush {

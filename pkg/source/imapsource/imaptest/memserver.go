@@ -32,12 +32,13 @@ type MemServer struct {
 	ln      net.Listener
 	stopped chan struct{} // closed when Serve returned
 
-	noPerm    bool
-	caps      imap.CapSet // nil: IMAP4rev2
-	nsPrefix  string
-	copyErr   *imap.Error
-	closeOnce sync.Once
-	closeErr  error
+	noPerm     bool
+	caps       imap.CapSet // nil: IMAP4rev2
+	nsPrefix   string
+	copyErr    *imap.Error
+	silentIdle bool
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // MemOption customises StartMemServer.
@@ -66,6 +67,11 @@ func WithCaps(caps ...imap.Cap) MemOption {
 func WithNamespacePrefix(prefix string) MemOption {
 	return func(m *MemServer) { m.nsPrefix = prefix }
 }
+
+// WithoutIdleNotify makes IDLE silent: the server never reports new mail
+// while a client idles (like Mailutils, or Cyrus without idled for ~60 s),
+// only in answer to other commands such as NOOP.
+func WithoutIdleNotify() MemOption { return func(m *MemServer) { m.silentIdle = true } }
 
 // WithCopyError makes every COPY fail with err (e.g. NO [OVERQUOTA]), to
 // show a client does not expunge what it could not copy.
@@ -258,6 +264,10 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 // client's last command and its IDLE would wait for the next update (or the
 // client's watchdog); Dovecot does not behave like that.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if s.m.silentIdle {
+		<-stop
+		return nil
+	}
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
