@@ -84,8 +84,9 @@ type Config struct {
 	// do not push during IDLE (Cyrus without idled and Courier without
 	// IMAP_ENHANCEDIDLE notify only every ~60 s, Mailutils never): every
 	// IdleCheck the source leaves IDLE, sends NOOP (whose answer reports
-	// new messages on every server) and idles again. Default 30s; at most
-	// IdleRestart.
+	// new messages on every server) and idles again. Default 30s (or
+	// IdleRestart when that is shorter); a value above IdleRestart has no
+	// effect (the watchdog's cycle comes first).
 	IdleCheck time.Duration `koanf:"idle_check"`
 	// CommandTimeout bounds each IMAP round trip; the connection is dropped
 	// when it expires. Default 30s.
@@ -146,7 +147,8 @@ func (c Config) withDefaults() Config {
 	setD(&c.PollInterval, d.PollInterval)
 	setD(&c.StaleAfter, d.StaleAfter)
 	setD(&c.IdleRestart, d.IdleRestart)
-	setD(&c.IdleCheck, d.IdleCheck)
+	// A shorter watchdog than the default check makes the check moot.
+	setD(&c.IdleCheck, min(d.IdleCheck, c.IdleRestart))
 	setD(&c.CommandTimeout, d.CommandTimeout)
 	setD(&c.DialTimeout, d.DialTimeout)
 	setD(&c.BackoffMin, d.BackoffMin)
@@ -203,9 +205,6 @@ func (c Config) Validate() error {
 		if d < 0 {
 			bad(key, "negative duration %s", d)
 		}
-	}
-	if c.IdleCheck > c.IdleRestart {
-		bad("idle_check", "%s exceeds idle_restart %s", c.IdleCheck, c.IdleRestart)
 	}
 	if c.BackoffMax < c.BackoffMin {
 		bad("backoff_max", "%s is below backoff_min %s", c.BackoffMax, c.BackoffMin)

@@ -641,7 +641,7 @@ func TestConfigValidate(t *testing.T) {
 		"backoff":       func(c *imapsource.Config) { c.BackoffMax = time.Millisecond },
 		"negative":      func(c *imapsource.Config) { c.StaleAfter = -time.Second },
 		"negative size": func(c *imapsource.Config) { c.BatchSize = -1 },
-		"idle check":    func(c *imapsource.Config) { c.IdleCheck = time.Hour },
+		"idle check":    func(c *imapsource.Config) { c.IdleCheck = -time.Second },
 	} {
 		c := base
 		mutate(&c)
@@ -652,8 +652,13 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: New accepted an invalid config", name)
 		}
 	}
-	if err := base.Validate(); err != nil || base.IdleCheck <= 0 || base.IdleCheck > 30*time.Second {
-		t.Errorf("default idle_check = %s (%v), want at most 30s", base.IdleCheck, err)
+	if base.IdleCheck <= 0 || base.IdleCheck > 30*time.Second {
+		t.Errorf("default idle_check = %s, want at most 30s", base.IdleCheck)
+	}
+	// Unset, it follows a shorter idle_restart.
+	short, err := imapsource.New(imapsource.Config{Addr: "h:1", Username: "u", IdleRestart: 5 * time.Second})
+	if err != nil || short.Config().IdleCheck != 5*time.Second {
+		t.Errorf("idle_check with idle_restart 5s = %v, %v", short.Config().IdleCheck, err)
 	}
 	if (imapsource.Config{Mode: "poll"}).SourceMode() != contracts.SourcePoll ||
 		(imapsource.Config{}).SourceMode() != contracts.SourcePush {
