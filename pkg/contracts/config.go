@@ -38,3 +38,12 @@ type Config interface {
 type ConfigDeclarer interface {
 	DeclareConfig(cfg Config) error
 }
+
+// ConnectionChecker is implemented by modules that can test the external
+// systems their configuration names (log in, open the mailbox, reach the
+// database) without running: `config check --connect` calls it after the
+// configuration validated and exits 2 with the error it returns, which
+// should say what failed and why. It must not change anything out there.
+type ConnectionChecker interface {
+	CheckConnections(ctx context.Context, cfg Config) error
+}

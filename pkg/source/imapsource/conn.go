@@ -87,13 +87,13 @@ func (s *Source) dial(ctx context.Context) (*conn, error) {
 		tc := tls.Client(raw, s.tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = raw.Close()
-			return nil, fmt.Errorf("imap: TLS handshake with %s: %w", s.cfg.Addr, ctxErr(ctx, err))
+			return nil, fmt.Errorf("imap: TLS handshake with %s: %w", s.cfg.Addr, tlsErr(ctx, err))
 		}
 		cn.c = imapclient.New(tc, opts)
 	case TLSStartTLS:
 		c, err := imapclient.NewStartTLS(raw, opts)
 		if err != nil {
-			return nil, fmt.Errorf("imap: STARTTLS with %s: %w", s.cfg.Addr, ctxErr(ctx, err))
+			return nil, fmt.Errorf("imap: STARTTLS with %s: %w", s.cfg.Addr, tlsErr(ctx, err))
 		}
 		cn.c = c
 	default:
@@ -104,9 +104,10 @@ func (s *Source) dial(ctx context.Context) (*conn, error) {
 		return nil, fmt.Errorf("imap: greeting from %s: %w", s.cfg.Addr, ctxErr(ctx, err))
 	}
 	if err := cn.c.Login(s.cfg.Username, s.cfg.Password.Reveal()).Wait(); err != nil {
+		err = loginErr(cn.c, ctxErr(ctx, err))
 		_ = cn.c.Close()
 		// The server's text never contains the password; ours neither.
-		return nil, fmt.Errorf("imap: login as %q at %s: %w", s.cfg.Username, s.cfg.Addr, ctxErr(ctx, err))
+		return nil, fmt.Errorf("imap: login as %q at %s: %w", s.cfg.Username, s.cfg.Addr, err)
 	}
 	if !stop() {
 		_ = cn.c.Close()
@@ -203,7 +204,7 @@ func (cn *conn) selectMailbox(ctx context.Context, name string, keywords []imap.
 	})
 	if err != nil {
 		cn.selected = ""
-		return nil, err
+		return nil, cn.mailboxErr(ctx, name, err)
 	}
 	cn.selected = name
 	cn.uidValidity = data.UIDValidity

@@ -33,17 +33,8 @@ func (s *Source) deadLetterBox(ctx context.Context, cn *conn) (uids []imap.UID, 
 		box = folder
 	}
 	if _, err := cn.selectMailbox(ctx, box, s.keywordFlags()); err != nil {
-		var ierr *imap.Error
-		if folder != "" && errors.As(err, &ierr) && ierr.Type == imap.StatusResponseTypeNo {
-			// NONEXISTENT is optional (Dovecot sends a bare NO): ask LIST.
-			var found bool
-			if lerr := cn.do(ctx, fmt.Sprintf("list %q", folder), func() error {
-				boxes, err := cn.c.List("", folder, nil).Collect()
-				found = len(boxes) > 0
-				return err
-			}); lerr == nil && !found {
-				return nil, false, nil
-			}
+		if folder != "" && errors.Is(err, ErrMailboxNotFound) {
+			return nil, false, nil
 		}
 		return nil, false, err
 	}

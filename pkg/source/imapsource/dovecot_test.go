@@ -3,6 +3,7 @@ package imapsource_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,8 +57,8 @@ func TestDovecotTLS(t *testing.T) {
 	}
 	// Without the private CA the certificate is refused.
 	src := newSource(t, acc.config(func(c *imapsource.Config) { c.TLS = imapsource.TLSImplicit; c.Addr = tlsAddr }))
-	if _, err := src.Poll(t.Context(), newCollector()); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Fatalf("Poll without CA = %v; want a certificate error", err)
+	if _, err := src.Poll(t.Context(), newCollector()); !errors.Is(err, imapsource.ErrTLS) || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("Poll without CA = %v; want ErrTLS, a certificate error", err)
 	}
 }
 

@@ -346,3 +346,43 @@ func TestServers2000Messages(t *testing.T) {
 		}
 	})
 }
+
+// TestServersClearErrors: a missing mailbox, a refused login and a TLS
+// failure are each a distinct sentinel in the error, the health details
+// and the check `plba config check --connect` runs.
+func TestServersClearErrors(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv imapServer) {
+		acc := srv.account(t)
+		for _, tc := range []struct {
+			name   string
+			mutate func(*imapsource.Config)
+			want   error
+			kind   string
+		}{
+			{"missing mailbox", func(c *imapsource.Config) { c.Mailbox = "No Such Box" }, imapsource.ErrMailboxNotFound, "mailbox_not_found"},
+			{"login refused", func(c *imapsource.Config) { c.Password = "wrong" }, imapsource.ErrLoginRefused, "login_refused"},
+			{"TLS on a plain port", func(c *imapsource.Config) { c.TLS = imapsource.TLSImplicit }, imapsource.ErrTLS, "tls"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				// Dovecot answers a failed login after a growing delay (2 s, then more).
+				src := newSource(t, acc.config(tc.mutate, func(c *imapsource.Config) { c.DialTimeout = 30 * time.Second }))
+				if err := src.Check(t.Context()); !errors.Is(err, tc.want) {
+					t.Fatalf("Check = %v, want %v", err, tc.want)
+				}
+				if _, err := src.Poll(t.Context(), newCollector()); !errors.Is(err, tc.want) {
+					t.Fatalf("Poll = %v, want %v", err, tc.want)
+				}
+				h := src.Health(t.Context())
+				if h.Details["last_error_kind"] != tc.kind || !strings.Contains(h.Message, strings.ReplaceAll(tc.kind, "_", " ")) {
+					t.Errorf("health = %q %v, want kind %s", h.Message, h.Details, tc.kind)
+				}
+				if strings.Contains(fmt.Sprint(h.Details), acc.pass) && acc.pass != "" && tc.name == "login refused" {
+					t.Errorf("health shows a password")
+				}
+			})
+		}
+		if err := newSource(t, acc.config()).Check(t.Context()); err != nil {
+			t.Errorf("Check of a good config = %v", err)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,7 +137,8 @@ type healthState struct {
 	lastPoll       time.Time
 	lastErr        error
 	lastErrAt      time.Time
-	failures       int // consecutive failed cycles
+	failingSince   time.Time // first failure of the current run of failures
+	failures       int       // consecutive failed cycles
 	backlog        int
 	reconnects     int
 	published      int64
@@ -309,7 +311,18 @@ func (s *Source) Run(ctx context.Context, pub contracts.Publisher) error {
 		}
 		wait := bo.NextBackOff()
 		s.recordErr(err)
-		s.log.Warn("imap: connection lost; reconnecting", "err", err, "in", wait)
+		switch kind := errorKind(err); {
+		case kind != "":
+			// A cause reconnecting alone does not cure (a missing mailbox,
+			// refused login, TLS, capability): say so, and retry slowly
+			// in case someone fixes it on the server.
+			wait = s.cfg.BackoffMax
+			s.log.Error("imap: cannot read the mailbox; retrying", "kind", kind, "err", err, "in", wait)
+		case established:
+			s.log.Warn("imap: connection lost; reconnecting", "err", err, "in", wait)
+		default:
+			s.log.Warn("imap: connect failed; retrying", "err", err, "in", wait)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -542,12 +555,23 @@ func (s *Source) recordErr(err error) {
 	defer s.mu.Unlock()
 	s.health.lastErr = err
 	s.health.lastErrAt = s.now()
+	if s.health.failures == 0 {
+		s.health.failingSince = s.health.lastErrAt
+	}
 	s.health.failures++
 }
 
+// recordCycle records a successful cycle. After failures it clears the
+// last error from health and logs the recovery once.
 func (s *Source) recordCycle(backlog, published int, uidValidity uint32, keywords bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.health.failures > 0 {
+		s.log.Info("imap: mailbox reachable again", "failed_attempts", s.health.failures,
+			"last_error", s.health.lastErr, "down_since", s.health.failingSince.UTC().Format(time.RFC3339))
+	}
+	s.health.lastErr = nil
+	s.health.lastErrAt = time.Time{}
 	s.health.lastPoll = s.now()
 	s.health.failures = 0
 	s.health.backlog = backlog
@@ -591,18 +615,23 @@ func (s *Source) Health(ctx context.Context) contracts.Health {
 	if !h.lastPoll.IsZero() {
 		d["last_poll"] = h.lastPoll.UTC().Format(time.RFC3339)
 	}
+	why := ""
 	if h.lastErr != nil {
 		d["last_error"] = h.lastErr.Error()
 		d["last_error_at"] = h.lastErrAt.UTC().Format(time.RFC3339)
+		if kind := errorKind(h.lastErr); kind != "" {
+			d["last_error_kind"] = kind
+			why = ": " + strings.ReplaceAll(kind, "_", " ")
+		}
 	}
 	var out contracts.Health
 	switch {
 	case closed:
 		out = contracts.Down("closed")
 	case h.failures >= 5:
-		out = contracts.Down(fmt.Sprintf("%d failed attempts in a row", h.failures))
+		out = contracts.Down(fmt.Sprintf("%d failed attempts in a row%s", h.failures, why))
 	case h.failures > 0:
-		out = contracts.Degraded("last attempt failed; retrying")
+		out = contracts.Degraded("last attempt failed" + why + "; retrying")
 	case !h.everConnected:
 		out = contracts.Up("not connected yet")
 	default:

@@ -442,7 +442,8 @@ func TestRunReconnectsAfterServerDrop(t *testing.T) {
 	}
 	addr := srv.Addr
 	acc := account{addr, "alice", "pw"}
-	src := newSource(t, acc.config())
+	logs := &logBuffer{}
+	src := newSource(t, acc.config(), imapsource.WithLogger(logs.logger()))
 	pub := newCollector()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -464,9 +465,13 @@ func TestRunReconnectsAfterServerDrop(t *testing.T) {
 			t.Errorf("unexpected task %s", id)
 		}
 	}
+	// Recovered: the error is gone from health, the recovery logged once.
 	h := src.Health(t.Context())
-	if h.Details["reconnects"] == "0" || h.Details["last_error"] == "" {
-		t.Errorf("health after reconnect = %v", h.Details)
+	if h.Details["reconnects"] == "0" || h.Details["last_error"] != "" || h.State != contracts.HealthUp {
+		t.Errorf("health after reconnect = %v %v", h.State, h.Details)
+	}
+	if n := strings.Count(logs.String(), "mailbox reachable again"); n != 1 {
+		t.Errorf("recovery logged %d times:\n%s", n, logs)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -723,10 +728,11 @@ func TestSettleWhilePollBlocksInPublish(t *testing.T) {
 func TestIdleWatchdogDetectsSilentlyDeadConnection(t *testing.T) {
 	acc := memAccount(t)
 	var bh blackholes
+	logs := &logBuffer{}
 	src := newSource(t, acc.config(func(c *imapsource.Config) {
 		c.IdleRestart = 200 * time.Millisecond
 		c.CommandTimeout = 300 * time.Millisecond
-	}), imapsource.WithDialContext(bh.dial))
+	}), imapsource.WithDialContext(bh.dial), imapsource.WithLogger(logs.logger()))
 	pub := newCollector()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -740,8 +746,8 @@ func TestIdleWatchdogDetectsSilentlyDeadConnection(t *testing.T) {
 		t.Fatalf("got %s", id)
 	}
 	h := src.Health(t.Context())
-	if h.Details["reconnects"] == "0" || !strings.Contains(h.Details["last_error"], "timed out") {
-		t.Errorf("health = %v", h.Details)
+	if h.Details["reconnects"] == "0" || !strings.Contains(logs.String(), "timed out") {
+		t.Errorf("health = %v, logs:\n%s", h.Details, logs)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -803,4 +809,45 @@ func (c *blackholeConn) Write(p []byte) (int, error) {
 func (c *blackholeConn) Close() error {
 	c.closeOnce.Do(func() { close(c.closed) })
 	return c.Conn.Close()
+}
+
+// TestRunMissingMailboxSaysSo: Run against a mailbox that does not exist
+// logs that (not "connection lost"), shows it in health, and once the
+// mailbox is created reads it and logs the recovery once.
+func TestRunMissingMailboxSaysSo(t *testing.T) {
+	acc := memAccount(t)
+	logs := &logBuffer{}
+	src := newSource(t, acc.config(func(c *imapsource.Config) { c.Mailbox = "Orders" }), imapsource.WithLogger(logs.logger()))
+	pub := newCollector()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, pub) }()
+	logs.waitFor(t, "kind=mailbox_not_found", 5*time.Second)
+	if h := src.Health(t.Context()); h.Details["last_error_kind"] != "mailbox_not_found" {
+		t.Errorf("health = %v", h.Details)
+	}
+	if strings.Contains(logs.String(), "connection lost") {
+		t.Errorf("a missing mailbox logged as a lost connection:\n%s", logs)
+	}
+	acc.create(t, "Orders")
+	acc.seed(t, "Orders", "m", 1)
+	pub.next(t, 10*time.Second)
+	logs.waitFor(t, "mailbox reachable again", 5*time.Second)
+	if h := src.Health(t.Context()); h.Details["last_error"] != "" || h.State != contracts.HealthUp {
+		t.Errorf("health after recovery = %v %v", h.State, h.Details)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStartTLSUnsupported: STARTTLS configured against a server that does
+// not offer it is ErrUnsupported, not a TLS or connection error.
+func TestStartTLSUnsupported(t *testing.T) {
+	acc := memAccount(t)
+	src := newSource(t, acc.config(func(c *imapsource.Config) { c.TLS = imapsource.TLSStartTLS }))
+	if err := src.Check(t.Context()); !errors.Is(err, imapsource.ErrUnsupported) {
+		t.Fatalf("Check = %v, want ErrUnsupported", err)
+	}
 }
