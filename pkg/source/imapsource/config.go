@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"strings"
 	"time"
 
@@ -213,6 +214,21 @@ func (c Config) Validate() error {
 		bad("batch_size", "must be at least 1")
 	}
 	return errors.Join(errs...)
+}
+
+// Inherit returns c with every field it leaves unset (zero) taken from
+// base: an application's list of mailboxes names only what differs from its
+// common IMAP settings (another folder, another account). A boolean set to
+// true in base cannot be turned off this way.
+func (c Config) Inherit(base Config) Config {
+	cv := reflect.ValueOf(&c).Elem()
+	bv := reflect.ValueOf(base)
+	for i := range cv.NumField() {
+		if f := cv.Field(i); f.IsZero() {
+			f.Set(bv.Field(i))
+		}
+	}
+	return c
 }
 
 // SourceMode maps Mode to the runtime's source mode.
