@@ -386,3 +386,27 @@ func TestServersClearErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestCyrusWithoutIdledIsBoundedByIdleCheck: Debian's Cyrus without idled
+// tells an idling client of new mail only every 60 s; with idle_check the
+// mail is delivered within about idle_check.
+func TestCyrusWithoutIdledIsBoundedByIdleCheck(t *testing.T) {
+	in := cyrustest.StartPrivateWithoutIdled(t)
+	acc := account{in.Addr, in.User(t), cyrustest.Password}
+	acc.seed(t, "INBOX", "before", 1)
+	src := newSource(t, acc.config(func(c *imapsource.Config) { c.IdleCheck = 500 * time.Millisecond }))
+	pub := newCollector()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, pub) }()
+	pub.next(t, 10*time.Second) // the catch-up; what follows comes while idling
+	acc.seed(t, "INBOX", "later", 1)
+	// Well under Cyrus's own 60 s.
+	if id := pub.next(t, 10*time.Second).Attr(imapsource.AttrMessageID); id != "later-0@test" {
+		t.Errorf("delivered %s", id)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -76,7 +76,14 @@ type Instance struct {
 // StartPrivate starts a private instance; it is stopped and removed when
 // the test ends. It needs the shared Cyrus to run (the sign that the
 // services are installed).
-func StartPrivate(t testing.TB) *Instance {
+func StartPrivate(t testing.TB) *Instance { t.Helper(); return start(t, true) }
+
+// StartPrivateWithoutIdled starts a private instance without idled, as
+// Debian configures Cyrus by default: an idling client hears of new mail
+// only when imapd polls, every 60 s.
+func StartPrivateWithoutIdled(t testing.TB) *Instance { t.Helper(); return start(t, false) }
+
+func start(t testing.TB, idled bool) *Instance {
 	t.Helper()
 	testsvc.Require(t, testsvc.Cyrus)
 	base := filepath.Join(testsvc.Root(t), "var", "services", "cyrus-private")
@@ -92,7 +99,7 @@ func StartPrivate(t testing.TB) *Instance {
 	in := &Instance{
 		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		Dir:  dir,
-		env:  []string{"PLBA_CYRUS_DIR=" + dir, "PLBA_CYRUS_PORT=" + strconv.Itoa(port)},
+		env:  []string{"PLBA_CYRUS_DIR=" + dir, "PLBA_CYRUS_PORT=" + strconv.Itoa(port), "PLBA_CYRUS_IDLED=" + map[bool]string{true: "1", false: "0"}[idled]},
 	}
 	t.Cleanup(func() {
 		run(t, in.env, "stop")
