@@ -567,7 +567,7 @@ func (s *Source) recordCycle(backlog, published int, uidValidity uint32, keyword
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.health.failures > 0 {
-		s.log.Info("imap: mailbox reachable again", "failed_attempts", s.health.failures,
+		s.log.Info("imap: recovered after failures", "failed_attempts", s.health.failures,
 			"last_error", s.health.lastErr, "down_since", s.health.failingSince.UTC().Format(time.RFC3339))
 	}
 	s.health.lastErr = nil

@@ -470,7 +470,7 @@ func TestRunReconnectsAfterServerDrop(t *testing.T) {
 	if h.Details["reconnects"] == "0" || h.Details["last_error"] != "" || h.State != contracts.HealthUp {
 		t.Errorf("health after reconnect = %v %v", h.State, h.Details)
 	}
-	if n := strings.Count(logs.String(), "mailbox reachable again"); n != 1 {
+	if n := strings.Count(logs.String(), "recovered after failures"); n != 1 {
 		t.Errorf("recovery logged %d times:\n%s", n, logs)
 	}
 	cancel()
@@ -832,7 +832,7 @@ func TestRunMissingMailboxSaysSo(t *testing.T) {
 	acc.create(t, "Orders")
 	acc.seed(t, "Orders", "m", 1)
 	pub.next(t, 10*time.Second)
-	logs.waitFor(t, "mailbox reachable again", 5*time.Second)
+	logs.waitFor(t, "recovered after failures", 5*time.Second)
 	if h := src.Health(t.Context()); h.Details["last_error"] != "" || h.State != contracts.HealthUp {
 		t.Errorf("health after recovery = %v %v", h.State, h.Details)
 	}
