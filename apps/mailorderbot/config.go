@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/plba/plba/apps/mailorderbot/reply"
@@ -32,8 +34,16 @@ const (
 
 // Config is the bot's configuration under apps.mailorderbot.
 type Config struct {
-	// IMAP is the mailbox to read.
+	// IMAP is the mailbox to read — and, when Mailboxes is set, the
+	// settings every mailbox there shares.
 	IMAP imapsource.Config `koanf:"imap"`
+	// Mailboxes, when set, are read instead of IMAP alone: several
+	// accounts, or several folders of one. Each entry is its own source,
+	// named by its key (task attribute plba.source, health, status), with
+	// its own connections; keys it leaves unset come from imap (see
+	// [imapsource.Config.Inherit]). Empty: the one mailbox imap names,
+	// as source "imap".
+	Mailboxes map[string]imapsource.Config `koanf:"mailboxes"`
 	// Workers is the routine's pool size; default 8.
 	Workers int `koanf:"workers" validate:"min=1,max=1024"`
 	// Store selects and configures the order store.
@@ -166,10 +176,28 @@ func (c Config) Validate() error {
 			bad("smtp", "%v", err)
 		}
 	}
-	if c.IMAP.Addr != "" || c.IMAP.UsesPreset() {
+	if (c.IMAP.Addr != "" || c.IMAP.UsesPreset()) && len(c.Mailboxes) == 0 {
 		if err := c.IMAP.Validate(); err != nil {
 			errs = append(errs, under("imap", err)...)
 		}
+	}
+	seen := map[string]string{}
+	for _, mb := range c.Sources() {
+		if len(c.Mailboxes) == 0 {
+			break
+		}
+		key := "mailboxes." + mb.Name
+		if !validSourceName(mb.Name) {
+			bad(key, "the name must be letters, digits, '-', '_' or '.'")
+		}
+		if err := mb.IMAP.Validate(); err != nil {
+			errs = append(errs, under(key, err)...)
+		}
+		where := mb.IMAP.Username + "@" + mb.IMAP.Addr + "/" + mb.IMAP.Mailbox
+		if other, dup := seen[where]; dup {
+			bad(key, "reads the same mailbox as mailboxes.%s (%s)", other, where)
+		}
+		seen[where] = mb.Name
 	}
 	return errors.Join(errs...)
 }
@@ -195,6 +223,43 @@ func joined(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// Mailbox is one mailbox the bot reads: a source of its own.
+type Mailbox struct {
+	// Name is the source's name.
+	Name string
+	// IMAP is the mailbox's complete configuration (imap's keys inherited).
+	IMAP imapsource.Config
+}
+
+// Sources lists the mailboxes to read, by name: those of Mailboxes, each
+// completed from IMAP, or else the one IMAP names, as source "imap" (the
+// name tasks of a single-mailbox deployment always carried).
+func (c Config) Sources() []Mailbox {
+	if len(c.Mailboxes) == 0 {
+		return []Mailbox{{Name: imapsource.DefaultName, IMAP: c.IMAP}}
+	}
+	out := make([]Mailbox, 0, len(c.Mailboxes))
+	for name, mc := range c.Mailboxes {
+		out = append(out, Mailbox{Name: name, IMAP: mc.Inherit(c.IMAP)})
+	}
+	slices.SortFunc(out, func(a, b Mailbox) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// validSourceName: a mailbox's key becomes a source name and part of task
+// IDs; keep it to a plain token.
+func validSourceName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // SMTPSenderConfig converts the smtp section for [reply.NewSMTPSender].

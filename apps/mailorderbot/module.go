@@ -63,6 +63,9 @@ type Parts struct {
 	// Routine makes the order routine from the module's configuration,
 	// store and logger (parts.Routine).
 	Routine func(ctx context.Context, env RoutineEnv) (contracts.Routine, error)
+	// Check logs in to a mailbox and selects it, for `config check
+	// --connect`: imapsource.CheckConfig.
+	Check func(ctx context.Context, cfg imapsource.Config, opts ...imapsource.Option) error
 	// Review resolves an order in review (parts.Review, which calls
 	// handler.Resolve): `orders review` and the control plane use it.
 	Review func(ctx context.Context, env RoutineEnv, key domain.MessageKey, d ReviewDecision) (domain.Order, error)
@@ -175,17 +178,21 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 			return err
 		}
 	}
-	var src contracts.TaskSource = absentSource{}
-	if m.opts.Parts.Source != nil {
-		srcOpts := append([]imapsource.Option{imapsource.WithKind(TaskKind), imapsource.WithLogger(log)}, m.opts.SourceOptions...)
-		s, err := m.opts.Parts.Source(r, m.cfg.IMAP, srcOpts...)
-		if err != nil {
+	// One source per mailbox, each with its own connections and health;
+	// all publish to the one queue.
+	for _, mb := range m.cfg.Sources() {
+		var src contracts.TaskSource = absentSource{name: mb.Name}
+		if m.opts.Parts.Source != nil {
+			srcOpts := append([]imapsource.Option{imapsource.WithName(mb.Name), imapsource.WithKind(TaskKind), imapsource.WithLogger(log)}, m.opts.SourceOptions...)
+			s, err := m.opts.Parts.Source(r, mb.IMAP, srcOpts...)
+			if err != nil {
+				return fmt.Errorf("mailbox %s: %w", mb.Name, err)
+			}
+			src = s
+		}
+		if err := r.AddSource(contracts.SourceSpec{Source: src, Queue: Queue, Mode: mb.IMAP.SourceMode(), Interval: mb.IMAP.PollInterval}); err != nil {
 			return err
 		}
-		src = s
-	}
-	if err := r.AddSource(contracts.SourceSpec{Source: src, Queue: Queue, Mode: m.cfg.IMAP.SourceMode(), Interval: m.cfg.IMAP.PollInterval}); err != nil {
-		return err
 	}
 	if err := r.AddRoutine(contracts.RoutineSpec{Name: "orders", Kind: TaskKind, Queue: Queue, Routine: h, Workers: m.cfg.Workers,
 		WorkersKey: ConfigPath + ".workers"}); err != nil {
@@ -226,10 +233,36 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	return nil
 }
 
-// absentSource and absentRoutine stand in for parts a binary left out.
-type absentSource struct{}
+// CheckConnections implements contracts.ConnectionChecker (`config check
+// --connect`): it logs in to every configured mailbox and selects it,
+// through Parts.Check, and reports each failure by mailbox name.
+func (m *Module) CheckConnections(ctx context.Context, c contracts.Config) error {
+	cfg := m.cfg
+	if err := c.Decode(ConfigPath, &cfg); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if m.opts.Demo || cfg.IMAP.Addr == "" && len(cfg.Mailboxes) == 0 {
+		return nil // the demo serves its own mailbox
+	}
+	if m.opts.Parts.Check == nil {
+		return fmt.Errorf("IMAP check: %w", ErrPartNotLinked)
+	}
+	var errs []error
+	for _, mb := range cfg.Sources() {
+		if err := m.opts.Parts.Check(ctx, mb.IMAP); err != nil {
+			errs = append(errs, fmt.Errorf("mailbox %s (%s at %s): %w", mb.Name, mb.IMAP.Mailbox, mb.IMAP.Addr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
 
-func (absentSource) Name() string { return "imap" }
+// absentSource and absentRoutine stand in for parts a binary left out.
+type absentSource struct{ name string }
+
+func (a absentSource) Name() string { return a.name }
 func (absentSource) Poll(context.Context, contracts.Publisher) (int, error) {
 	return 0, fmt.Errorf("IMAP source: %w", ErrPartNotLinked)
 }

@@ -28,10 +28,13 @@ type Service struct {
 var (
 	Dovecot    = Service{Name: "dovecot", Env: "PLBA_TEST_IMAP_ADDR", Default: "127.0.0.1:10143"}
 	DovecotTLS = Service{Name: "dovecot", Env: "PLBA_TEST_IMAPS_ADDR", Default: "127.0.0.1:10993"}
-	Postgres   = Service{Name: "postgres", Env: "PLBA_TEST_PG_ADDR", Default: "127.0.0.1:15432"}
-	SQS        = Service{Name: "sqs", Env: "PLBA_TEST_SQS_ADDR", Default: "127.0.0.1:19324"}
-	DynamoDB   = Service{Name: "dynamodb", Env: "PLBA_TEST_DYNAMODB_ADDR", Default: "127.0.0.1:18000"}
-	Redis      = Service{Name: "redis", Env: "PLBA_TEST_REDIS_ADDR", Default: "127.0.0.1:16379"}
+	// Cyrus is Debian's Cyrus IMAP 3.6 with idled, the second server of
+	// the IMAP source's matrix (scripts/services/cyrus.sh).
+	Cyrus    = Service{Name: "cyrus", Env: "PLBA_TEST_CYRUS_ADDR", Default: "127.0.0.1:11143"}
+	Postgres = Service{Name: "postgres", Env: "PLBA_TEST_PG_ADDR", Default: "127.0.0.1:15432"}
+	SQS      = Service{Name: "sqs", Env: "PLBA_TEST_SQS_ADDR", Default: "127.0.0.1:19324"}
+	DynamoDB = Service{Name: "dynamodb", Env: "PLBA_TEST_DYNAMODB_ADDR", Default: "127.0.0.1:18000"}
+	Redis    = Service{Name: "redis", Env: "PLBA_TEST_REDIS_ADDR", Default: "127.0.0.1:16379"}
 	// RedisCluster is a one-node Redis Cluster (all slots), started by the
 	// same script as Redis.
 	RedisCluster = Service{Name: "redis", Env: "PLBA_TEST_REDIS_CLUSTER_ADDR", Default: "127.0.0.1:16380"}

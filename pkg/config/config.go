@@ -390,6 +390,15 @@ func (m *Manager) build(ctx context.Context, layers []layer, decls []*decl, stri
 	}
 	for _, d := range decls {
 		for p := range d.secretPaths {
+			if strings.Contains(strings.TrimSuffix(p, ".*"), "*") {
+				// A Secret field of map[string]Struct entries.
+				for key := range flat {
+					if matchSegments(p, key) {
+						st.secret[key] = true
+					}
+				}
+				continue
+			}
 			if pre, ok := strings.CutSuffix(p, ".*"); ok {
 				// map[string]Secret: every key below.
 				for key := range flat {
@@ -528,4 +537,19 @@ func (m *Manager) declared(path string) *decl {
 		}
 	}
 	return nil
+}
+
+// matchSegments reports whether key matches pattern segment by segment,
+// a "*" segment matching any one segment.
+func matchSegments(pattern, key string) bool {
+	ps, ks := strings.Split(pattern, "."), strings.Split(key, ".")
+	if len(ps) != len(ks) {
+		return false
+	}
+	for i := range ps {
+		if ps[i] != "*" && ps[i] != ks[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -619,6 +619,43 @@ func TestSecretsInListsAndSecretMaps(t *testing.T) {
 	}
 }
 
+// TestSecretsInMapsOfStructs: a Secret field of map[string]Struct entries
+// (named mailboxes, each with a password) is redacted under every name.
+func TestSecretsInMapsOfStructs(t *testing.T) {
+	f := writeFile(t, t.TempDir(), "c.yaml", `apps:
+  x:
+    boxes:
+      de: {user: anna, password: pw-de-value}
+      fr: {user: bob, password: pw-fr-value}
+`)
+	m, err := config.New(t.Context(), config.Options{Files: []string{f}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type box struct {
+		User     string           `koanf:"user"`
+		Password contracts.Secret `koanf:"password"`
+	}
+	type X struct {
+		Boxes map[string]box `koanf:"boxes"`
+	}
+	if err := m.Declare("apps.x", &X{}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := config.Get[X](m, "apps.x")
+	if err != nil || x.Boxes["fr"].Password.Reveal() != "pw-fr-value" || x.Boxes["de"].User != "anna" {
+		t.Fatalf("%+v %v", x, err)
+	}
+	var b bytes.Buffer
+	_ = m.WriteEffective(&b, "yaml")
+	red, _ := json.Marshal(m.Redacted())
+	for _, out := range []string{b.String(), string(red)} {
+		if strings.Contains(out, "pw-de-value") || strings.Contains(out, "pw-fr-value") || !strings.Contains(out, "anna") {
+			t.Errorf("leaks a password or lost the user:\n%s", out)
+		}
+	}
+}
+
 // countingResolver counts lookups and serves a value that can rotate.
 type countingResolver struct {
 	mu    sync.Mutex

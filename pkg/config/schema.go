@@ -131,6 +131,12 @@ func valueToAny(fv reflect.Value, key string, secrets map[string]bool) (any, boo
 				secrets[key] = true
 			}
 		}
+		// map[string]Struct (e.g. named mailboxes): the struct's Secret
+		// fields under every key, as patterns with a "*" segment, also
+		// when the default map is empty.
+		if et := fv.Type().Elem(); fv.Kind() == reflect.Map && fv.Type().Key().Kind() == reflect.String && et.Kind() == reflect.Struct && et != timeType {
+			structToMap(reflect.New(et).Elem(), key+".*", secrets)
+		}
 	}
 	switch fv.Kind() {
 	case reflect.Struct:

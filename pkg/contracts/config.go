@@ -62,3 +62,12 @@ func (e *ConfigError) Error() string {
 
 // Unwrap returns Err.
 func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ConnectionChecker is implemented by modules that can test the external
+// systems their configuration names (log in, open the mailbox, reach the
+// database) without running: `config check --connect` calls it after the
+// configuration validated and exits 2 with the error it returns, which
+// should say what failed and why. It must not change anything out there.
+type ConnectionChecker interface {
+	CheckConnections(ctx context.Context, cfg Config) error
+}

@@ -335,3 +335,24 @@ func TestQueueBackendByRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigCheckConnect: --connect runs the modules' connection checks;
+// a failing one exits 2 with its reason, without --connect nothing connects.
+func TestConfigCheckConnect(t *testing.T) {
+	bad := writeFile(t, "unreachable.yaml", "apps:\n  counter:\n    greeting: unreachable\n")
+	var out, errw bytes.Buffer
+	if code := run(context.Background(), []string{"config", "check", "--config", bad}, &out, &errw); code != runner.ExitOK {
+		t.Fatalf("check without --connect: exit %d %s", code, errw.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"config", "check", "--connect", "--config", bad}, &out, &errw); code != runner.ExitUsage ||
+		!strings.Contains(errw.String(), errUnreachable.Error()) {
+		t.Fatalf("check --connect of an unreachable target: exit %d\n%s", code, errw.String())
+	}
+	good := writeFile(t, "good.yaml", "apps:\n  counter:\n    greeting: hi\n")
+	out.Reset()
+	if code := run(context.Background(), []string{"config", "check", "--connect", "--config", good}, &out, &errw); code != runner.ExitOK ||
+		!strings.Contains(out.String(), "connections of module counter: ok") {
+		t.Fatalf("check --connect: exit %d %s", code, out.String())
+	}
+}

@@ -55,6 +55,22 @@ func (m *counter) Register(_ context.Context, r contracts.Registry) error {
 		})})
 }
 
+// errUnreachable is what the counter's connection check reports.
+var errUnreachable = errors.New("counter: greeting target unreachable")
+
+// CheckConnections (contracts.ConnectionChecker) fails when the greeting
+// says "unreachable", standing in for a mailbox that cannot be opened.
+func (m *counter) CheckConnections(_ context.Context, c contracts.Config) error {
+	cfg := m.cfg
+	if err := c.Decode("apps.counter", &cfg); err != nil {
+		return err
+	}
+	if cfg.Greeting == "unreachable" {
+		return errUnreachable
+	}
+	return nil
+}
+
 // Poll publishes the next tick. It sets no plba.source attribute: the
 // runtime's source worker does.
 func (m *counter) Poll(ctx context.Context, pub contracts.Publisher) (int, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"strings"
 	"time"
 
@@ -84,6 +85,14 @@ type Config struct {
 	// runs (which proves the connection alive and catches anything missed)
 	// and IDLE restarts. Default 5m (servers drop IDLE after 30m).
 	IdleRestart time.Duration `koanf:"idle_restart"`
+	// IdleCheck bounds the time from new mail to its task on servers that
+	// do not push during IDLE (Cyrus without idled and Courier without
+	// IMAP_ENHANCEDIDLE notify only every ~60 s, Mailutils never): every
+	// IdleCheck the source leaves IDLE, sends NOOP (whose answer reports
+	// new messages on every server) and idles again. Default 30s (or
+	// IdleRestart when that is shorter); a value above IdleRestart has no
+	// effect (the watchdog's cycle comes first).
+	IdleCheck time.Duration `koanf:"idle_check"`
 	// CommandTimeout bounds each IMAP round trip; the connection is dropped
 	// when it expires. Default 30s.
 	CommandTimeout time.Duration `koanf:"command_timeout"`
@@ -109,6 +118,7 @@ func DefaultConfig() Config {
 		DeadLetterKeyword: "$DeadLetter",
 		BatchSize:         500,
 		IdleRestart:       5 * time.Minute,
+		IdleCheck:         30 * time.Second,
 		CommandTimeout:    30 * time.Second,
 		DialTimeout:       15 * time.Second,
 		BackoffMin:        500 * time.Millisecond,
@@ -143,6 +153,8 @@ func (c Config) withDefaults() Config {
 	setD(&c.PollInterval, d.PollInterval)
 	setD(&c.StaleAfter, d.StaleAfter)
 	setD(&c.IdleRestart, d.IdleRestart)
+	// A shorter watchdog than the default check makes the check moot.
+	setD(&c.IdleCheck, min(d.IdleCheck, c.IdleRestart))
 	setD(&c.CommandTimeout, d.CommandTimeout)
 	setD(&c.DialTimeout, d.DialTimeout)
 	setD(&c.BackoffMin, d.BackoffMin)
@@ -195,6 +207,7 @@ func (c Config) Validate() error {
 	}
 	for key, d := range map[string]time.Duration{
 		"poll_interval": c.PollInterval, "stale_after": c.StaleAfter, "idle_restart": c.IdleRestart,
+		"idle_check":      c.IdleCheck,
 		"command_timeout": c.CommandTimeout, "dial_timeout": c.DialTimeout,
 		"backoff_min": c.BackoffMin, "backoff_max": c.BackoffMax,
 	} {
@@ -209,6 +222,21 @@ func (c Config) Validate() error {
 		bad("batch_size", "must be at least 1")
 	}
 	return errors.Join(errs...)
+}
+
+// Inherit returns c with every field it leaves unset (zero) taken from
+// base: an application's list of mailboxes names only what differs from its
+// common IMAP settings (another folder, another account). A boolean set to
+// true in base cannot be turned off this way.
+func (c Config) Inherit(base Config) Config {
+	cv := reflect.ValueOf(&c).Elem()
+	bv := reflect.ValueOf(base)
+	for i := range cv.NumField() {
+		if f := cv.Field(i); f.IsZero() {
+			f.Set(bv.Field(i))
+		}
+	}
+	return c
 }
 
 // SourceMode maps Mode to the runtime's source mode.

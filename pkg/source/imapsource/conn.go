@@ -29,6 +29,10 @@ var (
 	// the message a task came from (it was deleted, moved, or its UID became
 	// invalid and it has no Message-ID).
 	ErrMessageNotFound = errors.New("imap: message not found")
+	// ErrNoBody is recorded (and logged) when the server answers a body
+	// fetch with an empty or no BODY[]: the message is retried, never
+	// published without its content.
+	ErrNoBody = errors.New("imap: message fetched without its body")
 )
 
 // conn is one logged-in IMAP connection and what the source knows about it.
@@ -48,6 +52,10 @@ type conn struct {
 	uidValidity   uint32
 	// keywords is true when PERMANENTFLAGS lets us store our keywords.
 	keywords bool
+	// nsPrefix is the personal namespace prefix (Courier: "INBOX."),
+	// asked for once (nsKnown) when a folder is first needed.
+	nsPrefix string
+	nsKnown  bool
 }
 
 // dial connects, upgrades to TLS as configured and logs in.
@@ -83,13 +91,13 @@ func (s *Source) dial(ctx context.Context) (*conn, error) {
 		tc := tls.Client(raw, s.tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = raw.Close()
-			return nil, fmt.Errorf("imap: TLS handshake with %s: %w", s.cfg.Addr, ctxErr(ctx, err))
+			return nil, fmt.Errorf("imap: TLS handshake with %s: %w", s.cfg.Addr, tlsErr(ctx, err))
 		}
 		cn.c = imapclient.New(tc, opts)
 	case TLSStartTLS:
 		c, err := imapclient.NewStartTLS(raw, opts)
 		if err != nil {
-			return nil, fmt.Errorf("imap: STARTTLS with %s: %w", s.cfg.Addr, ctxErr(ctx, err))
+			return nil, fmt.Errorf("imap: STARTTLS with %s: %w", s.cfg.Addr, tlsErr(ctx, err))
 		}
 		cn.c = c
 	default:
@@ -100,9 +108,10 @@ func (s *Source) dial(ctx context.Context) (*conn, error) {
 		return nil, fmt.Errorf("imap: greeting from %s: %w", s.cfg.Addr, ctxErr(ctx, err))
 	}
 	if err := s.login(ctx, cn.c); err != nil {
+		err = loginErr(cn.c, ctxErr(ctx, err))
 		_ = cn.c.Close()
 		// The server's text never contains the password; ours neither.
-		return nil, fmt.Errorf("imap: login as %q at %s: %w", s.cfg.Username, s.cfg.Addr, ctxErr(ctx, err))
+		return nil, fmt.Errorf("imap: login as %q at %s: %w", s.cfg.Username, s.cfg.Addr, err)
 	}
 	if !stop() {
 		_ = cn.c.Close()
@@ -199,7 +208,7 @@ func (cn *conn) selectMailbox(ctx context.Context, name string, keywords []imap.
 	})
 	if err != nil {
 		cn.selected = ""
-		return nil, err
+		return nil, cn.mailboxErr(ctx, name, err)
 	}
 	cn.selected = name
 	cn.uidValidity = data.UIDValidity

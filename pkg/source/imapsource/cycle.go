@@ -50,11 +50,12 @@ func (s *Source) keywordFlags() []imap.Flag {
 // in flight, where "in flight" means $Queued with the current or the
 // previous generation keyword. A $Queued message with an older generation is
 // stale and selected again.
-func (s *Source) criteria(keywords bool, g int) *imap.SearchCriteria {
+func (s *Source) criteria(cn *conn, g int) *imap.SearchCriteria {
 	c := &imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}}
-	if !keywords {
-		if s.cfg.moveFolder() == "" {
-			// Dead letters are only \Flagged in this mode.
+	if !cn.keywords {
+		if s.cfg.moveFolder() == "" || !cn.canExpunge() {
+			// Dead letters are only \Flagged in this mode (so are the
+			// originals a move without UIDPLUS leaves behind).
 			c.NotFlag = append(c.NotFlag, imap.FlagFlagged)
 		}
 		return c
@@ -72,8 +73,9 @@ func (s *Source) criteria(keywords bool, g int) *imap.SearchCriteria {
 const continueWithin = time.Second
 
 // cycleResult is what one cycle did. imapErr means the connection is
-// suspect; pubErr means the queue refused tasks (the messages stay
-// available for the next cycle).
+// suspect; pubErr means some messages were not published — the queue
+// refused tasks, or the server sent a message without its body — and stay
+// available for the next cycle.
 type cycleResult struct {
 	published int
 	more      bool
@@ -157,7 +159,7 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	g := s.generation(now)
 	var uids []imap.UID
 	if err := cn.do(ctx, "search unseen", func() error {
-		data, err := cn.c.UIDSearch(s.criteria(cn.keywords, g), nil).Wait()
+		data, err := cn.c.UIDSearch(s.criteria(cn, g), nil).Wait()
 		if err == nil {
 			uids = data.AllUIDs()
 		}
@@ -193,14 +195,35 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	}); err != nil {
 		return res, err
 	}
-	// Messages expunged between SEARCH and FETCH are simply absent.
+	// Messages expunged between SEARCH and FETCH are simply absent. A
+	// message without its body (a server under concurrent sessions may
+	// send an empty or no BODY[]) is neither marked nor published: it is a
+	// fetch error, retried by the next cycle, never a task that would
+	// settle an order nobody saw.
+	var noBody []imap.UID
+	msgs = slices.DeleteFunc(msgs, func(m *imapclient.FetchMessageBuffer) bool {
+		if _, asked := slices.BinarySearch(batch, m.UID); !asked {
+			return true
+		}
+		if len(m.FindBodySection(body)) == 0 {
+			noBody = append(noBody, m.UID)
+			return true
+		}
+		return false
+	})
+	var fetchErr error
+	if len(noBody) > 0 {
+		fetchErr = fmt.Errorf("imap: fetch: %w: uids %v (retried next cycle)", ErrNoBody, noBody)
+		s.log.Warn("imap: server returned messages without their body; they stay for the next cycle", "err", fetchErr)
+	}
 	slices.SortFunc(msgs, func(a, b *imapclient.FetchMessageBuffer) int { return int(a.UID) - int(b.UID) })
 	fetched := make([]imap.UID, 0, len(msgs))
 	for _, m := range msgs {
 		fetched = append(fetched, m.UID)
 	}
 	if len(fetched) == 0 {
-		s.recordCycle(len(uids)-len(batch), 0, uv, cn.keywords)
+		s.recordCycle(len(uids)-len(batch)+len(noBody), 0, uv, cn.keywords)
+		res.pubErr = fetchErr
 		return res, nil
 	}
 
@@ -254,6 +277,7 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	if len(pubErrs) > 0 {
 		res.pubErr = fmt.Errorf("imap: publish %d of %d messages: %w", len(failed), len(msgs), errors.Join(pubErrs...))
 	}
+	res.pubErr = errors.Join(res.pubErr, fetchErr)
 	if imapErr != nil {
 		return res, imapErr
 	}

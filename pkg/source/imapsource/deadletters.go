@@ -27,20 +27,14 @@ func (s *Source) deadLetterBox(ctx context.Context, cn *conn) (uids []imap.UID, 
 	box := s.cfg.Mailbox
 	folder := s.cfg.moveFolder()
 	if folder != "" {
+		if folder, err = s.folderName(ctx, cn, folder); err != nil {
+			return nil, false, err
+		}
 		box = folder
 	}
 	if _, err := cn.selectMailbox(ctx, box, s.keywordFlags()); err != nil {
-		var ierr *imap.Error
-		if folder != "" && errors.As(err, &ierr) && ierr.Type == imap.StatusResponseTypeNo {
-			// NONEXISTENT is optional (Dovecot sends a bare NO): ask LIST.
-			var found bool
-			if lerr := cn.do(ctx, fmt.Sprintf("list %q", folder), func() error {
-				boxes, err := cn.c.List("", folder, nil).Collect()
-				found = len(boxes) > 0
-				return err
-			}); lerr == nil && !found {
-				return nil, false, nil
-			}
+		if folder != "" && errors.Is(err, ErrMailboxNotFound) {
+			return nil, false, nil
 		}
 		return nil, false, err
 	}
@@ -134,9 +128,14 @@ func (s *Source) RedriveMarked(ctx context.Context, ids []string) (int, error) {
 		}
 		set := imap.UIDSetNum(uids...)
 		if s.cfg.moveFolder() != "" {
-			return len(uids), false, cn.do(ctx, fmt.Sprintf("move back to %q", s.cfg.Mailbox), func() error {
-				_, err := cn.c.Move(set, s.cfg.Mailbox).Wait()
-				return err
+			expunged, err := s.moveUIDs(ctx, cn, uids, s.cfg.Mailbox)
+			if err != nil || expunged {
+				return len(uids), false, err
+			}
+			// Copied back without UIDPLUS: the copies here are settled as
+			// seen so they are not listed again; nothing is expunged.
+			return len(uids), false, cn.do(ctx, "mark redriven copies seen", func() error {
+				return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
 			})
 		}
 		flags := []imap.Flag{imap.FlagFlagged}

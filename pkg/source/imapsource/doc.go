@@ -76,7 +76,11 @@
 // Success sets \Seen; a dead letter is flagged (\Flagged plus
 // DeadLetterKeyword, left unseen) or moved to a folder; both clear the
 // in-flight mark. The source never sets \Seen before a task succeeded: the
-// fetch uses PEEK, and nothing else stores \Seen.
+// fetch uses PEEK, and nothing else stores \Seen. A message the server
+// returns without its body is not published ([ErrNoBody]; the next cycle
+// retries it). Moves never lose a message: MOVE where offered, else COPY
+// and, only after its OK, UID STORE \Deleted + UID EXPUNGE of those UIDs
+// (UIDPLUS); without UIDPLUS the original stays, marked like a dead letter.
 //
 // UIDVALIDITY: every cycle compares it with the last one seen; after a change
 // all messages are published again under their new UIDs (the routine's
@@ -96,11 +100,16 @@
 // (go-imap's Wait takes no context, so the connection is closed to unblock
 // it). Run reconnects with jittered exponential backoff
 // (cenkalti/backoff/v5) between BackoffMin and BackoffMax, re-checks
-// UIDVALIDITY and catches up by search before it re-enters IDLE.
+// UIDVALIDITY and catches up by search before it re-enters IDLE. While
+// idling it sends NOOP every IdleCheck, which bounds the time to new mail on
+// servers that do not push during IDLE. Causes reconnecting does not cure
+// are distinct errors: [ErrMailboxNotFound], [ErrLoginRefused], [ErrTLS],
+// [ErrUnsupported]; [Source.Check] tests a configuration.
 //
 // # Testing
 //
 // Package imaptest starts an in-process imapmemserver for fast tests and the
-// demo; package dovecottest gives a fresh user on the project's Dovecot
-// (scripts/services/dovecot.sh).
+// demo (with options imitating servers without MOVE, UIDPLUS or IDLE
+// notifications); packages dovecottest and cyrustest give a fresh user on
+// the project's Dovecot and Cyrus (scripts/services/{dovecot,cyrus}.sh).
 package imapsource

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,7 +139,8 @@ type healthState struct {
 	lastPoll       time.Time
 	lastErr        error
 	lastErrAt      time.Time
-	failures       int // consecutive failed cycles
+	failingSince   time.Time // first failure of the current run of failures
+	failures       int       // consecutive failed cycles
 	backlog        int
 	reconnects     int
 	published      int64
@@ -311,7 +313,18 @@ func (s *Source) Run(ctx context.Context, pub contracts.Publisher) error {
 		}
 		wait := bo.NextBackOff()
 		s.recordErr(err)
-		s.log.Warn("imap: connection lost; reconnecting", "err", err, "in", wait)
+		switch kind := errorKind(err); {
+		case kind != "":
+			// A cause reconnecting alone does not cure (a missing mailbox,
+			// refused login, TLS, capability): say so, and retry slowly
+			// in case someone fixes it on the server.
+			wait = s.cfg.BackoffMax
+			s.log.Error("imap: cannot read the mailbox; retrying", "kind", kind, "err", err, "in", wait)
+		case established:
+			s.log.Warn("imap: connection lost; reconnecting", "err", err, "in", wait)
+		default:
+			s.log.Warn("imap: connect failed; retrying", "err", err, "in", wait)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -377,7 +390,8 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 		return false, err
 	}
 	if !canIdle {
-		s.log.Warn("imap: server does not support IDLE; polling every poll_interval instead")
+		s.log.Warn("imap: server does not support IDLE; polling on this connection every poll_interval instead",
+			"poll_interval", s.cfg.PollInterval)
 	}
 	for {
 		// Catch up: repeat while cycles come back full.
@@ -432,6 +446,21 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 			}
 			continue
 		}
+		if err := s.idleUntil(ctx, cn, watchdog.C); err != nil {
+			return established, err
+		}
+	}
+}
+
+// idleUntil idles until the server reports new mail or the watchdog fires.
+// Every IdleCheck it leaves IDLE and sends NOOP: a server that does not
+// push during IDLE still reports new messages (EXISTS) in NOOP's answer, so
+// the time from APPEND to task is bounded by IdleCheck on every server. One
+// check costs three short commands (DONE, NOOP, IDLE).
+func (s *Source) idleUntil(ctx context.Context, cn *conn, watchdog <-chan time.Time) error {
+	check := time.NewTimer(s.cfg.IdleCheck)
+	defer check.Stop()
+	for {
 		var idle interface {
 			Close() error
 			Wait() error
@@ -443,15 +472,18 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 			}
 			return err
 		}); err != nil {
-			return established, err
+			return err
 		}
+		checkNow := false
 		select {
 		case <-ctx.Done():
-			return established, ctx.Err()
+			return ctx.Err()
 		case <-cn.c.Closed():
-			return established, errors.New("imap: connection closed while idling")
+			return errors.New("imap: connection closed while idling")
 		case <-cn.events:
-		case <-watchdog.C:
+		case <-watchdog:
+		case <-check.C:
+			checkNow = true
 		}
 		if err := cn.do(ctx, "stop idle", func() error {
 			if err := idle.Close(); err != nil {
@@ -459,8 +491,20 @@ func (s *Source) idleSession(ctx context.Context, pub contracts.Publisher) (esta
 			}
 			return idle.Wait()
 		}); err != nil {
-			return established, err
+			return err
 		}
+		if !checkNow {
+			return nil
+		}
+		if err := cn.do(ctx, "noop", func() error { return cn.c.Noop().Wait() }); err != nil {
+			return err
+		}
+		select {
+		case <-cn.events:
+			return nil // new mail: the caller runs a cycle (which drains events again)
+		default:
+		}
+		check.Reset(s.cfg.IdleCheck)
 	}
 }
 
@@ -513,12 +557,23 @@ func (s *Source) recordErr(err error) {
 	defer s.mu.Unlock()
 	s.health.lastErr = err
 	s.health.lastErrAt = s.now()
+	if s.health.failures == 0 {
+		s.health.failingSince = s.health.lastErrAt
+	}
 	s.health.failures++
 }
 
+// recordCycle records a successful cycle. After failures it clears the
+// last error from health and logs the recovery once.
 func (s *Source) recordCycle(backlog, published int, uidValidity uint32, keywords bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.health.failures > 0 {
+		s.log.Info("imap: recovered after failures", "failed_attempts", s.health.failures,
+			"last_error", s.health.lastErr, "down_since", s.health.failingSince.UTC().Format(time.RFC3339))
+	}
+	s.health.lastErr = nil
+	s.health.lastErrAt = time.Time{}
 	s.health.lastPoll = s.now()
 	s.health.failures = 0
 	s.health.backlog = backlog
@@ -562,9 +617,14 @@ func (s *Source) Health(ctx context.Context) contracts.Health {
 	if !h.lastPoll.IsZero() {
 		d["last_poll"] = h.lastPoll.UTC().Format(time.RFC3339)
 	}
+	why := ""
 	if h.lastErr != nil {
 		d["last_error"] = h.lastErr.Error()
 		d["last_error_at"] = h.lastErrAt.UTC().Format(time.RFC3339)
+		if kind := errorKind(h.lastErr); kind != "" {
+			d["last_error_kind"] = kind
+			why = ": " + strings.ReplaceAll(kind, "_", " ")
+		}
 	}
 	var out contracts.Health
 	switch {
@@ -576,9 +636,9 @@ func (s *Source) Health(ctx context.Context) contracts.Health {
 		// re-read before every refresh).
 		out = contracts.Down("login refused (OAuth 2.0): run plba auth login")
 	case h.failures >= 5:
-		out = contracts.Down(fmt.Sprintf("%d failed attempts in a row", h.failures))
+		out = contracts.Down(fmt.Sprintf("%d failed attempts in a row%s", h.failures, why))
 	case h.failures > 0:
-		out = contracts.Degraded("last attempt failed; retrying")
+		out = contracts.Degraded("last attempt failed" + why + "; retrying")
 	case !h.everConnected:
 		out = contracts.Up("not connected yet")
 	default:

@@ -147,31 +147,6 @@ func TestFailedRoutineLeavesMessageUnseen(t *testing.T) {
 	}
 }
 
-func TestDeadLetterMove(t *testing.T) {
-	acc := memAccount(t)
-	acc.seed(t, "INBOX", "m", 2)
-	src := newSource(t, acc.config(func(c *imapsource.Config) { c.OnDeadLetter = "move:Failed Orders" }))
-	pub := newCollector()
-	if _, err := src.Poll(t.Context(), pub); err != nil {
-		t.Fatal(err)
-	}
-	if err := src.Settle(t.Context(), pub.all()[0], contracts.OutcomeDeadLettered, errors.New("x")); err != nil {
-		t.Fatal(err)
-	}
-	moved := acc.flags(t, "Failed Orders")
-	if len(moved) != 1 {
-		t.Fatalf("Failed Orders holds %d messages, want 1", len(moved))
-	}
-	for _, fs := range moved {
-		if has(fs, `\Seen`) || has(fs, queued) {
-			t.Errorf("moved message flags = %v", fs)
-		}
-	}
-	if inbox := acc.flags(t, "INBOX"); len(inbox) != 1 || inbox[2] == nil {
-		t.Errorf("INBOX = %v, want only UID 2", inbox)
-	}
-}
-
 func TestPublishFailureLosesNothing(t *testing.T) {
 	acc := memAccount(t)
 	acc.seed(t, "INBOX", "m", 3)
@@ -319,12 +294,9 @@ func TestPermanentFlagsWithoutWildcardFallsBack(t *testing.T) {
 	}
 }
 
-// TestUIDValidityChange recreates the mailbox so that the old task's UID
-// now names another message: Settle must find the right one by Message-ID.
-func TestUIDValidityChange(t *testing.T) { checkUIDValidityChange(t, memAccount(t)) }
-
-// checkUIDValidityChange is the UIDVALIDITY scenario, run against the
-// in-process server and against Dovecot.
+// checkUIDValidityChange recreates the mailbox so that the old task's UID
+// now names another message: Settle must find the right one by Message-ID
+// (TestServersUIDValidityChange).
 func checkUIDValidityChange(t *testing.T, acc account) {
 	t.Helper()
 	acc.create(t, "Orders")
@@ -382,22 +354,6 @@ func checkUIDValidityChange(t *testing.T, acc account) {
 	}
 }
 
-// TestRoundTripsConstant counts IMAP commands per cycle: they must not grow
-// with the number of messages.
-func TestRoundTripsConstant(t *testing.T) {
-	acc := memAccount(t)
-	counts := map[int]int64{}
-	for _, n := range []int{10, 1000} {
-		mbox := fmt.Sprintf("Box%d", n)
-		acc.create(t, mbox)
-		counts[n] = pollCommands(t, acc, acc.config(func(c *imapsource.Config) { c.Mailbox = mbox; c.BatchSize = 1000 }), n)
-	}
-	if counts[10] != counts[1000] {
-		t.Fatalf("commands per cycle: %d for 10 messages, %d for 1000", counts[10], counts[1000])
-	}
-	t.Logf("commands per cycle: %d", counts[10])
-}
-
 // pollCommands connects a source (greeting and login are not part of a
 // cycle), seeds n messages, runs one poll cycle and returns how many
 // commands that cycle sent.
@@ -415,6 +371,33 @@ func pollCommands(t testing.TB, acc account, cfg imapsource.Config, n int) int64
 		t.Fatalf("Poll = %d, %v; want %d", got, err, n)
 	}
 	return cnt.cmds.Load() - before
+}
+
+// TestIdleCheckBoundsLatency: a server that never reports new mail during
+// IDLE (Mailutils; Cyrus without idled) still gets it delivered within
+// idle_check, long before the idle_restart watchdog.
+func TestIdleCheckBoundsLatency(t *testing.T) {
+	acc := memAccount(t, imaptest.WithoutIdleNotify())
+	acc.seed(t, "INBOX", "before", 1)
+	src := newSource(t, acc.config(func(c *imapsource.Config) {
+		c.IdleRestart = time.Hour
+		c.IdleCheck = 100 * time.Millisecond
+	}))
+	pub := newCollector()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, pub) }()
+	// Once the catch-up published this, its search is done: what comes
+	// next can only arrive through the check (the watchdog is an hour).
+	pub.next(t, 10*time.Second)
+	acc.seed(t, "INBOX", "late", 1)
+	if id := pub.next(t, 10*time.Second).Attr(imapsource.AttrMessageID); id != "late-0@test" {
+		t.Errorf("delivered %s", id)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRunIdleDeliversAndStops(t *testing.T) {
@@ -459,7 +442,8 @@ func TestRunReconnectsAfterServerDrop(t *testing.T) {
 	}
 	addr := srv.Addr
 	acc := account{addr, "alice", "pw"}
-	src := newSource(t, acc.config())
+	logs := &logBuffer{}
+	src := newSource(t, acc.config(), imapsource.WithLogger(logs.logger()))
 	pub := newCollector()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -481,9 +465,13 @@ func TestRunReconnectsAfterServerDrop(t *testing.T) {
 			t.Errorf("unexpected task %s", id)
 		}
 	}
+	// Recovered: the error is gone from health, the recovery logged once.
 	h := src.Health(t.Context())
-	if h.Details["reconnects"] == "0" || h.Details["last_error"] == "" {
-		t.Errorf("health after reconnect = %v", h.Details)
+	if h.Details["reconnects"] == "0" || h.Details["last_error"] != "" || h.State != contracts.HealthUp {
+		t.Errorf("health after reconnect = %v %v", h.State, h.Details)
+	}
+	if n := strings.Count(logs.String(), "recovered after failures"); n != 1 {
+		t.Errorf("recovery logged %d times:\n%s", n, logs)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -509,33 +497,6 @@ func TestCloseStopsRun(t *testing.T) {
 	}
 	if _, err := src.Poll(t.Context(), newCollector()); !errors.Is(err, imapsource.ErrClosed) {
 		t.Fatalf("Poll after Close = %v", err)
-	}
-}
-
-// TestModesAreEquivalent runs the same pipeline (source -> queue channel ->
-// routine -> Settle) in poll and in idle mode: same tasks, same final
-// mailbox state. Only the config differs.
-func TestModesAreEquivalent(t *testing.T) {
-	for _, mode := range []string{imapsource.ModePoll, imapsource.ModeIdle} {
-		t.Run(mode, func(t *testing.T) {
-			acc := memAccount(t)
-			acc.seed(t, "INBOX", "early", 3)
-			cfg := acc.config(func(c *imapsource.Config) {
-				c.Mode = mode
-				c.PollInterval = 20 * time.Millisecond
-			})
-			ids := runPipeline(t, cfg, func() { acc.seed(t, "INBOX", "late", 3) }, 6)
-			if len(ids) != 6 {
-				t.Fatalf("processed %d distinct messages, want 6", len(ids))
-			}
-			fl := acc.flags(t, "INBOX")
-			if got := countFlag(fl, `\Seen`); got != 6 {
-				t.Errorf("%d messages \\Seen, want 6", got)
-			}
-			if got := countFlag(fl, queued); got != 0 {
-				t.Errorf("%d messages still in flight", got)
-			}
-		})
 	}
 }
 
@@ -685,6 +646,7 @@ func TestConfigValidate(t *testing.T) {
 		"backoff":       func(c *imapsource.Config) { c.BackoffMax = time.Millisecond },
 		"negative":      func(c *imapsource.Config) { c.StaleAfter = -time.Second },
 		"negative size": func(c *imapsource.Config) { c.BatchSize = -1 },
+		"idle check":    func(c *imapsource.Config) { c.IdleCheck = -time.Second },
 	} {
 		c := base
 		mutate(&c)
@@ -694,6 +656,14 @@ func TestConfigValidate(t *testing.T) {
 		if _, err := imapsource.New(c); err == nil {
 			t.Errorf("%s: New accepted an invalid config", name)
 		}
+	}
+	if base.IdleCheck <= 0 || base.IdleCheck > 30*time.Second {
+		t.Errorf("default idle_check = %s, want at most 30s", base.IdleCheck)
+	}
+	// Unset, it follows a shorter idle_restart.
+	short, err := imapsource.New(imapsource.Config{Addr: "h:1", Username: "u", IdleRestart: 5 * time.Second})
+	if err != nil || short.Config().IdleCheck != 5*time.Second {
+		t.Errorf("idle_check with idle_restart 5s = %v, %v", short.Config().IdleCheck, err)
 	}
 	if (imapsource.Config{Mode: "poll"}).SourceMode() != contracts.SourcePoll ||
 		(imapsource.Config{}).SourceMode() != contracts.SourcePush {
@@ -758,10 +728,11 @@ func TestSettleWhilePollBlocksInPublish(t *testing.T) {
 func TestIdleWatchdogDetectsSilentlyDeadConnection(t *testing.T) {
 	acc := memAccount(t)
 	var bh blackholes
+	logs := &logBuffer{}
 	src := newSource(t, acc.config(func(c *imapsource.Config) {
 		c.IdleRestart = 200 * time.Millisecond
 		c.CommandTimeout = 300 * time.Millisecond
-	}), imapsource.WithDialContext(bh.dial))
+	}), imapsource.WithDialContext(bh.dial), imapsource.WithLogger(logs.logger()))
 	pub := newCollector()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -775,8 +746,8 @@ func TestIdleWatchdogDetectsSilentlyDeadConnection(t *testing.T) {
 		t.Fatalf("got %s", id)
 	}
 	h := src.Health(t.Context())
-	if h.Details["reconnects"] == "0" || !strings.Contains(h.Details["last_error"], "timed out") {
-		t.Errorf("health = %v", h.Details)
+	if h.Details["reconnects"] == "0" || !strings.Contains(logs.String(), "timed out") {
+		t.Errorf("health = %v, logs:\n%s", h.Details, logs)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -838,4 +809,45 @@ func (c *blackholeConn) Write(p []byte) (int, error) {
 func (c *blackholeConn) Close() error {
 	c.closeOnce.Do(func() { close(c.closed) })
 	return c.Conn.Close()
+}
+
+// TestRunMissingMailboxSaysSo: Run against a mailbox that does not exist
+// logs that (not "connection lost"), shows it in health, and once the
+// mailbox is created reads it and logs the recovery once.
+func TestRunMissingMailboxSaysSo(t *testing.T) {
+	acc := memAccount(t)
+	logs := &logBuffer{}
+	src := newSource(t, acc.config(func(c *imapsource.Config) { c.Mailbox = "Orders" }), imapsource.WithLogger(logs.logger()))
+	pub := newCollector()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, pub) }()
+	logs.waitFor(t, "kind=mailbox_not_found", 5*time.Second)
+	if h := src.Health(t.Context()); h.Details["last_error_kind"] != "mailbox_not_found" {
+		t.Errorf("health = %v", h.Details)
+	}
+	if strings.Contains(logs.String(), "connection lost") {
+		t.Errorf("a missing mailbox logged as a lost connection:\n%s", logs)
+	}
+	acc.create(t, "Orders")
+	acc.seed(t, "Orders", "m", 1)
+	pub.next(t, 10*time.Second)
+	logs.waitFor(t, "recovered after failures", 5*time.Second)
+	if h := src.Health(t.Context()); h.Details["last_error"] != "" || h.State != contracts.HealthUp {
+		t.Errorf("health after recovery = %v %v", h.State, h.Details)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStartTLSUnsupported: STARTTLS configured against a server that does
+// not offer it is ErrUnsupported, not a TLS or connection error.
+func TestStartTLSUnsupported(t *testing.T) {
+	acc := memAccount(t)
+	src := newSource(t, acc.config(func(c *imapsource.Config) { c.TLS = imapsource.TLSStartTLS }))
+	if err := src.Check(t.Context()); !errors.Is(err, imapsource.ErrUnsupported) {
+		t.Fatalf("Check = %v, want ErrUnsupported", err)
+	}
 }

@@ -32,9 +32,13 @@ type MemServer struct {
 	ln      net.Listener
 	stopped chan struct{} // closed when Serve returned
 
-	noPerm    bool
-	closeOnce sync.Once
-	closeErr  error
+	noPerm     bool
+	caps       imap.CapSet // nil: IMAP4rev2
+	nsPrefix   string
+	copyErr    *imap.Error
+	silentIdle bool
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // MemOption customises StartMemServer.
@@ -44,6 +48,34 @@ type MemOption func(*MemServer)
 // lack \* (like servers that cannot store keywords), to exercise a
 // client's fallback.
 func WithoutKeywords() MemOption { return func(m *MemServer) { m.noPerm = true } }
+
+// WithCaps makes the server speak IMAP4rev1 with only these extensions
+// (IDLE, ENABLE and UNSELECT are always offered), e.g. none at all for a
+// server without MOVE and UIDPLUS (Mailutils), or UIDPLUS alone (Courier).
+func WithCaps(caps ...imap.Cap) MemOption {
+	return func(m *MemServer) {
+		m.caps = imap.CapSet{imap.CapIMAP4rev1: {}}
+		for _, c := range caps {
+			m.caps[c] = struct{}{}
+		}
+	}
+}
+
+// WithNamespacePrefix makes NAMESPACE report this personal prefix (Courier
+// reports "INBOX."; here the delimiter is "/", so "INBOX/"). It implies
+// the NAMESPACE capability.
+func WithNamespacePrefix(prefix string) MemOption {
+	return func(m *MemServer) { m.nsPrefix = prefix }
+}
+
+// WithoutIdleNotify makes IDLE silent: the server never reports new mail
+// while a client idles (like Mailutils, or Cyrus without idled for ~60 s),
+// only in answer to other commands such as NOOP.
+func WithoutIdleNotify() MemOption { return func(m *MemServer) { m.silentIdle = true } }
+
+// WithCopyError makes every COPY fail with err (e.g. NO [OVERQUOTA]), to
+// show a client does not expunge what it could not copy.
+func WithCopyError(err *imap.Error) MemOption { return func(m *MemServer) { m.copyErr = err } }
 
 // StartMemServer listens on addr ("" or "127.0.0.1:0" picks a free port) and
 // serves until Close or ctx is done. user logs in with pass.
@@ -61,13 +93,18 @@ func StartMemServer(ctx context.Context, addr, user, pass string, opts ...MemOpt
 	for _, o := range opts {
 		o(m)
 	}
+	caps := m.caps
+	if caps == nil {
+		caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}
+	}
+	if m.nsPrefix != "" {
+		caps[imap.CapNamespace] = struct{}{}
+	}
 	m.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return &session{UserSession: nil, user: u, m: m}, nil, nil
 		},
-		Caps: imap.CapSet{
-			imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {},
-		},
+		Caps:         caps,
 		InsecureAuth: true,
 		Logger:       discardLogger{},
 	})
@@ -227,6 +264,10 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 // client's last command and its IDLE would wait for the next update (or the
 // client's watchdog); Dovecot does not behave like that.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if s.m.silentIdle {
+		<-stop
+		return nil
+	}
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -241,6 +282,23 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Namespace reports the configured personal prefix.
+func (s *session) Namespace() (*imap.NamespaceData, error) {
+	data, err := s.UserSession.Namespace()
+	if err == nil && s.m.nsPrefix != "" {
+		data.Personal = []imap.NamespaceDescriptor{{Prefix: s.m.nsPrefix, Delim: '/'}}
+	}
+	return data, err
+}
+
+// Copy fails with the configured error, if any.
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	if s.m.copyErr != nil {
+		return nil, s.m.copyErr
+	}
+	return s.UserSession.Copy(numSet, dest)
 }
 
 func (s *session) Unselect() error {
