@@ -83,7 +83,7 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		return exitFor(errw, a.name(), configError{err})
 	}
 	defer stopTracing()
-	metrics, stopMetrics, err := setupMetrics(p.Telemetry.Metrics)
+	metrics, promHandler, stopMetrics, err := setupMetrics(p.Telemetry.Metrics, a.name(), a.version())
 	if err != nil {
 		return exitFor(errw, a.name(), err)
 	}
@@ -131,7 +131,7 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		svc, err := control.NewService(so)
 		if err == nil {
 			ho := ctlPrep.HTTP
-			ho.Service, ho.Logger = svc, so.Logger
+			ho.Service, ho.Logger, ho.Metrics = svc, so.Logger, promHandler
 			ctl, err = control.Listen(addr, control.NewHTTPHandler(ho))
 		}
 		if err != nil {

@@ -148,6 +148,10 @@ type MetricsConfig struct {
 	// seconds, ascending; empty means telemetry.DefaultDurationBuckets
 	// (1ms to 5 minutes).
 	DurationBuckets []float64 `koanf:"duration_buckets" json:"duration_buckets,omitempty" validate:"omitempty,dive,gt=0"`
+	// Prometheus serves the metrics at /metrics on the local control plane
+	// (platform.control.listen) in the Prometheus text format (default
+	// true when metrics are on).
+	Prometheus bool `koanf:"prometheus" json:"prometheus"`
 }
 
 // DefaultPlatformConfig returns the defaults every deployment starts from.
@@ -163,7 +167,7 @@ func DefaultPlatformConfig() PlatformConfig {
 		Restart:  RestartConfig{MaxRestarts: DefaultSupervisorOptions().MaxRestarts, Window: DefaultSupervisorOptions().Window},
 		Tracing:  TracingConfig{Exporter: "none"},
 
-		Telemetry: TelemetryConfig{Metrics: MetricsConfig{Enabled: true}},
+		Telemetry: TelemetryConfig{Metrics: MetricsConfig{Enabled: true, Prometheus: true}},
 	}
 }
 

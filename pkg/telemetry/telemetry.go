@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/routine"
@@ -87,6 +88,10 @@ type Options struct {
 	// DurationBuckets are MetricRoutineDuration's bounds in seconds,
 	// ascending; empty means DefaultDurationBuckets.
 	DurationBuckets []float64
+	// ServiceName and ServiceVersion name the process in every export
+	// (the OTel resource's service.name and service.version; Prometheus
+	// shows them in target_info).
+	ServiceName, ServiceVersion string
 	// Readers are further readers (the Prometheus exporter, a periodic
 	// OTLP or EMF reader); the Provider always has its own manual reader
 	// for [Provider.Snapshot].
@@ -120,7 +125,7 @@ func New(opts Options) (*Provider, error) {
 		return nil, err
 	}
 	p := &Provider{reader: sdkmetric.NewManualReader(), now: time.Now}
-	mpOpts := []sdkmetric.Option{sdkmetric.WithReader(p.reader)}
+	mpOpts := []sdkmetric.Option{sdkmetric.WithReader(p.reader), sdkmetric.WithResource(Resource(opts.ServiceName, opts.ServiceVersion))}
 	for _, r := range opts.Readers {
 		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
 	}
@@ -140,6 +145,23 @@ func New(opts Options) (*Provider, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// Resource describes the process to exporters; empty values are left out
+// (the SDK then says unknown_service).
+func Resource(name, version string) *resource.Resource {
+	var kv []attribute.KeyValue
+	if name != "" {
+		kv = append(kv, attribute.String("service.name", name))
+	}
+	if version != "" {
+		kv = append(kv, attribute.String("service.version", version))
+	}
+	r, err := resource.Merge(resource.Default(), resource.NewSchemaless(kv...))
+	if err != nil {
+		return resource.NewSchemaless(kv...)
+	}
+	return r
 }
 
 // ErrBuckets is returned for duration buckets that are not positive and
