@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -43,6 +44,7 @@ type handlerInput struct {
 	consumed string
 	modules  []contracts.ApplicationModule
 	ctx      context.Context
+	metrics  *lambdaMetrics
 }
 
 // The functions of a split deployment. Each is a statically initialised
@@ -69,17 +71,23 @@ func pollerHandler(in *handlerInput) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in.metrics != nil {
+		return in.metrics.poller(p.Handle), nil
+	}
 	return p.Handle, nil
 }
 
 func workerHandler(in *handlerInput) (any, error) {
 	h, err := workerfn.New(workerfn.Options{
-		Routines: in.a.Routines, Executor: in.a.Executor, QueueName: in.consumed, Queue: in.queues[in.consumed],
+		Routines: in.a.Routines, Executor: in.metrics.executor(in.a.Executor), QueueName: in.consumed, Queue: in.queues[in.consumed],
 		MaxReceiveCount: in.p.Queue.MaxAttempts, Concurrency: in.p.Lambda.Worker.Concurrency, Reserve: in.p.Lambda.Reserve,
 		Tracer: in.o.Assemble.Tracer, Logger: in.o.Logger,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if in.metrics != nil {
+		return in.metrics.worker(h.Handle, in.consumed), nil
 	}
 	return h.Handle, nil
 }
@@ -122,6 +130,11 @@ type Options struct {
 	Build string
 	// Logger; default a JSON logger on stderr (CloudWatch).
 	Logger *slog.Logger
+	// Metrics receives the poller's and the worker's metrics as CloudWatch
+	// Embedded Metric Format lines, flushed per invocation
+	// (platform.telemetry.metrics); default os.Stdout, which Lambda sends
+	// to CloudWatch Logs.
+	Metrics io.Writer
 	// Client talks to SQS; default NewSQSClient.
 	Client sqsqueue.API
 	// Environ is the function's environment ("NAME=value"); nil means
@@ -212,6 +225,16 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 		return fail(errors.New("unknown function (use lambda.Poller, Worker or Control)"))
 	}
 	in := &handlerInput{o: &o, p: p, a: a, steps: steps, modules: modules, ctx: ctx}
+	if fn.name != Control.name {
+		// The control function counts nothing: it shares no memory with
+		// the functions that run tasks.
+		if o.Metrics == nil {
+			o.Metrics = os.Stdout
+		}
+		if in.metrics, err = newLambdaMetrics(p.Telemetry.Metrics, o.Metrics, o.Logger); err != nil {
+			return fail(err)
+		}
+	}
 	names := a.Queues()
 	if fn.consumes {
 		if in.consumed, err = workerQueue(a, p.Lambda.Worker.Queue); err != nil {

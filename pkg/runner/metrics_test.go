@@ -15,7 +15,7 @@ import (
 	"github.com/plba/plba/internal/syncio"
 	"github.com/plba/plba/pkg/control"
 	"github.com/plba/plba/pkg/runner"
-	"github.com/plba/plba/pkg/telemetry"
+	"github.com/plba/plba/pkg/telemetry/schema"
 )
 
 // runWithControl runs the counter app with a control plane on an
@@ -74,15 +74,15 @@ func TestRunServesMetricsAction(t *testing.T) {
 	if err := call("metrics").Decode(&s); err != nil {
 		t.Fatal(err)
 	}
-	tasks, ok := s.Find(telemetry.MetricTasks, map[string]string{"queue": "ticks", "kind": "tick", "outcome": "succeeded"})
+	tasks, ok := s.Find(schema.MetricTasks, map[string]string{"queue": "ticks", "kind": "tick", "outcome": "succeeded"})
 	if !ok || tasks.Value < 3 {
 		t.Errorf("plba.tasks = %+v (found %v), want ≥ 3 after tick=3: %+v", tasks, ok, s.Counters)
 	}
-	h, ok := s.FindHistogram(telemetry.MetricRoutineDuration, map[string]string{"queue": "ticks", "kind": "tick"})
+	h, ok := s.FindHistogram(schema.MetricRoutineDuration, map[string]string{"queue": "ticks", "kind": "tick"})
 	if !ok || h.Count < uint64(tasks.Value) || len(h.Counts) != len(h.Bounds)+1 {
 		t.Errorf("plba.routine.duration = %+v (found %v)", h, ok)
 	}
-	for _, g := range []string{telemetry.MetricQueueDepth, telemetry.MetricQueueInFlight, telemetry.MetricQueueDelayed, telemetry.MetricQueueDead} {
+	for _, g := range []string{schema.MetricQueueDepth, schema.MetricQueueInFlight, schema.MetricQueueDelayed, schema.MetricQueueDead} {
 		if _, ok := s.Find(g, map[string]string{"queue": "ticks"}); !ok {
 			t.Errorf("no %s{queue=ticks} in %+v", g, s.Gauges)
 		}
@@ -122,7 +122,7 @@ func TestRunMetricsBuckets(t *testing.T) {
 	if err := call("metrics").Decode(&s); err != nil {
 		t.Fatal(err)
 	}
-	h, ok := s.FindHistogram(telemetry.MetricRoutineDuration, nil)
+	h, ok := s.FindHistogram(schema.MetricRoutineDuration, nil)
 	if !ok || fmt.Sprint(h.Bounds) != "[0.5 1]" {
 		t.Fatalf("histogram %+v (found %v)", h, ok)
 	}

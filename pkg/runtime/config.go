@@ -152,6 +152,10 @@ type MetricsConfig struct {
 	// (platform.control.listen) in the Prometheus text format (default
 	// true when metrics are on).
 	Prometheus bool `koanf:"prometheus" json:"prometheus"`
+	// Namespace is the CloudWatch namespace the Lambda functions write
+	// their metrics to (Embedded Metric Format on stdout); empty means
+	// emf.DefaultNamespace, "PLBA".
+	Namespace string `koanf:"namespace" json:"namespace,omitempty" validate:"omitempty,max=255"`
 }
 
 // DefaultPlatformConfig returns the defaults every deployment starts from.
