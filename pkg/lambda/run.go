@@ -28,7 +28,10 @@ type Function struct {
 	name string
 	// consumes: the function opens only the queue its routines consume.
 	consumes bool
-	handler  func(in *handlerInput) (any, error)
+	// metrics: the function runs sources or routines and writes their
+	// metrics (the control function counts nothing).
+	metrics bool
+	handler func(in *handlerInput) (any, error)
 }
 
 // String returns the function's name: poller, worker or control.
@@ -50,8 +53,8 @@ type handlerInput struct {
 // The functions of a split deployment. Each is a statically initialised
 // value, so the linker keeps only the ones a main refers to.
 var (
-	Poller  = Function{name: "poller", handler: pollerHandler}
-	Worker  = Function{name: "worker", consumes: true, handler: workerHandler}
+	Poller  = Function{name: "poller", metrics: true, handler: pollerHandler}
+	Worker  = Function{name: "worker", consumes: true, metrics: true, handler: workerHandler}
 	Control = Function{name: "control", handler: controlHandler}
 )
 
@@ -225,9 +228,9 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 		return fail(errors.New("unknown function (use lambda.Poller, Worker or Control)"))
 	}
 	in := &handlerInput{o: &o, p: p, a: a, steps: steps, modules: modules, ctx: ctx}
-	if fn.name != Control.name {
-		// The control function counts nothing: it shares no memory with
-		// the functions that run tasks.
+	if fn.metrics {
+		// Not Control.name: naming Control would link its handler into
+		// every bootstrap.
 		if o.Metrics == nil {
 			o.Metrics = os.Stdout
 		}
