@@ -78,12 +78,12 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		return exitFor(errw, a.name(), err)
 	}
 	defer closeQueues()
-	tracer, stopTracing, err := setupTracing(p.Tracing, out)
+	tracer, stopTracing, err := setupTracing(p.Tracing, p.Telemetry.OTLP, out, a.name(), a.version())
 	if err != nil {
 		return exitFor(errw, a.name(), configError{err})
 	}
 	defer stopTracing()
-	metrics, promHandler, stopMetrics, err := setupMetrics(p.Telemetry.Metrics, a.name(), a.version())
+	metrics, promHandler, stopMetrics, err := setupMetrics(p.Telemetry.Metrics, p.Telemetry.OTLP, a.name(), a.version())
 	if err != nil {
 		return exitFor(errw, a.name(), err)
 	}

@@ -14,7 +14,7 @@ import (
 // setupMetrics returns the metrics provider platform.telemetry.metrics
 // asks for, and the /metrics handler when Prometheus is on; nil when
 // metrics are off, so nothing observes the task path.
-func setupMetrics(mc runtime.MetricsConfig, service, version string) (*telemetry.Provider, http.Handler, func(), error) {
+func setupMetrics(mc runtime.MetricsConfig, oc runtime.OTLPConfig, service, version string) (*telemetry.Provider, http.Handler, func(), error) {
 	if !mc.Enabled {
 		return nil, nil, func() {}, nil
 	}
@@ -26,6 +26,13 @@ func setupMetrics(mc runtime.MetricsConfig, service, version string) (*telemetry
 			return nil, nil, nil, err
 		}
 		opts.Readers, prom = append(opts.Readers, r), h
+	}
+	otlp, err := otlpReader(oc)
+	if err != nil {
+		return nil, nil, nil, configError{err}
+	}
+	if otlp != nil {
+		opts.Readers = append(opts.Readers, otlp)
 	}
 	p, err := telemetry.New(opts)
 	if err != nil {
