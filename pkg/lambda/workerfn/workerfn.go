@@ -46,7 +46,9 @@
 //
 // Each record's routine continues the trace in its traceparent attribute
 // (the executor does that); with a Tracer the batch gets its own span that
-// links every record's trace.
+// links every record's trace, the X-Ray trace of each record that has an
+// AWSTraceHeader, and the invocation's X-Ray trace (_X_AMZN_TRACE_ID), so
+// a trace in X-Ray and one in an OpenTelemetry backend find each other.
 package workerfn
 
 import (
@@ -68,6 +70,7 @@ import (
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/lambda/reserve"
+	"github.com/plba/plba/pkg/lambda/xray"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
 	"github.com/plba/plba/pkg/routine"
 )
@@ -188,7 +191,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	if h.opts.Tracer != nil {
 		var span trace.Span
 		ctx, span = h.opts.Tracer.Start(ctx, "sqs batch", trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithLinks(links(ev.Records)...),
+			trace.WithLinks(links(ctx, ev.Records)...),
 			trace.WithAttributes(attribute.Int("messaging.batch.message_count", len(ev.Records))))
 		defer span.End()
 	}
@@ -420,10 +423,18 @@ func MessageOf(rec *events.SQSMessage) sqsqueue.Message {
 
 var propagator = propagation.TraceContext{}
 
-// links returns a link to each record's trace context.
-func links(recs []events.SQSMessage) []trace.Link {
+// links returns a link to each record's trace context and X-Ray trace, and
+// to the invocation's X-Ray trace.
+func links(ctx context.Context, recs []events.SQSMessage) []trace.Link {
 	var out []trace.Link
+	if sc, ok := xray.Parse(xray.FromInvocation(ctx)); ok {
+		out = append(out, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{attribute.String("plba.link", "aws.lambda.invocation")}})
+	}
 	for i := range recs {
+		if sc, ok := xray.Parse(recs[i].Attributes["AWSTraceHeader"]); ok {
+			out = append(out, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{
+				attribute.String("plba.link", "aws.xray.record"), attribute.String("messaging.message.id", recs[i].MessageId)}})
+		}
 		a, ok := recs[i].MessageAttributes[contracts.AttrTraceParent]
 		if !ok || a.StringValue == nil {
 			continue
@@ -434,7 +445,8 @@ func links(recs []events.SQSMessage) []trace.Link {
 		}
 		sc := trace.SpanContextFromContext(propagator.Extract(context.Background(), carrier))
 		if sc.IsValid() {
-			out = append(out, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{attribute.String("messaging.message.id", recs[i].MessageId)}})
+			out = append(out, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{
+				attribute.String("plba.link", "traceparent"), attribute.String("messaging.message.id", recs[i].MessageId)}})
 		}
 	}
 	return out
