@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"strconv"
 	"strings"
@@ -32,9 +33,9 @@ func TestEMFFromInvocations(t *testing.T) {
 	const tasks = 12
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	start := func(fn string, stdout io.Writer) *emulator.Emulator {
+	start := func(fn string, stdout, stderr io.Writer) *emulator.Emulator {
 		e, err := emulator.Start(ctx, emulator.Options{Bootstrap: bootstrap, FunctionName: "plba-" + fn, Timeout: 20 * time.Second,
-			Stdout: stdout, Stderr: io.Discard, Env: map[string]string{
+			Stdout: stdout, Stderr: stderr, Env: map[string]string{
 				"PLBA_FN":                   fn,
 				"AWS_ENDPOINT_URL_SQS":      endpoint,
 				"AWS_ACCESS_KEY_ID":         "test",
@@ -54,8 +55,8 @@ func TestEMFFromInvocations(t *testing.T) {
 		return e
 	}
 
-	var pollerOut, workerOut syncio.Buffer
-	poller := start("poller", &pollerOut)
+	var pollerOut, workerOut, workerErr syncio.Buffer
+	poller := start("poller", &pollerOut, io.Discard)
 	if _, err := poller.Invoke(ctx, []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`)); err != nil {
 		t.Fatalf("poller: %v", err)
 	}
@@ -64,7 +65,7 @@ func TestEMFFromInvocations(t *testing.T) {
 		t.Errorf("poller published %v, want %d", v, tasks)
 	}
 
-	worker := start("worker", &workerOut)
+	worker := start("worker", &workerOut, &workerErr)
 	esm := sqstest.EventSourceMapping{Client: client, QueueURL: pair.URL}
 	received, invocations := 0, 0
 	for received < tasks {
@@ -110,6 +111,8 @@ func TestEMFFromInvocations(t *testing.T) {
 	if n != tasks || unit != "Seconds" {
 		t.Errorf("%s: %d samples in %q, want %d in Seconds", schema.MetricRoutineDuration, n, unit, tasks)
 	}
+	checkTaskLogLines(t, workerErr.String(), tasks)
+
 	// Flushed per invocation: every worker invocation wrote its batch
 	// counter in its own document.
 	batches := 0
@@ -178,4 +181,34 @@ func sum(docs []emf.Document, name string, want map[string]string) float64 {
 		}
 	}
 	return total
+}
+
+// checkTaskLogLines: the worker logs JSON, and every line the routine
+// logged with its context carries the task (task_id, queue, kind), its
+// trace (trace_id, span_id from the record's traceparent), the request id
+// and the function version.
+func checkTaskLogLines(t *testing.T, stderr string, tasks int) {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(stderr, "\n") {
+		if !strings.Contains(line, `"e2e routine"`) {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("worker log line is not JSON: %s", line)
+		}
+		for _, k := range []string{"task_id", "queue", "kind", "trace_id", "span_id", "aws_request_id", "function_version", "component"} {
+			if v, _ := rec[k].(string); v == "" {
+				t.Errorf("log line without %s: %s", k, line)
+			}
+		}
+		if rec["queue"] != "work" || rec["kind"] != "e2e.num" || len(rec["trace_id"].(string)) != 32 {
+			t.Errorf("log line fields: %s", line)
+		}
+		n++
+	}
+	if n < tasks {
+		t.Errorf("%d routine log lines for %d tasks:\n%s", n, tasks, stderr)
+	}
 }

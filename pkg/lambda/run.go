@@ -131,7 +131,10 @@ type Options struct {
 	ControlPauser func(ctx context.Context, getenv func(string) string) (control.Pauser, error)
 	// Build is shown by control status; default $PLBA_BUILD.
 	Build string
-	// Logger; default a JSON logger on stderr (CloudWatch).
+	// Logger; default a JSON logger on stderr (CloudWatch) with the levels
+	// of platform.log per component, every record carrying the function,
+	// its version and, when logged with the invocation's context, the
+	// request id (and inside a task its trace and identity).
 	Logger *slog.Logger
 	// Metrics receives the poller's and the worker's metrics as CloudWatch
 	// Embedded Metric Format lines, flushed per invocation
@@ -178,9 +181,6 @@ func (b *Built) Close(ctx context.Context) error {
 func Build(ctx context.Context, fn Function, o Options, modules ...contracts.ApplicationModule) (*Built, error) {
 	o.Environ = environOrOS(o.Environ)
 	getenv := getenvFrom(o.Environ)
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", fn.String())
-	}
 	if o.Build == "" {
 		o.Build = getenv("PLBA_BUILD")
 	}
@@ -196,6 +196,17 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 			}
 		}
 	}
+	ao := o.Assemble
+	if o.Logger == nil {
+		logging, err := newLogging(os.Stderr, p.Log, fn, getenv)
+		if err != nil {
+			return nil, fmt.Errorf("lambda %s: %w", fn, err)
+		}
+		o.Logger = logging.Logger("lambda")
+		if ao.LoggerFor == nil {
+			ao.LoggerFor = logging.Logger
+		}
+	}
 	if o.Client == nil {
 		c, err := NewSQSClient(ctx)
 		if err != nil {
@@ -203,7 +214,6 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 		}
 		o.Client = c
 	}
-	ao := o.Assemble
 	ao.Config, ao.Logger = o.Config, o.Logger
 	if ao.DefaultTimeout == 0 {
 		ao.DefaultTimeout = p.Routines.Timeout

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/control"
 	"github.com/plba/plba/pkg/routine"
 	"github.com/plba/plba/pkg/runtime"
@@ -144,6 +145,16 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 			log.Info("control plane listening", "url", "http://"+ctl.Addr()+"/")
 		}
 	}
+	// platform.log's levels apply again on every reload (the format is
+	// fixed at start).
+	stopLogWatch := config.OnChange(l.cfg, "platform.log", func(_, lc runtime.LogConfig) {
+		if err := logging.Apply(lc); err != nil {
+			log.Warn("log levels not applied", "err", err)
+			return
+		}
+		log.Info("log levels applied", "level", lc.Level, "levels", lc.Levels)
+	})
+	defer stopLogWatch()
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})
 	go func() {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,7 +29,12 @@ type module struct{}
 
 func (module) Name() string { return "e2e" }
 
+// log is the module's logger; the routine logs one line per run with the
+// task's context (the test checks the fields every line inside a task has).
+var log = slog.Default()
+
 func (module) Register(_ context.Context, r contracts.Registry) error {
+	log = r.Logger()
 	src := &source{}
 	if err := r.AddSource(contracts.SourceSpec{Source: src, Queue: "work"}); err != nil {
 		return err
@@ -73,7 +79,8 @@ func (s *source) Settle(_ context.Context, t contracts.Task, o contracts.Outcome
 	return touch(fmt.Sprintf("settled-%s-%s", t.ID, o))
 }
 
-func run(_ context.Context, t contracts.Task) error {
+func run(ctx context.Context, t contracts.Task) error {
+	log.InfoContext(ctx, "e2e routine", "attempt", t.Attempt)
 	if slices.Contains(strings.Split(os.Getenv("E2E_SLOW"), ","), t.ID) {
 		// A hung routine: ignores its ctx, outlives the invocation.
 		time.Sleep(time.Minute)
