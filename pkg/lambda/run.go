@@ -221,6 +221,20 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 	if ao.Backoff == nil {
 		ao.Backoff = routine.ExponentialBackoff(p.Routines.BackoffMin, p.Routines.BackoffMax)
 	}
+	// Metrics first: the modules' sources take their meter from the global
+	// provider when they are made.
+	var metrics *lambdaMetrics
+	if fn.metrics {
+		// Not Control.name: naming Control would link its handler into
+		// every bootstrap.
+		if o.Metrics == nil {
+			o.Metrics = os.Stdout
+		}
+		var err error
+		if metrics, err = newLambdaMetrics(p.Telemetry.Metrics, o.Metrics, o.Logger); err != nil {
+			return nil, fmt.Errorf("lambda %s: %w", fn, err)
+		}
+	}
 	a, err := runtime.Assemble(ctx, ao, modules...)
 	if err != nil {
 		return nil, fmt.Errorf("lambda %s: %w", fn, err)
@@ -237,17 +251,7 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 	if fn.handler == nil {
 		return fail(errors.New("unknown function (use lambda.Poller, Worker or Control)"))
 	}
-	in := &handlerInput{o: &o, p: p, a: a, steps: steps, modules: modules, ctx: ctx}
-	if fn.metrics {
-		// Not Control.name: naming Control would link its handler into
-		// every bootstrap.
-		if o.Metrics == nil {
-			o.Metrics = os.Stdout
-		}
-		if in.metrics, err = newLambdaMetrics(p.Telemetry.Metrics, o.Metrics, o.Logger); err != nil {
-			return fail(err)
-		}
-	}
+	in := &handlerInput{o: &o, p: p, a: a, steps: steps, modules: modules, ctx: ctx, metrics: metrics}
 	names := a.Queues()
 	if fn.consumes {
 		if in.consumed, err = workerQueue(a, p.Lambda.Worker.Queue); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -54,6 +55,9 @@ func newLambdaMetrics(mc runtime.MetricsConfig, out io.Writer, log *slog.Logger)
 		return nil, nil
 	}
 	m := &lambdaMetrics{m: emf.New(out, emf.Options{Namespace: mc.Namespace}), log: log}
+	// Libraries (the IMAP source) take their meter from the global
+	// provider: theirs go out in the same EMF lines.
+	otel.SetMeterProvider(emf.Provider{M: m.m})
 	var err error
 	if m.tasks, err = instrument.NewTasks(m.m, nil); err != nil {
 		return nil, err

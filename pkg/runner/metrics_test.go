@@ -90,6 +90,16 @@ func TestRunServesMetricsAction(t *testing.T) {
 	if s.Time.IsZero() {
 		t.Error("no time")
 	}
+	// Sources and restarts come from the workers' own counters.
+	if pt, ok := s.Find(schema.MetricSourcePolls, map[string]string{"source": "counter", "outcome": "succeeded"}); !ok || pt.Value < 3 {
+		t.Errorf("%s = %+v (found %v)", schema.MetricSourcePolls, pt, ok)
+	}
+	if pt, ok := s.Find(schema.MetricSourcePublished, map[string]string{"source": "counter"}); !ok || pt.Value < 3 {
+		t.Errorf("%s = %+v (found %v)", schema.MetricSourcePublished, pt, ok)
+	}
+	if pt, ok := s.Find(schema.MetricRestarts, map[string]string{"worker": "source:counter"}); !ok || pt.Value != 0 {
+		t.Errorf("%s = %+v (found %v)", schema.MetricRestarts, pt, ok)
+	}
 }
 
 // platform.telemetry.metrics.enabled=false installs no observer: the

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/control"
 	"github.com/plba/plba/pkg/routine"
@@ -112,6 +114,10 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 	}
 	if metrics != nil {
 		metrics.ObserveQueues(mgr.QueueStats)
+		metrics.ObserveWorkers(mgr.Supervisor().Statuses)
+		// Libraries (the IMAP source) and applications take their meter
+		// from the global provider.
+		otel.SetMeterProvider(metrics.MeterProvider())
 	}
 	sig := make(chan os.Signal, 4)
 	stopSignals := a.signals(sig)

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,9 +69,10 @@ type Provider struct {
 
 	tasks *instrument.Tasks
 
-	mu     sync.Mutex
-	queues []func(ctx context.Context) []contracts.QueueStats
-	now    func() time.Time
+	mu      sync.Mutex
+	queues  []func(ctx context.Context) []contracts.QueueStats
+	workers []func() []contracts.WorkerStatus
+	now     func() time.Time
 }
 
 // New returns a Provider with PLBA's instruments registered.
@@ -94,6 +96,9 @@ func New(opts Options) (*Provider, error) {
 		return nil, err
 	}
 	if err := p.registerQueueGauges(); err != nil {
+		return nil, err
+	}
+	if err := p.registerWorkerCounters(); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -209,4 +214,54 @@ func (p *Provider) Collect(ctx context.Context) (metricdata.ResourceMetrics, err
 		return rm, fmt.Errorf("telemetry: collect: %w", err)
 	}
 	return rm, nil
+}
+
+// ObserveWorkers adds a feed of worker statuses (the supervisor's): source
+// polls and published tasks, and restarts, are read from the counters the
+// workers keep anyway, when a reader collects.
+func (p *Provider) ObserveWorkers(statuses func() []contracts.WorkerStatus) {
+	p.mu.Lock()
+	p.workers = append(p.workers, statuses)
+	p.mu.Unlock()
+}
+
+func (p *Provider) registerWorkerCounters() error {
+	polls, err := p.meter.Int64ObservableCounter(schema.MetricSourcePolls, metric.WithUnit("{poll}"),
+		metric.WithDescription("Source polls by source and outcome (succeeded, failed)."))
+	if err != nil {
+		return fmt.Errorf("telemetry: %s: %w", schema.MetricSourcePolls, err)
+	}
+	published, err := p.meter.Int64ObservableCounter(schema.MetricSourcePublished, metric.WithUnit(schema.UnitTask),
+		metric.WithDescription("Tasks a source published, by source."))
+	if err != nil {
+		return fmt.Errorf("telemetry: %s: %w", schema.MetricSourcePublished, err)
+	}
+	restarts, err := p.meter.Int64ObservableCounter(schema.MetricRestarts, metric.WithUnit("{restart}"),
+		metric.WithDescription("Supervisor restarts by worker."))
+	if err != nil {
+		return fmt.Errorf("telemetry: %s: %w", schema.MetricRestarts, err)
+	}
+	_, err = p.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		p.mu.Lock()
+		feeds := append([]func() []contracts.WorkerStatus(nil), p.workers...)
+		p.mu.Unlock()
+		for _, feed := range feeds {
+			for _, w := range feed() {
+				o.ObserveInt64(restarts, int64(w.Restarts), metric.WithAttributes(attribute.String(schema.AttrWorker, w.Name)))
+				src, ok := strings.CutPrefix(w.Name, "source:")
+				if !ok || !strings.HasPrefix(w.Kind, "source/") {
+					continue
+				}
+				a := attribute.String(schema.AttrSource, src)
+				o.ObserveInt64(polls, w.Succeeded, metric.WithAttributes(a, attribute.String(schema.AttrOutcome, schema.OutcomeSucceeded)))
+				o.ObserveInt64(polls, w.Failed, metric.WithAttributes(a, attribute.String(schema.AttrOutcome, "failed")))
+				o.ObserveInt64(published, w.Published, metric.WithAttributes(a))
+			}
+		}
+		return nil
+	}, polls, published, restarts)
+	if err != nil {
+		return fmt.Errorf("telemetry: worker counters: %w", err)
+	}
+	return nil
 }

@@ -182,6 +182,7 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 		s.recordCycle(len(uids)-len(batch), 0, uv, cn.keywords)
 		return res, nil
 	}
+	s.metrics.fetched(msgs)
 
 	// Mark before publishing: once a task is in the queue a consumer may
 	// settle it at any moment, and a mark stored after that would undo the

@@ -31,8 +31,8 @@
 //
 // Counters are written as their sum since the last flush; histograms as
 // their samples (exact: CloudWatch computes the percentiles), gauges as
-// their last value. Observable (callback) instruments are not supported:
-// the functions have no collection cycle but the flush; they are no-ops.
+// their last value. Observable gauges are read at each flush (their
+// callbacks run then); observable counters are no-ops.
 package emf
 
 import (
@@ -103,9 +103,10 @@ type Meter struct {
 	namespace string
 	now       func() time.Time
 
-	mu     sync.Mutex
-	series map[seriesKey]*series
-	flush  sync.Mutex // one flush at a time: lines must not interleave
+	mu        sync.Mutex
+	series    map[seriesKey]*series
+	callbacks []metric.Callback
+	flush     sync.Mutex // one flush at a time: lines must not interleave
 }
 
 var _ metric.Meter = (*Meter)(nil)
@@ -143,9 +144,16 @@ func (m *Meter) record(name, unit string, k kind, set attribute.Set, v float64) 
 // Flush writes every series recorded since the last flush and forgets
 // them; the Lambda functions call it at the end of each invocation, before
 // they return (a frozen sandbox would hold the lines back).
-func (m *Meter) Flush(context.Context) error {
+func (m *Meter) Flush(ctx context.Context) error {
 	m.flush.Lock()
 	defer m.flush.Unlock()
+	m.mu.Lock()
+	cbs := slices.Clone(m.callbacks)
+	m.mu.Unlock()
+	for _, cb := range cbs {
+		// A failing callback loses its own observations only.
+		_ = cb(ctx, observer{m: m})
+	}
 	m.mu.Lock()
 	all := m.series
 	m.series = map[seriesKey]*series{}
@@ -197,6 +205,78 @@ func (m *Meter) Int64Gauge(name string, opts ...metric.Int64GaugeOption) (metric
 // Float64Gauge implements metric.Meter.
 func (m *Meter) Float64Gauge(name string, opts ...metric.Float64GaugeOption) (metric.Float64Gauge, error) {
 	return float64Gauge{inst: inst{m, name, metric.NewFloat64GaugeConfig(opts...).Unit(), kindLast}}, nil
+}
+
+// Int64ObservableGauge implements metric.Meter: read at each Flush.
+func (m *Meter) Int64ObservableGauge(name string, opts ...metric.Int64ObservableGaugeOption) (metric.Int64ObservableGauge, error) {
+	return int64ObsGauge{inst: inst{m, name, metric.NewInt64ObservableGaugeConfig(opts...).Unit(), kindLast}}, nil
+}
+
+// Float64ObservableGauge implements metric.Meter: read at each Flush.
+func (m *Meter) Float64ObservableGauge(name string, opts ...metric.Float64ObservableGaugeOption) (metric.Float64ObservableGauge, error) {
+	return float64ObsGauge{inst: inst{m, name, metric.NewFloat64ObservableGaugeConfig(opts...).Unit(), kindLast}}, nil
+}
+
+// RegisterCallback implements metric.Meter: f runs at each Flush.
+func (m *Meter) RegisterCallback(f metric.Callback, _ ...metric.Observable) (metric.Registration, error) {
+	m.mu.Lock()
+	m.callbacks = append(m.callbacks, f)
+	i := len(m.callbacks) - 1
+	m.mu.Unlock()
+	return registration{unregister: func() {
+		m.mu.Lock()
+		if i < len(m.callbacks) {
+			m.callbacks[i] = func(context.Context, metric.Observer) error { return nil }
+		}
+		m.mu.Unlock()
+	}}, nil
+}
+
+type registration struct {
+	embedded.Registration
+	unregister func()
+}
+
+func (r registration) Unregister() error { r.unregister(); return nil }
+
+// Provider is a metric.MeterProvider whose every meter is M, for
+// otel.SetMeterProvider in a function (libraries such as the IMAP source
+// take their meter from the global provider).
+type Provider struct {
+	noop.MeterProvider
+	M *Meter
+}
+
+// Meter implements metric.MeterProvider.
+func (p Provider) Meter(string, ...metric.MeterOption) metric.Meter { return p.M }
+
+type observer struct {
+	noop.Observer
+	m *Meter
+}
+
+func (o observer) ObserveFloat64(obs metric.Float64Observable, v float64, opts ...metric.ObserveOption) {
+	if g, ok := obs.(float64ObsGauge); ok {
+		o.m.record(g.name, g.unit, kindLast, metric.NewObserveConfig(opts).Attributes(), v)
+	}
+}
+
+func (o observer) ObserveInt64(obs metric.Int64Observable, v int64, opts ...metric.ObserveOption) {
+	if g, ok := obs.(int64ObsGauge); ok {
+		o.m.record(g.name, g.unit, kindLast, metric.NewObserveConfig(opts).Attributes(), float64(v))
+	}
+}
+
+type int64ObsGauge struct {
+	metric.Int64Observable
+	embedded.Int64ObservableGauge
+	inst
+}
+
+type float64ObsGauge struct {
+	metric.Float64Observable
+	embedded.Float64ObservableGauge
+	inst
 }
 
 type inst struct {

@@ -173,3 +173,34 @@ func TestUnits(t *testing.T) {
 		}
 	}
 }
+
+// Observable gauges are read at each flush, through the global-provider
+// shape libraries use.
+func TestObservableGaugeAtFlush(t *testing.T) {
+	var out bytes.Buffer
+	m := emf.New(&out, emf.Options{})
+	mp := emf.Provider{M: m}
+	meter := mp.Meter("lib")
+	g, _ := meter.Int64ObservableGauge("lib.backlog", metric.WithUnit("{message}"))
+	n := int64(0)
+	reg, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		n++
+		o.ObserveInt64(g, 7*n, metric.WithAttributes(attribute.String("source", "imap")))
+		return nil
+	}, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m.Flush(context.Background())
+	_ = m.Flush(context.Background())
+	docs := parseAll(t, &out)
+	if len(docs) != 2 || docs[1].Metrics[0].Name != "lib.backlog" || docs[1].Metrics[0].Values[0] != 14 || docs[1].DimensionValues["source"] != "imap" {
+		t.Fatalf("%+v", docs)
+	}
+	_ = reg.Unregister()
+	out.Reset()
+	_ = m.Flush(context.Background())
+	if out.Len() != 0 {
+		t.Fatalf("unregistered callback still observed: %s", out.String())
+	}
+}

@@ -37,6 +37,18 @@ const (
 	MetricQueueDead = "plba.queue.dead"
 )
 
+// Counters read from the workers' own status counters (locally; the
+// Lambda poller has its plba.lambda.poller.* counters instead).
+const (
+	// MetricSourcePolls counts source polls by source and outcome
+	// (succeeded, failed); a failed publish fails its poll.
+	MetricSourcePolls = "plba.source.polls"
+	// MetricSourcePublished counts the tasks a source published.
+	MetricSourcePublished = "plba.source.published"
+	// MetricRestarts counts supervisor restarts by worker.
+	MetricRestarts = "plba.worker.restarts"
+)
+
 // Units.
 const (
 	UnitTask    = "{task}"
@@ -49,6 +61,7 @@ const (
 	AttrKind    = "kind"
 	AttrOutcome = "outcome"
 	AttrSource  = "source"
+	AttrWorker  = "worker"
 )
 
 // Outcomes of MetricTasks. A run that panicked counts as panicked whatever
