@@ -8,7 +8,9 @@ package instrument
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -22,7 +24,6 @@ import (
 type Tasks struct {
 	tasks    metric.Int64Counter
 	duration metric.Float64Histogram
-	attrs    sync.Map // attrKey → metric.MeasurementOption
 }
 
 // NewTasks registers the task instruments with meter; buckets are the
@@ -44,20 +45,55 @@ func NewTasks(meter metric.Meter, buckets []float64) (*Tasks, error) {
 	return t, nil
 }
 
-type attrKey struct{ queue, kind, outcome string }
+// kindOpts are the measurement options of one (queue, kind): building
+// an attribute.Set, or even boxing a key for a sync.Map, per run would
+// cost allocations on every task.
+// The options are kept as the slices the variadic calls take: a slice
+// built at the call escapes to the heap, one allocation per measurement.
+type kindOpts struct {
+	outcome  map[string][]metric.AddOption // by outcome; read-only once built
+	duration []metric.RecordOption
+}
 
-// options returns the cached measurement option for one attribute set:
-// building an attribute.Set per run would cost allocations on every task.
-func (t *Tasks) options(k attrKey) metric.MeasurementOption {
-	if v, ok := t.attrs.Load(k); ok {
-		return v.(metric.MeasurementOption)
+func newKindOpts(queue, kind string) *kindOpts {
+	q, k := attribute.String(schema.AttrQueue, queue), attribute.String(schema.AttrKind, kind)
+	ko := &kindOpts{outcome: map[string][]metric.AddOption{}, duration: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(q, k))}}
+	for _, o := range []string{schema.OutcomeSucceeded, schema.OutcomeRetried, schema.OutcomeDeadLettered, schema.OutcomePanicked} {
+		ko.outcome[o] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(q, k, attribute.String(schema.AttrOutcome, o)))}
 	}
-	kv := []attribute.KeyValue{attribute.String(schema.AttrQueue, k.queue), attribute.String(schema.AttrKind, k.kind)}
-	if k.outcome != "" {
-		kv = append(kv, attribute.String(schema.AttrOutcome, k.outcome))
+	return ko
+}
+
+// queueOpts caches kindOpts by kind for one queue: a copy-on-write map, so
+// the lookup on every run takes no lock and allocates nothing.
+type queueOpts struct {
+	queue string
+	m     atomic.Pointer[map[string]*kindOpts]
+	mu    sync.Mutex
+}
+
+func (q *queueOpts) get(kind string) *kindOpts {
+	if m := q.m.Load(); m != nil {
+		if ko, ok := (*m)[kind]; ok {
+			return ko
+		}
 	}
-	v, _ := t.attrs.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(kv...)))
-	return v.(metric.MeasurementOption)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	old := q.m.Load()
+	if old != nil {
+		if ko, ok := (*old)[kind]; ok {
+			return ko
+		}
+	}
+	next := make(map[string]*kindOpts, 1)
+	if old != nil {
+		maps.Copy(next, *old)
+	}
+	ko := newKindOpts(q.queue, kind)
+	next[kind] = ko
+	q.m.Store(&next)
+	return ko
 }
 
 // Observer returns the routine observer that counts queue's runs and
@@ -66,8 +102,10 @@ func (t *Tasks) Observer(queue string) routine.Observer {
 	// The observer has no context of the task's; metrics carry no
 	// exemplars here.
 	ctx := context.Background()
+	q := &queueOpts{queue: queue}
 	return func(task contracts.Task, r routine.Result) {
-		t.tasks.Add(ctx, 1, t.options(attrKey{queue, task.Kind, schema.Outcome(r)}))
-		t.duration.Record(ctx, r.Duration.Seconds(), t.options(attrKey{queue: queue, kind: task.Kind}))
+		ko := q.get(task.Kind)
+		t.tasks.Add(ctx, 1, ko.outcome[schema.Outcome(r)]...)
+		t.duration.Record(ctx, r.Duration.Seconds(), ko.duration...)
 	}
 }
