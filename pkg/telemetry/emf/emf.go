@@ -26,8 +26,9 @@
 // (pkg/telemetry/instrument) and the metric names are the OpenTelemetry
 // names (schema.MetricTasks is "plba.tasks", as in the `metrics` action;
 // Prometheus shows plba_tasks_total). Dimensions are the attributes (queue, kind, outcome);
-// a series with a "kind" is also written without it, so alarms and
-// dashboards can use one metric per queue whatever the task kinds.
+// each series is also rolled up without its kind, and without kind, queue
+// and source (see dimensionSets), so alarms and dashboards can name one
+// metric per queue or per namespace whatever the application's names.
 //
 // Counters are written as their sum since the last flush; histograms as
 // their samples (exact: CloudWatch computes the percentiles), gauges as
@@ -348,6 +349,26 @@ type group struct {
 	series []series
 }
 
+// dimensionSets rolls a series up: the full set, without kind, and
+// without kind, queue and source (possibly no dimension at all), so that
+// alarms and dashboards can name a metric per queue, or across the whole
+// namespace, without knowing the application's kinds, queues and sources.
+func dimensionSets(dims []string) [][]string {
+	sets := [][]string{dims}
+	add := func(drop ...string) {
+		next := slices.DeleteFunc(slices.Clone(dims), func(d string) bool { return slices.Contains(drop, d) })
+		for _, s := range sets {
+			if slices.Equal(s, next) {
+				return
+			}
+		}
+		sets = append(sets, next)
+	}
+	add("kind")
+	add("kind", "queue", "source")
+	return sets
+}
+
 // encode turns the series into EMF documents (without newlines), grouped
 // by attribute set and sorted, so the output is deterministic.
 func encode(all map[seriesKey]*series, namespace string, ts time.Time) ([][]byte, error) {
@@ -393,10 +414,7 @@ func (g *group) documents(namespace string, ts time.Time) ([][]byte, error) {
 			dims = append(dims, kv[0])
 		}
 	}
-	sets := [][]string{dims}
-	if i := slices.Index(dims, "kind"); i >= 0 && len(dims) > 1 {
-		sets = append(sets, slices.Delete(slices.Clone(dims), i, i+1))
-	}
+	sets := dimensionSets(dims)
 	var docs [][]byte
 	for round := 0; ; round++ {
 		// Metrics with values left in this round of MaxValues each.
