@@ -311,7 +311,9 @@ func TestAlarms(t *testing.T) {
 		t.Errorf("throttles alarm: %v", th)
 	}
 	controlID, _ := s.one(t, "AWS::Lambda::Function", func(p map[string]any) bool { return p["FunctionName"] == "plba-test-control" })
-	alarm("Errors", func(p map[string]any) bool { return ref(p["Dimensions"].([]any)[0].(map[string]any)["Value"]) == controlID })
+	alarm("Errors", func(p map[string]any) bool {
+		return ref(p["Dimensions"].([]any)[0].(map[string]any)["Value"]) == controlID
+	})
 	if pf := alarm("plba.lambda.poller.errors", nil); pf["Namespace"] != "PLBA/plba-test" || pf["Statistic"] != "Sum" || pf["Dimensions"] != nil {
 		t.Errorf("poller failures alarm: %v", pf)
 	}
