@@ -27,6 +27,11 @@ for _ in $(seq 1 "$rounds"); do
 	b new 'BenchmarkPipelineTracing$'
 	b new 'BenchmarkPipelineMetrics$'
 done >"$tmp/out.txt"
-awk '{ key = $1 " " $2; sub(/-[0-9]+$/, "", key); v[key] = v[key] " " $4; a[key] = $6 " B/op " $8 " allocs/op" }
-END { for (k in v) { n = split(v[k], xs, " "); asort(xs); printf "%-50s median %7.0f ns/op  (%s)  %s\n", k, xs[int((n + 1) / 2)], v[k], a[k] } }' "$tmp/out.txt" | sort
+# Per benchmark: the runs' ns/op sorted, the median printed (mawk has no
+# sort of its own).
+awk '{ k = $1 " " $2; sub(/-[0-9]+$/, "", k); gsub(/ /, ":", k); print k, $4, $6 " B/op " $8 " allocs/op" }' "$tmp/out.txt" |
+	sort -k1,1 -k2,2n |
+	awk '{ if ($1 != k) { if (k != "") out(); k = $1; n = 0; runs = "" } n++; x[n] = $2; runs = runs " " $2; al = $3 " " $4 " " $5 " " $6 }
+	function out() { gsub(/:/, " ", k); printf "%-50s median %7.0f ns/op  (sorted:%s)  %s\n", k, x[int((n + 1) / 2)], runs, al }
+	END { out() }'
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
