@@ -14,7 +14,7 @@ LDFLAGS := -s -w -X github.com/plba/plba/pkg/runner.Version=$(VERSION)
 APP ?=
 export APP
 
-.PHONY: run build test test-go test-infra test-chaos lint bench chaos services services-stop deps lambdas lambdas-host synth diff deploy destroy fuzz clean
+.PHONY: run build test test-go test-infra test-chaos lint bench chaos services services-stop deps lambdas lambdas-host synth diff deploy destroy fuzz screenshot clean
 
 ## run: the mail order bot demo (embedded IMAP server, SQLite store, control plane on 127.0.0.1:8080)
 # exec: plba itself is make's child, so Ctrl-C ends make with plba's exit
@@ -72,6 +72,10 @@ chaos:
 CHAOS_SHORT := TestChaos(Kill9|Sigterm|DovecotRestart|PoisonLocal|PoisonSplit|WorkerKilledMidBatch)
 test-chaos:
 	@$(MAKE) --no-print-directory chaos CHAOS_RUN='$(CHAOS_SHORT)'
+
+## screenshot: refresh docs/img/status-page.png, taken by the status page's browser test (needs chromium)
+screenshot:
+	PLBA_UPDATE_SCREENSHOT=1 $(GO) test -count=1 -run '^TestStatusPageDemo$$' ./local/
 
 ## fuzz: run each fuzz target for a while (FUZZTIME, default 30s)
 FUZZTIME ?= 30s

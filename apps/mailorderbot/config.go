@@ -17,6 +17,7 @@ import (
 
 	"github.com/plba/plba/apps/mailorderbot/reply"
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/mailauth"
 	"github.com/plba/plba/pkg/source/imapsource"
 )
 
@@ -92,6 +93,10 @@ type SMTPConfig struct {
 	TLS      string           `koanf:"tls" validate:"omitempty,oneof=none starttls implicit"`
 	Username string           `koanf:"username"`
 	Password contracts.Secret `koanf:"password"`
+	// Auth: PLAIN with the password (default) or OAuth 2.0 (xoauth2,
+	// oauthbearer; see docs/imap.md). An oauth2 section equal to the IMAP
+	// one shares its token.
+	Auth mailauth.Config `koanf:"auth"`
 	// From is the replies' From address, e.g. "Shop <orders@shop.example>".
 	// Default orders@localhost.
 	From string `koanf:"from"`
@@ -153,22 +158,49 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.SMTP.Addr); err != nil {
 			bad("smtp.addr", "%q is not host:port", c.SMTP.Addr)
 		}
-		if _, err := reply.NewSMTPSender(c.SMTPSenderConfig()); err != nil {
+		if probs := c.SMTP.Auth.Problems(mailauth.MechPlain); len(probs) > 0 {
+			for _, p := range probs {
+				errs = append(errs, &contracts.ConfigError{Key: "smtp.auth." + p.Key, Message: p.Message, Err: ErrInvalidConfig})
+			}
+		} else if _, err := reply.NewSMTPSender(c.SMTPSenderConfig()); err != nil {
 			bad("smtp", "%v", err)
 		}
 	}
-	if c.IMAP.Addr != "" {
+	if c.IMAP.Addr != "" || c.IMAP.UsesPreset() {
 		if err := c.IMAP.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s.imap: %w", ErrInvalidConfig, ConfigPath, err))
+			errs = append(errs, under("imap", err)...)
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// under reports a section's keyed problems (contracts.ConfigError) at
+// section.key, so that the configuration manager names the key and the
+// file it came from; other errors are wrapped as they are.
+func under(section string, err error) []error {
+	var out []error
+	for _, e := range joined(err) {
+		var ce *contracts.ConfigError
+		if errors.As(e, &ce) {
+			out = append(out, &contracts.ConfigError{Key: section + "." + ce.Key, Message: ce.Message, Err: ErrInvalidConfig})
+			continue
+		}
+		out = append(out, fmt.Errorf("%w: %s.%s: %w", ErrInvalidConfig, ConfigPath, section, e))
+	}
+	return out
+}
+
+func joined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
 // SMTPSenderConfig converts the smtp section for [reply.NewSMTPSender].
 func (c Config) SMTPSenderConfig() reply.SMTPConfig {
 	return reply.SMTPConfig{Addr: c.SMTP.Addr, TLS: c.SMTP.TLS, Username: c.SMTP.Username,
-		Password: c.SMTP.Password, Timeout: 30 * time.Second}
+		Password: c.SMTP.Password, Auth: c.SMTP.Auth, Timeout: 30 * time.Second}
 }
 
 // SKURegexp compiles sku_pattern (nil when empty: the parser's default).

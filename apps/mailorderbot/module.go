@@ -13,6 +13,9 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/reply"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/mailauth"
+	// The ssm: and secretsmanager: refresh token stores.
+	_ "github.com/plba/plba/pkg/mailauth/awsstore"
 	"github.com/plba/plba/pkg/source/imapsource"
 	"github.com/plba/plba/pkg/workers"
 )
@@ -44,6 +47,8 @@ type Options struct {
 	// every use with ErrPartNotLinked, so every function sees the same
 	// sources, queues and routines.
 	Parts Parts
+	// Auth is for tests of the auth command (follow the sign-in URL).
+	Auth mailauth.CommandOptions
 }
 
 // Parts build the bot's two heavy pieces. Each is a function value so that
@@ -61,6 +66,9 @@ type Parts struct {
 	// Review resolves an order in review (parts.Review, which calls
 	// handler.Resolve): `orders review` and the control plane use it.
 	Review func(ctx context.Context, env RoutineEnv, key domain.MessageKey, d ReviewDecision) (domain.Order, error)
+	// CheckLogin connects to the mailbox and logs in (`auth check`,
+	// `auth login`): imapsource.CheckLogin.
+	CheckLogin func(ctx context.Context, cfg imapsource.Config, opts ...imapsource.Option) error
 }
 
 // ReviewDecision is a person's resolution of an order in review; see
@@ -96,6 +104,7 @@ type Module struct {
 	opts  Options
 	cfg   Config
 	store store.OrderStore
+	log   *slog.Logger
 
 	mu     sync.Mutex
 	counts map[string]int
@@ -136,7 +145,12 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	if err := m.cfg.Validate(); err != nil {
 		return err
 	}
+	// A refresh token given as a reference (${ssm:...}) is written back
+	// there when the provider rotates it.
+	mailauth.BindStore(r.Config(), ConfigPath+".imap.auth", &m.cfg.IMAP.Auth)
+	mailauth.BindStore(r.Config(), ConfigPath+".smtp.auth", &m.cfg.SMTP.Auth)
 	log := r.Logger()
+	m.log = log
 	if m.opts.Demo {
 		addr, err := startDemo(r, m.opts.DemoInterval)
 		if err != nil {

@@ -14,10 +14,12 @@ import (
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/mailauth"
 )
 
-// Commands implements contracts.CommandProvider: the bot adds `orders` to
-// its runner's command line.
+// Commands implements contracts.CommandProvider: the bot adds `orders` and
+// `auth` (OAuth 2.0 login of its mailbox, auth.go) to its runner's command
+// line.
 func (m *Module) Commands() []contracts.Command {
 	return []contracts.Command{{
 		Name:    "orders",
@@ -26,7 +28,7 @@ func (m *Module) Commands() []contracts.Command {
 		// stand in for an IMAP section the file may not have.
 		Demo: true,
 		Run:  m.ordersCmd,
-	}}
+	}, mailauth.Command(m.authTargets, m.opts.Auth)}
 }
 
 func (m *Module) ordersCmd(ctx context.Context, env contracts.CommandEnv, args []string) int {

@@ -176,6 +176,11 @@ type SecretRef struct {
 	KMSKeyARN string `yaml:"kms_key_arn"`
 	// Functions lists who may read it: poller, worker and/or control.
 	Functions []string `yaml:"functions"`
+	// Writable lets those functions also replace the value: an OAuth
+	// refresh token the provider rotates is written back
+	// (ssm:PutParameter or secretsmanager:PutSecretValue on that one
+	// parameter or secret, kms:Encrypt with a customer managed key).
+	Writable bool `yaml:"writable"`
 }
 
 // overlay returns r with the keys o sets: a location given in o replaces
@@ -195,6 +200,9 @@ func (r SecretRef) overlay(o SecretRef) SecretRef {
 	}
 	if o.Functions != nil {
 		r.Functions = o.Functions
+	}
+	if o.Writable {
+		r.Writable = true
 	}
 	return r
 }

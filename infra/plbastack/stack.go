@@ -430,7 +430,7 @@ func (s *Stack) addFunctions() {
 	for _, fn := range []string{Poller, Worker, Control} {
 		for _, n := range slices.Sorted(maps.Keys(secrets)) {
 			if sec := secrets[n]; slices.Contains(sec.Functions, fn) {
-				s.allowSecret(roles[fn], n, cfg.expand(sec.SSMParameter), cfg.expand(sec.Secret), sec.KMSKeyARN)
+				s.allowSecret(roles[fn], n, cfg.expand(sec.SSMParameter), cfg.expand(sec.Secret), sec.KMSKeyARN, sec.Writable)
 			}
 		}
 	}
@@ -481,8 +481,11 @@ func (s *Stack) allow(role awsiam.Role, sid string, actions []string, resources 
 // (aws/ssm, aws/secretsmanager) no KMS statement is needed: their key
 // policies allow use through the service by any principal of the account
 // that may call it. A customer managed key (kmsARN) gets kms:Decrypt,
-// restricted to use through that service.
-func (s *Stack) allowSecret(role awsiam.Role, what, ssmName, secretName, kmsARN string) {
+// restricted to use through that service. A writable secret (a rotated
+// OAuth refresh token) adds ssm:PutParameter or
+// secretsmanager:PutSecretValue on the same ARN, and kms:Encrypt (plus
+// kms:GenerateDataKey for Secrets Manager) with a customer managed key.
+func (s *Stack) allowSecret(role awsiam.Role, what, ssmName, secretName, kmsARN string, writable bool) {
 	service := "ssm"
 	if secretName != "" {
 		service = "secretsmanager"
@@ -495,6 +498,9 @@ func (s *Stack) allowSecret(role awsiam.Role, what, ssmName, secretName, kmsARN 
 			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
 		})
 		s.allow(role, "Read"+what, []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, *arn)
+		if writable {
+			s.allow(role, "Write"+what, []string{"secretsmanager:PutSecretValue"}, *arn)
+		}
 	} else {
 		arn := s.Stack.FormatArn(&awscdk.ArnComponents{
 			Service:      jsii.String("ssm"),
@@ -503,12 +509,19 @@ func (s *Stack) allowSecret(role awsiam.Role, what, ssmName, secretName, kmsARN 
 			ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 		})
 		s.allow(role, "Read"+what, []string{"ssm:GetParameter", "ssm:GetParameters"}, *arn)
+		if writable {
+			s.allow(role, "Write"+what, []string{"ssm:PutParameter"}, *arn)
+		}
 	}
 	if kmsARN != "" {
+		actions := []string{"kms:Decrypt"}
+		if writable {
+			actions = append(actions, "kms:Encrypt", "kms:GenerateDataKey")
+		}
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("Decrypt" + what),
 			Effect:    awsiam.Effect_ALLOW,
-			Actions:   jsii.Strings("kms:Decrypt"),
+			Actions:   jsii.Strings(actions...),
 			Resources: jsii.Strings(kmsARN),
 			Conditions: &map[string]any{"StringEquals": map[string]any{
 				"kms:ViaService": service + "." + *s.Stack.Region() + ".amazonaws.com",

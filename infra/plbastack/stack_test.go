@@ -644,6 +644,13 @@ func TestVariantOptions(t *testing.T) {
 			SSMParameter: "/plba/{stage}/smtp-password",
 			Functions:    []string{"worker"},
 		},
+		// An OAuth refresh token the provider rotates: written back.
+		"IMAPRefreshToken": {
+			Env:          "PLBA_APPS__MAILORDERBOT__IMAP__AUTH__OAUTH2__REFRESH_TOKEN",
+			SSMParameter: "/plba/{stage}/imap-refresh-token",
+			Writable:     true,
+			Functions:    []string{"poller", "worker"},
+		},
 	}
 	cfg.Control.FunctionURL = false
 	cfg.Worker.BatchSize = 100
@@ -698,6 +705,14 @@ func TestVariantOptions(t *testing.T) {
 	}
 	if env["PLBA_APPS__MAILORDERBOT__SMTP__PASSWORD"] != "${ssm:/plba/test/smtp-password}" {
 		t.Errorf("SMTP password reference = %v", env["PLBA_APPS__MAILORDERBOT__SMTP__PASSWORD"])
+	}
+	// The refresh token: poller and worker read and write it, control
+	// neither.
+	rw := []string{"ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"}
+	for fn, want := range map[string]bool{"plba-test-poller": true, "plba-test-worker": true, "plba-test-control": false} {
+		if got := got[fn]["ssm:/plba/test/imap-refresh-token"]; (got != nil) != want || (want && !slices.Equal(got, rw)) {
+			t.Errorf("%s on the refresh token: %v, want %v", fn, got, want)
+		}
 	}
 	// Only the worker may read the SMTP password, and it has no other new
 	// access.

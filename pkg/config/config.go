@@ -43,7 +43,8 @@ type Options struct {
 	// [Manager.Watch].
 	Providers []contracts.ConfigProvider
 	// Resolvers resolve secret references by scheme ("ssm" in
-	// ${ssm:/path}). "env" is added when missing, reading Environ.
+	// ${ssm:/path}). "env" is added when missing, reading Environ, and
+	// "file" ([FileResolver]).
 	Resolvers map[string]Resolver
 	// Schemas are declarations made before the first load, path → pointer
 	// to a struct with defaults; the same as calling [Manager.Declare].
@@ -126,6 +127,9 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if _, ok := m.opts.Resolvers["env"]; !ok {
 		m.opts.Resolvers["env"] = EnvResolver(opts.Environ)
 	}
+	if _, ok := m.opts.Resolvers["file"]; !ok {
+		m.opts.Resolvers["file"] = FileResolver()
+	}
 	paths := make([]string, 0, len(opts.Schemas))
 	for p := range opts.Schemas {
 		paths = append(paths, p)
@@ -188,6 +192,15 @@ func (m *Manager) Keys() []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// SecretRef returns the reference text a leaf key's value was resolved
+// from ("${ssm:/plba/prod/imap-refresh-token}"), or false when the value
+// was not a reference. It lets a module write a rotated secret back where
+// it came from (package mailauth does, for OAuth refresh tokens).
+func (m *Manager) SecretRef(path string) (string, bool) {
+	v, ok := m.cur.Load().refs[path].(string)
+	return v, ok && v != ""
 }
 
 // Raw returns a copy of the effective configuration at path (a nested map,

@@ -10,6 +10,8 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/v2"
+
+	"github.com/plba/plba/pkg/contracts"
 )
 
 func decoderConfig(out any, md *mapstructure.Metadata) *mapstructure.DecoderConfig {
@@ -106,7 +108,7 @@ func decodeInto(st *state, path string, out any) []Problem {
 	if len(probs) == 0 {
 		if vv, ok := out.(interface{ Validate() error }); ok {
 			if err := vv.Validate(); err != nil {
-				probs = append(probs, Problem{Path: path, Source: st.sourceOf(path), Rule: "validate", Message: err.Error()})
+				probs = append(probs, validateProblems(st, path, err)...)
 			}
 		}
 	}
@@ -169,4 +171,24 @@ func (st *state) isSecretPath(key string) bool {
 		}
 	}
 	return false
+}
+
+// validateProblems reports a Validate method's error: each
+// *contracts.ConfigError in it (through errors.Join and wrapping) at its
+// key, with that key's source; anything else at path.
+func validateProblems(st *state, path string, err error) []Problem {
+	var probs []Problem
+	for _, e := range flattenErrs(err) {
+		var ce *contracts.ConfigError
+		if errors.As(e, &ce) && ce.Key != "" {
+			key := ce.Key
+			if path != "" {
+				key = path + "." + key
+			}
+			probs = append(probs, Problem{Path: key, Source: st.sourceOf(key), Rule: "validate", Message: ce.Message})
+			continue
+		}
+		probs = append(probs, Problem{Path: path, Source: st.sourceOf(path), Rule: "validate", Message: e.Error()})
+	}
+	return probs
 }

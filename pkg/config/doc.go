@@ -27,10 +27,11 @@
 //
 // # Secrets
 //
-// A string value may hold secret references: ${env:NAME}, ${ssm:/path} and
-// ${secretsmanager:name}, resolved by the [Resolver] registered for the
-// scheme ([Options.Resolvers]; "env" is always there, the AWS ones come from
-// package awsconfig). A value that held a reference, a value a provider
+// A string value may hold secret references: ${env:NAME}, ${file:PATH},
+// ${ssm:/path} and ${secretsmanager:name}, resolved by the [Resolver]
+// registered for the scheme ([Options.Resolvers]; "env" and "file" are
+// always there, the AWS ones come from package awsconfig).
+// [Manager.SecretRef] tells which reference a value came from. A value that held a reference, a value a provider
 // returned as [contracts.Secret], and every field typed [contracts.Secret] in
 // a declared struct is secret: [Manager.Redacted], [Manager.WriteEffective],
 // log lines and every error message print [contracts.Redacted] instead.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"regexp"
 	"strings"
@@ -52,7 +53,24 @@ var refPattern = regexp.MustCompile(`\$\{([a-z][a-z0-9_]*):([^}]*)\}`)
 
 // knownSchemes are treated as references (and fail loudly without a
 // resolver); an unknown scheme is left as literal text.
-var knownSchemes = map[string]bool{"env": true, "ssm": true, "secretsmanager": true}
+var knownSchemes = map[string]bool{"env": true, "file": true, "ssm": true, "secretsmanager": true}
+
+// FileResolver resolves ${file:PATH}: the file's content without trailing
+// white space — a secret mounted as a file, or an OAuth refresh token file
+// (package mailauth writes a rotated token back to it). A missing file is
+// an error wrapping [ErrNotFound]; the error never quotes the content.
+func FileResolver() Resolver {
+	return ResolverFunc(func(_ context.Context, path string) (string, error) {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("file %s: %w", path, ErrNotFound)
+		}
+		if err != nil {
+			return "", fmt.Errorf("file %s: %w", path, err)
+		}
+		return strings.TrimRight(string(b), " \t\r\n"), nil
+	})
+}
 
 // resolve replaces every reference in s. isRef reports whether s held one
 // (then the whole value is secret, resolved or not).

@@ -38,3 +38,27 @@ type Config interface {
 type ConfigDeclarer interface {
 	DeclareConfig(cfg Config) error
 }
+
+// ConfigError is a problem a configuration struct's Validate method found
+// at one key: Key is relative to the struct's own path ("imap.auth.mechanism"
+// under apps.mailorderbot). The configuration manager reports it at that
+// key, with the file and line the value came from, so the user sees which
+// setting in which file is wrong. A Validate method may return several,
+// joined with errors.Join.
+type ConfigError struct {
+	Key     string
+	Message string
+	// Err is an optional sentinel the error wraps (a package's
+	// ErrInvalidConfig) for callers that branch with errors.Is.
+	Err error
+}
+
+func (e *ConfigError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error() + ": " + e.Key + ": " + e.Message
+	}
+	return e.Key + ": " + e.Message
+}
+
+// Unwrap returns Err.
+func (e *ConfigError) Unwrap() error { return e.Err }

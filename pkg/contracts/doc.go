@@ -12,6 +12,10 @@
 //   - routines ([Routine]) that do the business work for one task kind;
 //   - custom workers ([Worker]) and health contributors ([HealthContributor]).
 //
+// A module may also offer commands ([CommandProvider]), control actions
+// ([ActionProvider]) and status page panels over those actions
+// ([PanelProvider]).
+//
 // The deployment decides how those pieces run: the local runner puts a source
 // worker and a consumer pool around a [TaskQueue]; the Lambda adapters run the
 // sources once per scheduled invocation and the routines once per SQS record.

@@ -34,8 +34,10 @@
 //	restart      mutate          fresh worker instance         not supported
 //	outcomes     read            ring of recent outcomes       not supported (no shared memory)
 //	actions      read            this table                    this table
+//	panels       read            modules' status page panels   same
 //
-// Modules add actions by implementing [contracts.ActionProvider].
+// Modules add actions by implementing [contracts.ActionProvider], and
+// status page panels over them with [contracts.PanelProvider].
 //
 // # Security
 //
@@ -60,7 +62,9 @@
 //	GET  /healthz              200 when live, 503 otherwise
 //	GET  /readyz               200 when ready, 503 otherwise (health result)
 //	GET  /status, /config      the status or config result, without envelope
-//	GET  /                     HTML status page
+//	GET  /                     the live status page: static HTML, CSS and
+//	                           script (embedded; hash-based CSP) that
+//	                           call the actions below
 //	GET  /api/v1/ACTION        read actions, parameters from the query
 //	POST /api/v1/ACTION        any action, parameters as a JSON object body
 package control

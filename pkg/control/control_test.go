@@ -170,7 +170,7 @@ func TestHTTPEndpoints(t *testing.T) {
 		len(st.Workers) != 2 || len(st.Queues) != 1 || st.Queues[0].Dead != 1 {
 		t.Fatalf("status %+v", st)
 	}
-	if code, body := e.do(t, req{method: "GET", path: "/"}); code != 200 || !strings.Contains(body, "pool:job") || !strings.Contains(body, "<table") {
+	if code, body := e.do(t, req{method: "GET", path: "/"}); code != 200 || !strings.Contains(body, `<table id="workers"`) || !strings.Contains(body, "/api/v1/") {
 		t.Fatalf("page %d %s", code, body)
 	}
 	if code, body := e.do(t, req{method: "GET", path: "/config"}); code != 200 || !strings.Contains(body, contracts.Redacted) {

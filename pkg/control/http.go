@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"log/slog"
 	"mime"
@@ -328,54 +327,6 @@ func (h *httpHandler) plain(action string) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(res.Result)
-	}
-}
-
-// pageTmpl is parsed on first use; no package-level value refers to
-// html/template, so binaries that never serve the page (the Lambda
-// functions) do not link it.
-var (
-	pageOnce sync.Once
-	pageT    *template.Template
-)
-
-func pageTmpl() *template.Template {
-	pageOnce.Do(func() { pageT = parsePage() })
-	return pageT
-}
-
-func parsePage() *template.Template {
-	return template.Must(template.New("page").Funcs(template.FuncMap{
-		"str": func(s fmt.Stringer) string { return s.String() },
-	}).Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
-<title>PLBA status</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.up{color:#070}.degraded{color:#a60}.down{color:#b00}</style></head>
-<body><h1>PLBA <small>{{.State}}{{if .Uptime}} · up {{.Uptime}}{{end}}</small></h1>
-<p id="health" class="{{str .Health.Status}}">health: {{str .Health.Status}} · live: {{.Health.Live}} · ready: {{.Health.Ready}}{{if .ConfigVersion}} · config {{.ConfigVersion}}{{end}}{{if .Build}} · build {{.Build}}{{end}}</p>
-<h2>Workers</h2><table id="workers"><tr><th>name</th><th>kind</th><th>state</th><th>in flight</th><th>succeeded</th><th>failed</th><th>published</th><th>restarts</th><th>last error</th></tr>
-{{range .Workers}}<tr><td>{{.Name}}</td><td>{{.Kind}}</td><td>{{.State}}</td><td>{{.InFlight}}</td><td>{{.Succeeded}}</td><td>{{.Failed}}</td><td>{{.Published}}</td><td>{{.Restarts}}</td><td>{{.LastError}}</td></tr>{{end}}</table>
-<h2>Queues</h2><table id="queues"><tr><th>name</th><th>backend</th><th>ready</th><th>in flight</th><th>delayed</th><th>dead</th><th>published</th><th>acked</th><th>nacked</th></tr>
-{{range .Queues}}<tr><td>{{.Name}}</td><td>{{.Backend}}</td><td>{{.Ready}}</td><td>{{.InFlight}}</td><td>{{.Delayed}}</td><td>{{.Dead}}</td><td>{{.Published}}</td><td>{{.Acked}}</td><td>{{.Nacked}}</td></tr>{{end}}</table>
-<h2>Health</h2><table id="components"><tr><th>component</th><th>state</th><th>message</th></tr>
-{{range .Health.Components}}<tr><td>{{.Name}}</td><td class="{{str .State}}">{{str .State}}</td><td>{{.Message}}</td></tr>{{end}}</table>
-</body></html>`))
-}
-
-func (h *httpHandler) page(w http.ResponseWriter, r *http.Request) {
-	var st StatusResult
-	if err := h.o.Service.Do(r.Context(), Call{Action: "status"}).Decode(&st); err != nil {
-		http.Error(w, "status: "+err.Error(), http.StatusBadGateway)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	// The page never needs to be framed (clickjacking).
-	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-	if err := pageTmpl().Execute(w, st); err != nil {
-		h.o.Logger.Warn("status page", "err", err)
 	}
 }
 

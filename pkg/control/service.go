@@ -241,7 +241,48 @@ func NewService(opts Options) (*Service, error) {
 			}
 		}
 	}
+	panels, err := s.collectPanels(opts.Modules)
+	if err != nil {
+		return nil, err
+	}
+	s.mustAdd(Typed("panels", "the modules' status page panels: read action, columns, row actions", Read,
+		func(context.Context, struct{}) (PanelsResult, error) { return PanelsResult{Panels: panels}, nil }))
 	return s, nil
+}
+
+// PanelsResult answers "panels": what the modules contribute to the status
+// page ([contracts.PanelProvider]), in module order.
+type PanelsResult struct {
+	Panels []contracts.Panel `json:"panels"`
+}
+
+// collectPanels gathers the modules' panels and checks that each names
+// actions this service serves, so a typo fails at start, not on the page.
+func (s *Service) collectPanels(mods []contracts.ApplicationModule) ([]contracts.Panel, error) {
+	out := []contracts.Panel{}
+	ids := map[string]bool{}
+	for _, m := range mods {
+		pp, ok := m.(contracts.PanelProvider)
+		if !ok {
+			continue
+		}
+		for _, p := range pp.Panels() {
+			if p.ID == "" || ids[p.ID] {
+				return nil, fmt.Errorf("module %s: panel %q: empty or duplicate id", m.Name(), p.ID)
+			}
+			ids[p.ID] = true
+			if _, ok := s.actions[p.Action]; !ok {
+				return nil, fmt.Errorf("module %s: panel %s reads unknown action %q", m.Name(), p.ID, p.Action)
+			}
+			for _, ra := range p.RowActions {
+				if _, ok := s.actions[ra.Action]; !ok {
+					return nil, fmt.Errorf("module %s: panel %s: row action %q calls unknown action %q", m.Name(), p.ID, ra.Label, ra.Action)
+				}
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 func (s *Service) mustAdd(a Action) {

@@ -145,11 +145,15 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 			_ = mgr.Stop(context.Background(), true)
 			return exitFor(errw, a.name(), err)
 		}
+		page := "http://" + ctl.Addr() + "/"
 		if ctlPrep.Generated {
-			log.Info("control plane listening", "url", "http://"+ctl.Addr()+"/", "token_file", ctlPrep.TokenFile)
+			log.Info("control plane listening", "url", page, "token_file", ctlPrep.TokenFile)
 		} else {
-			log.Info("control plane listening", "url", "http://"+ctl.Addr()+"/")
+			log.Info("control plane listening", "url", page)
 		}
+		// The one line a person running `make run` looks for: the live
+		// status page (its buttons ask for the token above).
+		log.Info("status page: open " + page + " in a browser")
 	}
 	// platform.log's levels apply again on every reload (the format is
 	// fixed at start).

@@ -16,6 +16,11 @@
 # same config: PLBA_DOVECOT_DIR (state directory), PLBA_DOVECOT_PORT and
 # PLBA_DOVECOT_TLS_PORT override the defaults.
 #
+# PLBA_DOVECOT_OAUTH2_URL (a private instance of an OAuth test) adds the
+# XOAUTH2 and OAUTHBEARER mechanisms with an oauth2 passdb that validates
+# bearer tokens by RFC 7662 introspection (POST token=...) at that URL; the
+# token's "username" must be the login user. Password logins keep working.
+#
 # As root, Dovecot runs as the system user "plbatest" (created by install):
 # Dovecot's internal and login users must be the user that runs it.
 set -euo pipefail
@@ -25,6 +30,7 @@ set -euo pipefail
 dir=${PLBA_DOVECOT_DIR:-$root/var/services/dovecot}
 port=${PLBA_DOVECOT_PORT:-10143}
 tls_port=${PLBA_DOVECOT_TLS_PORT:-10993}
+oauth2_url=${PLBA_DOVECOT_OAUTH2_URL:-}
 run_user=plbatest
 
 as_user() {
@@ -73,11 +79,13 @@ ssl = yes
 ssl_cert = <$dir/cert.pem
 ssl_key = <$dir/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login$( [ -n "$oauth2_url" ] && printf ' xoauth2 oauthbearer\nauth_failure_delay = 0\nlogin_trusted_networks = 127.0.0.0/8')
 mail_location = maildir:$dir/mail/%u
+$(oauth2_passdb)
 passdb {
   driver = static
   args = password=pass
+  mechanisms = plain login
 }
 userdb {
   driver = static
@@ -112,6 +120,28 @@ EOF
 	if [ "$(id -u)" -eq 0 ]; then
 		chown -R "$run_user:$group" "$dir"
 	fi
+}
+
+# oauth2_passdb prints the oauth2 passdb block and writes its settings file
+# when PLBA_DOVECOT_OAUTH2_URL is set.
+oauth2_passdb() {
+	[ -n "$oauth2_url" ] || return 0
+	cat >"$dir/oauth2.conf.ext" <<EOF2
+introspection_mode = post
+introspection_url = $oauth2_url
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
+EOF2
+	cat <<EOF2
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $dir/oauth2.conf.ext
+}
+EOF2
 }
 
 pidfile() { echo "$dir/run/master.pid"; }

@@ -14,6 +14,7 @@ package parts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/plba/plba/apps/mailorderbot"
@@ -27,7 +28,7 @@ import (
 )
 
 // All is every part: what the local runner and the worker function use.
-var All = mailorderbot.Parts{Source: imapsource.Open, Routine: Routine, Review: Review}
+var All = mailorderbot.Parts{Source: imapsource.Open, Routine: Routine, Review: Review, CheckLogin: imapsource.CheckLogin}
 
 // Review resolves an order in review with handler.Resolve (the routine's
 // catalog, sender and From address, from the same configuration).
@@ -43,7 +44,13 @@ func Review(ctx context.Context, env mailorderbot.RoutineEnv, key domain.Message
 	if err != nil {
 		return domain.Order{}, err
 	}
-	return h.Resolve(ctx, key, handler.Decision{Accept: d.Accept, Lines: d.Lines, Reason: d.Reason})
+	o, err := h.Resolve(ctx, key, handler.Decision{Accept: d.Accept, Lines: d.Lines, Reason: d.Reason})
+	if errors.Is(err, handler.ErrInvalidDecision) {
+		// The module cannot import handler (the control function links
+		// no parser): it branches on its own sentinel.
+		err = fmt.Errorf("%w: %w", mailorderbot.ErrInvalidReview, err)
+	}
+	return o, err
 }
 
 // Routine builds the order routine (handler.Handler) from the module's

@@ -109,6 +109,9 @@ type smtpServer struct {
 	got      []delivery
 	rejectTo string
 	addr     string
+	// bearer, when set, offers XOAUTH2 and OAUTHBEARER and decides
+	// whether a token is valid for a user (oauth_test.go).
+	bearer func(user, token string) bool
 }
 
 type delivery struct {
@@ -123,8 +126,16 @@ type session struct {
 	auth bool
 }
 
-func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
-func (s *session) Auth(string) (sasl.Server, error) {
+func (s *session) AuthMechanisms() []string {
+	if s.s.bearer != nil {
+		return []string{sasl.Plain, "XOAUTH2", sasl.OAuthBearer}
+	}
+	return []string{sasl.Plain}
+}
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if s.s.bearer != nil && mech != sasl.Plain {
+		return bearerServer(s, mech), nil
+	}
 	return sasl.NewPlainServer(func(_, user, pass string) error {
 		if user != "bot" || pass != "s3cret-pw" {
 			return errors.New("invalid credentials")

@@ -8,14 +8,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/mailauth"
 )
 
 // Sender delivers a composed reply.
@@ -39,6 +40,9 @@ type SMTPConfig struct {
 	// Username and Password enable AUTH PLAIN when Username is set.
 	Username string
 	Password contracts.Secret
+	// Auth chooses another mechanism: xoauth2 or oauthbearer with an
+	// OAuth 2.0 token (Gmail, Microsoft 365); see package mailauth.
+	Auth mailauth.Config
 	// Timeout bounds one delivery; default 30s.
 	Timeout time.Duration
 	// TLSConfig overrides the TLS settings (tests use it to trust a test CA).
@@ -48,6 +52,10 @@ type SMTPConfig struct {
 // SMTPSender sends replies with the go-smtp client, one connection per reply.
 type SMTPSender struct {
 	cfg SMTPConfig
+
+	// login is built at the first send (it may open a token store).
+	mu    sync.Mutex
+	login *mailauth.Login
 }
 
 // NewSMTPSender validates cfg and returns a sender.
@@ -62,6 +70,13 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 	case TLSNone, TLSStartTLS, TLSImplicit:
 	default:
 		return nil, fmt.Errorf("reply: smtp tls %q: want none, starttls or implicit", cfg.TLS)
+	}
+	cfg.Auth = cfg.Auth.WithDefaults(mailauth.MechPlain)
+	if err := cfg.Auth.Validate("auth.", mailauth.MechPlain); err != nil {
+		return nil, fmt.Errorf("reply: smtp %w", err)
+	}
+	if cfg.Auth.UsesOAuth2() && cfg.Username == "" {
+		return nil, fmt.Errorf("reply: smtp auth.mechanism %s needs a username", cfg.Auth.Mechanism)
 	}
 	host, _, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
@@ -87,6 +102,21 @@ var ErrRejected = errors.New("reply: smtp server refused the message")
 
 // Send implements [Sender].
 func (s *SMTPSender) Send(ctx context.Context, r domain.Reply) error {
+	return s.session(ctx, func(c *smtp.Client) error {
+		if err := c.SendMail(r.From, r.To, bytes.NewReader(r.Raw)); err != nil {
+			return s.wrap("send "+string(r.Key), err)
+		}
+		return nil
+	})
+}
+
+// Check connects, logs in as configured and quits (plba auth check).
+func (s *SMTPSender) Check(ctx context.Context) error {
+	return s.session(ctx, func(*smtp.Client) error { return nil })
+}
+
+// session connects, starts TLS, logs in, runs f and quits.
+func (s *SMTPSender) session(ctx context.Context, f func(*smtp.Client) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	var d net.Dialer
@@ -115,12 +145,12 @@ func (s *SMTPSender) Send(ctx context.Context, r domain.Reply) error {
 	}
 	defer c.Close()
 	if s.cfg.Username != "" {
-		if err := c.Auth(sasl.NewPlainClient("", s.cfg.Username, s.cfg.Password.Reveal())); err != nil {
+		if err := s.authenticate(ctx, c); err != nil {
 			return s.wrap("auth", err)
 		}
 	}
-	if err := c.SendMail(r.From, r.To, bytes.NewReader(r.Raw)); err != nil {
-		return s.wrap("send "+string(r.Key), err)
+	if err := f(c); err != nil {
+		return err
 	}
 	if err := c.Quit(); err != nil {
 		slog.Default().DebugContext(ctx, "smtp quit failed after the message was accepted", "err", err)
@@ -128,7 +158,33 @@ func (s *SMTPSender) Send(ctx context.Context, r domain.Reply) error {
 	return nil
 }
 
+// authenticate logs in with PLAIN, or with a bearer token that is
+// refreshed and tried once more when the server answers 535.
+func (s *SMTPSender) authenticate(ctx context.Context, c *smtp.Client) error {
+	s.mu.Lock()
+	if s.login == nil {
+		l, err := mailauth.NewLogin(ctx, s.cfg.Auth, mailauth.MechPlain, s.cfg.Addr, s.cfg.Username, s.cfg.Password)
+		if err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		s.login = l
+	}
+	l := s.login
+	s.mu.Unlock()
+	return l.Authenticate(ctx, c.Auth, func(err error) bool {
+		var se *smtp.SMTPError
+		return errors.As(err, &se) && (se.Code == 535 || se.Code == 534)
+	})
+}
+
 func (s *SMTPSender) wrap(op string, err error) error {
+	if mailauth.IsAuthError(err) {
+		// A refused token or refresh token: sending again will not help
+		// until someone runs plba auth login, but the reply must stay in
+		// the outbox, so it is not ErrRejected.
+		return fmt.Errorf("reply: smtp %s: %s: %w", s.cfg.Addr, op, err)
+	}
 	var se *smtp.SMTPError
 	if errors.As(err, &se) && se.Code >= 500 {
 		return fmt.Errorf("%w: smtp %s: %s: %w", ErrRejected, s.cfg.Addr, op, err)

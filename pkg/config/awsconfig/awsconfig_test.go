@@ -129,6 +129,24 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:" + id,
 			"Name": id, "SecretString": v, "VersionId": "v1"})
+	case "AmazonSSM.PutParameter":
+		name, _ := in["Name"].(string)
+		v, _ := in["Value"].(string)
+		typ, _ := in["Type"].(string)
+		if _, ok := f.params[name]; ok && in["Overwrite"] != true {
+			fail("ParameterAlreadyExists", "")
+			return
+		}
+		f.params[name] = [2]string{typ, v}
+		_ = json.NewEncoder(w).Encode(map[string]any{"Version": 2, "Tier": "Standard"})
+	case "secretsmanager.PutSecretValue":
+		id, _ := in["SecretId"].(string)
+		if _, ok := f.secret[id]; !ok {
+			fail("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+			return
+		}
+		f.secret[id], _ = in["SecretString"].(string)
+		_ = json.NewEncoder(w).Encode(map[string]any{"ARN": "arn:x", "Name": id, "VersionId": "v2"})
 	default:
 		fail("UnknownOperationException", target)
 	}

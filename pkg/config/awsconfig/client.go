@@ -34,8 +34,9 @@ type Parameter struct {
 
 // Client reads Parameter Store parameters and Secrets Manager secrets over
 // their JSON APIs (POST / with X-Amz-Target, signed with Signature Version
-// 4). It implements [SSMAPI] and [SecretsManagerAPI] with the three calls
-// PLBA needs, instead of the SDK's service clients: those are about 4.5 MB of
+// 4). It implements [SSMAPI] and [SecretsManagerAPI] with the calls
+// PLBA needs (and PutParameter, PutSecretValue for rotated OAuth refresh
+// tokens), instead of the SDK's service clients: those are about 4.5 MB of
 // a Lambda bootstrap for three operations.
 //
 // Endpoints: AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL_SECRETS_MANAGER (via
@@ -120,6 +121,30 @@ func (c *Client) GetSecretValue(ctx context.Context, id string) (string, error) 
 		return "", fmt.Errorf("secretsmanager secret %s: no SecretString (binary secrets are not supported)", id)
 	}
 	return *out.SecretString, nil
+}
+
+// PutParameter overwrites parameter name with value as a SecureString
+// (KMS key: keyID, or the account's aws/ssm key when empty). It returns the
+// new version. PLBA writes back rotated OAuth refresh tokens with it.
+func (c *Client) PutParameter(ctx context.Context, name, value, keyID string) (int64, error) {
+	in := map[string]any{"Name": name, "Value": value, "Type": "SecureString", "Overwrite": true}
+	if keyID != "" {
+		in["KeyId"] = keyID
+	}
+	var out struct{ Version int64 }
+	if err := c.call(ctx, ssmService, "PutParameter", in, &out); err != nil {
+		return 0, fmt.Errorf("ssm parameter %s: %w", name, err)
+	}
+	return out.Version, nil
+}
+
+// PutSecretValue stores value as the new current SecretString of secret id.
+func (c *Client) PutSecretValue(ctx context.Context, id, value string) error {
+	var out struct{ VersionId string }
+	if err := c.call(ctx, smService, "PutSecretValue", map[string]any{"SecretId": id, "SecretString": value}, &out); err != nil {
+		return fmt.Errorf("secretsmanager secret %s: %w", id, err)
+	}
+	return nil
 }
 
 // APIError is an error answer of an AWS API.

@@ -164,3 +164,28 @@ func TestClientNeedsARegionWithoutEndpoint(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestClientWritesSecrets: PutParameter overwrites as a SecureString,
+// PutSecretValue replaces the secret string (OAuth refresh token rotation).
+func TestClientWritesSecrets(t *testing.T) {
+	f, srv := newFake(t)
+	f.params["/plba/rt"] = [2]string{"SecureString", "old"}
+	f.secret["mail"] = "old"
+	c := awsconfig.NewClient(awsCfg(srv.URL))
+	if v, err := c.PutParameter(t.Context(), "/plba/rt", "new-token", ""); err != nil || v != 2 {
+		t.Fatalf("PutParameter = %d, %v", v, err)
+	}
+	if p, err := c.GetParameter(t.Context(), "/plba/rt"); err != nil || p.Value != "new-token" || p.Type != "SecureString" {
+		t.Fatalf("after put: %+v, %v", p, err)
+	}
+	if err := c.PutSecretValue(t.Context(), "mail", "new-token"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c.GetSecretValue(t.Context(), "mail"); v != "new-token" {
+		t.Fatalf("secret after put: %q", v)
+	}
+	err := c.PutSecretValue(t.Context(), "missing", "new-token")
+	if !errors.Is(err, config.ErrNotFound) || strings.Contains(err.Error(), "new-token") {
+		t.Fatalf("put to a missing secret: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/queue/driver"
@@ -52,6 +53,12 @@ func (d *Driver) newWaiter(ctx context.Context) (*waiter, error) {
 	o := *node.Options()
 	o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = 1, 0, 1, 1
 	o.OnConnect = nil
+	// The shared client's initConn writes MaintNotificationsConfig.Mode
+	// (under a lock of its own) when the server lacks RESP3 push support;
+	// NewClient would clone that struct through the shared pointer and race
+	// with it. The private blocking connection needs no maintenance
+	// notifications, so it gets a config of its own.
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	priv := redis.NewClient(&o)
 	conn := priv.Conn()
 	id, err := conn.ClientID(ctx).Result()

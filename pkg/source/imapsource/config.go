@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/mailauth"
 )
 
 // TLS modes for [Config.TLS].
@@ -50,6 +51,9 @@ type Config struct {
 
 	Username string           `koanf:"username" validate:"required"`
 	Password contracts.Secret `koanf:"password"`
+	// Auth chooses the login: LOGIN with Password (default), or OAuth 2.0
+	// (xoauth2, oauthbearer) with a provider preset; see auth.go.
+	Auth mailauth.Config `koanf:"auth"`
 
 	// Mailbox to read; default INBOX.
 	Mailbox string `koanf:"mailbox"`
@@ -129,6 +133,7 @@ func (c Config) withDefaults() Config {
 			*dst = def
 		}
 	}
+	c = c.withAuthDefaults()
 	set(&c.TLS, d.TLS)
 	set(&c.Mailbox, d.Mailbox)
 	set(&c.Mode, d.Mode)
@@ -154,7 +159,7 @@ func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, key, fmt.Sprintf(format, args...)))
+		errs = append(errs, &contracts.ConfigError{Key: key, Message: fmt.Sprintf(format, args...), Err: ErrInvalidConfig})
 	}
 	if c.Addr == "" {
 		bad("addr", "required")
@@ -168,6 +173,9 @@ func (c Config) Validate() error {
 	}
 	if c.Username == "" {
 		bad("username", "required")
+	}
+	for _, p := range c.Auth.Problems(mailauth.MechLogin) {
+		bad("auth."+p.Key, "%s", p.Message)
 	}
 	switch c.Mode {
 	case ModeIdle, ModePoll:

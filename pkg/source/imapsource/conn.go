@@ -96,7 +96,7 @@ func (s *Source) dial(ctx context.Context) (*conn, error) {
 		_ = cn.c.Close()
 		return nil, fmt.Errorf("imap: greeting from %s: %w", s.cfg.Addr, ctxErr(ctx, err))
 	}
-	if err := cn.c.Login(s.cfg.Username, s.cfg.Password.Reveal()).Wait(); err != nil {
+	if err := s.login(ctx, cn.c); err != nil {
 		_ = cn.c.Close()
 		// The server's text never contains the password; ours neither.
 		return nil, fmt.Errorf("imap: login as %q at %s: %w", s.cfg.Username, s.cfg.Addr, ctxErr(ctx, err))

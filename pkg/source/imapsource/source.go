@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/plba/plba/pkg/contracts"
+	"github.com/plba/plba/pkg/mailauth"
 )
 
 // Task attribute keys set on every task, next to [contracts.AttrSource] and
@@ -86,6 +87,7 @@ type Source struct {
 	now         func() time.Time
 	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	tlsConfig   *tls.Config
+	auth        authState // the login; auth.go
 
 	// Poll and Settle use a connection each, so a Poll blocked in Publish
 	// (a full queue) never holds up the Settle calls that would drain it.
@@ -574,6 +576,11 @@ func (s *Source) Health(ctx context.Context) contracts.Health {
 	switch {
 	case closed:
 		out = contracts.Down("closed")
+	case h.failures > 0 && mailauth.IsAuthError(h.lastErr):
+		// A refused refresh token or access token does not heal by
+		// retrying; a new plba auth login heals it (the token store is
+		// re-read before every refresh).
+		out = contracts.Down("login refused (OAuth 2.0): run plba auth login")
 	case h.failures >= 5:
 		out = contracts.Down(fmt.Sprintf("%d failed attempts in a row", h.failures))
 	case h.failures > 0:
