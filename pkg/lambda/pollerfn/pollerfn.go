@@ -193,7 +193,7 @@ func (p *Poller) poll(ctx, flushCtx context.Context, spec contracts.SourceSpec) 
 		}
 		sent = b.Sent()
 	}()
-	_, err = spec.Source.Poll(ctx, contracts.StampSource(b, spec.Source.Name()))
+	_, err = spec.Source.Poll(ctx, withInvocationTrace(ctx, contracts.StampSource(b, spec.Source.Name())))
 	return
 }
 
