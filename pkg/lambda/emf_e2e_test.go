@@ -60,6 +60,9 @@ func TestEMFFromInvocations(t *testing.T) {
 	if _, err := poller.Invoke(ctx, []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`)); err != nil {
 		t.Fatalf("poller: %v", err)
 	}
+	// The emulator copies the function's stdout on its own goroutine: the
+	// lines may arrive just after the invocation returned.
+	waitOutput(t, &pollerOut, func(out string) bool { return strings.Contains(out, `"plba.lambda.poller.published"`) })
 	pdocs := emfLines(t, pollerOut.String())
 	if v := sum(pdocs, lambda.MetricPollerPublished, map[string]string{"source": "numbers"}); v != tasks {
 		t.Errorf("poller published %v, want %d", v, tasks)
@@ -78,6 +81,10 @@ func TestEMFFromInvocations(t *testing.T) {
 		}
 		received += len(recs)
 	}
+	waitOutput(t, &workerOut, func(out string) bool {
+		return strings.Count(out, `"Name":"plba.lambda.batch.records"`) >= invocations
+	})
+	waitOutput(t, &workerErr, func(out string) bool { return strings.Count(out, `"e2e routine"`) >= tasks })
 	docs := emfLines(t, workerOut.String())
 	q := map[string]string{"queue": "work", "kind": "e2e.num"}
 	with := func(outcome string) map[string]string {
@@ -210,5 +217,18 @@ func checkTaskLogLines(t *testing.T, stderr string, tasks int) {
 	}
 	if n < tasks {
 		t.Errorf("%d routine log lines for %d tasks:\n%s", n, tasks, stderr)
+	}
+}
+
+// waitOutput waits until done(out) holds for what the function wrote so
+// far (at most 10 s).
+func waitOutput(t *testing.T, b *syncio.Buffer, done func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !done(b.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("output never complete:\n%s", b.String())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -70,7 +70,8 @@ func FunctionNamed(name string) (Function, bool) {
 }
 
 func pollerHandler(in *handlerInput) (any, error) {
-	p, err := pollerfn.New(pollerfn.Options{Sources: in.a.Sources, Steps: in.steps, Queues: in.queues, Reserve: in.p.Lambda.Reserve, Logger: in.o.Logger})
+	p, err := pollerfn.New(pollerfn.Options{Sources: in.a.Sources, Steps: in.steps, Queues: in.queues, Reserve: in.p.Lambda.Reserve,
+		Logger: in.o.Logger, Tracer: in.o.Assemble.Tracer})
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ func TestInvocationTraceParent(t *testing.T) {
 	rec := contracts.PublisherFunc(func(_ context.Context, t contracts.Task) error { got = append(got, t); return nil })
 	//lint:ignore SA1029 aws-lambda-go's own key is a plain string
 	ctx := context.WithValue(context.Background(), "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
-	pub := withInvocationTrace(ctx, rec)
+	pub := withInvocationTrace(ctx, nil, rec)
 	own := "00-11111111111111111111111111111111-2222222222222222-01"
 	_ = pub.Publish(ctx, contracts.Task{ID: "a"})
 	_ = pub.Publish(ctx, contracts.Task{ID: "b", Attributes: map[string]string{contracts.AttrTraceParent: own}})
@@ -26,7 +26,7 @@ func TestInvocationTraceParent(t *testing.T) {
 		t.Errorf("own traceparent replaced: %q", tp)
 	}
 	t.Setenv("_X_AMZN_TRACE_ID", "")
-	if p := withInvocationTrace(context.Background(), rec); p == nil {
+	if p := withInvocationTrace(context.Background(), nil, rec); p == nil {
 		t.Fatal("nil publisher")
 	} else {
 		got = nil
