@@ -91,6 +91,10 @@ type Config struct {
 	Table   TableConfig   `yaml:"table"`
 	Logs    LogsConfig    `yaml:"logs"`
 	Alarms  AlarmsConfig  `yaml:"alarms"`
+	// Tracing turns on Lambda active tracing (X-Ray) where it helps.
+	Tracing TracingConfig `yaml:"tracing"`
+	// Dashboard adds a CloudWatch dashboard of the main metrics.
+	Dashboard DashboardConfig `yaml:"dashboard"`
 
 	// App is the application's manifest ([LoadConfig] reads it).
 	App *Manifest `yaml:"-"`
@@ -265,10 +269,39 @@ type LogsConfig struct {
 	RetentionDays int `yaml:"retention_days"`
 }
 
-// AlarmsConfig configures where alarms notify.
+// AlarmsConfig configures the alarms and where they notify.
 type AlarmsConfig struct {
 	// TopicARN, when set, receives alarm and OK notifications.
 	TopicARN string `yaml:"topic_arn"`
+	// CreateTopic adds an SNS topic to the stack for the notifications
+	// (instead of TopicARN); Emails are subscribed to it (each confirms
+	// by mail).
+	CreateTopic bool     `yaml:"create_topic"`
+	Emails      []string `yaml:"emails"`
+	// OldestMessageAge: the task queue's oldest message older than this
+	// for 5 minutes raises an alarm (the workers fall behind or fail).
+	OldestMessageAge Duration `yaml:"oldest_message_age"`
+	// QueueDepth: more visible messages than this in the task queue for 5
+	// minutes raises an alarm.
+	QueueDepth int `yaml:"queue_depth"`
+	// DeadLetterExpiryWarning: an alarm is raised when the oldest dead
+	// letter is this close to queue.dlq_retention, before SQS deletes it.
+	DeadLetterExpiryWarning Duration `yaml:"dead_letter_expiry_warning"`
+}
+
+// TracingConfig is Lambda active tracing.
+type TracingConfig struct {
+	// Active turns on X-Ray active tracing for the poller and the worker:
+	// X-Ray then traces invocations and the SQS hop between them
+	// (AWSTraceHeader), which the worker's batch span links
+	// (docs/observability.md). The control function is left out: its
+	// calls are short reads and admin actions.
+	Active bool `yaml:"active"`
+}
+
+// DashboardConfig is the CloudWatch dashboard.
+type DashboardConfig struct {
+	Enabled bool `yaml:"enabled"`
 }
 
 // DefaultStage is used when no stage is given.
@@ -302,6 +335,10 @@ func DefaultConfig() Config {
 		},
 		Table: TableConfig{Retain: true},
 		Logs:  LogsConfig{RetentionDays: 30},
+		Alarms: AlarmsConfig{OldestMessageAge: Duration(15 * time.Minute), QueueDepth: 1000,
+			DeadLetterExpiryWarning: Duration(48 * time.Hour)},
+		Tracing:   TracingConfig{Active: true},
+		Dashboard: DashboardConfig{Enabled: true},
 	}
 }
 
@@ -415,7 +452,7 @@ var (
 	cronRE      = regexp.MustCompile(`^cron\(\S+( \S+){5}\)$`)
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	stackEnv    = map[string]bool{EnvStage: true, EnvQueueURL: true, EnvDLQURL: true, EnvQueueFIFO: true,
-		EnvStoreTable: true, EnvMaxReceiveCount: true}
+		EnvStoreTable: true, EnvMaxReceiveCount: true, EnvMetricsNamespace: true}
 	logDaysSet = map[int]bool{0: true, 1: true, 3: true, 5: true, 7: true, 14: true, 30: true, 60: true,
 		90: true, 120: true, 150: true, 180: true, 365: true, 400: true, 545: true, 731: true,
 		1096: true, 1827: true, 2192: true, 2557: true, 2922: true, 3288: true, 3653: true}
@@ -646,6 +683,26 @@ func (c Config) Validate() error {
 	}
 	if c.Alarms.TopicARN != "" && !strings.HasPrefix(c.Alarms.TopicARN, "arn:") {
 		add("alarms.topic_arn %q must be an SNS topic ARN", c.Alarms.TopicARN)
+	}
+	if c.Alarms.TopicARN != "" && c.Alarms.CreateTopic {
+		add("alarms.topic_arn and alarms.create_topic exclude each other: notify an existing topic or create one")
+	}
+	if len(c.Alarms.Emails) > 0 && !c.Alarms.CreateTopic {
+		add("alarms.emails needs alarms.create_topic: true (subscribe to an existing topic where it is managed)")
+	}
+	for _, e := range c.Alarms.Emails {
+		if !strings.Contains(e, "@") {
+			add("alarms.emails: %q is not an e-mail address", e)
+		}
+	}
+	if c.Alarms.OldestMessageAge < Duration(time.Minute) {
+		add("alarms.oldest_message_age (%s) must be at least 1m", c.Alarms.OldestMessageAge)
+	}
+	if c.Alarms.QueueDepth < 1 {
+		add("alarms.queue_depth (%d) must be at least 1", c.Alarms.QueueDepth)
+	}
+	if w := c.Alarms.DeadLetterExpiryWarning; w < Duration(time.Hour) || w >= q.DLQRetention {
+		add("alarms.dead_letter_expiry_warning (%s) must be at least 1h and below queue.dlq_retention (%s)", w, q.DLQRetention)
 	}
 
 	if len(p) > 0 {

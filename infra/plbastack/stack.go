@@ -52,6 +52,9 @@ const (
 	// function what split-mode pause disables (pkg/lambda/controlfn/awspause).
 	EnvControlWorkerMapping = "PLBA_CONTROL_WORKER_MAPPING"
 	EnvControlPollerRule    = "PLBA_CONTROL_POLLER_RULE"
+	// EnvMetricsNamespace is the CloudWatch namespace the poller and the
+	// worker write their EMF metrics to ([Config.MetricsNamespace]).
+	EnvMetricsNamespace = "PLBA_PLATFORM__TELEMETRY__METRICS__NAMESPACE"
 )
 
 // Stack is the deployed application: queues, its table (if the manifest
@@ -69,6 +72,10 @@ type Stack struct {
 	ControlURL awslambda.FunctionUrl
 	Schedule   awsevents.Rule
 	Alarms     []awscloudwatch.Alarm
+	// Topic is the alarms' SNS topic when alarms.create_topic is set.
+	Topic awssns.Topic
+	// Dashboard is nil when dashboard.enabled is off.
+	Dashboard awscloudwatch.Dashboard
 }
 
 // New validates cfg, checks that the bootstrap binaries exist and adds the
@@ -98,6 +105,7 @@ func New(scope constructs.Construct, cfg Config) (*Stack, error) {
 	s.addTable()
 	s.addFunctions()
 	s.addAlarms()
+	s.addDashboard()
 	s.addOutputs()
 	return s, nil
 }
@@ -290,6 +298,11 @@ func (s *Stack) function(fn string, fc FunctionConfig, env map[string]string) (a
 	if fc.ReservedConcurrency > 0 {
 		props.ReservedConcurrentExecutions = jsii.Number(float64(fc.ReservedConcurrency))
 	}
+	if s.Config.Tracing.Active && fn != Control {
+		// X-Ray traces the invocation and the SQS hop; CDK grants the
+		// role xray:PutTraceSegments and PutTelemetryRecords.
+		props.Tracing = awslambda.Tracing_ACTIVE
+	}
 	f := awslambda.NewFunction(s.Stack, jsii.String(id), props)
 	return f, role
 }
@@ -367,14 +380,15 @@ func (s *Stack) addFunctions() {
 
 	// Poller: runs the sources, publishes to the task queue.
 	var pollerRole, workerRole, controlRole awsiam.Role
-	s.Poller, pollerRole = s.function(Poller, cfg.Poller.FunctionConfig, s.fnEnv(Poller, queueEnv))
+	metricsEnv := map[string]string{EnvMetricsNamespace: cfg.MetricsNamespace()}
+	s.Poller, pollerRole = s.function(Poller, cfg.Poller.FunctionConfig, merge(s.fnEnv(Poller, queueEnv), metricsEnv))
 	s.allow(pollerRole, "PublishTasks", []string{"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
 		*s.Queue.QueueArn())
 	s.allowTable(Poller, pollerRole)
 
 	// Worker: consumes the task queue, dead-letters permanent failures,
 	// uses the table as the manifest says.
-	s.Worker, workerRole = s.function(Worker, cfg.Worker.FunctionConfig, s.fnEnv(Worker, queueEnv))
+	s.Worker, workerRole = s.function(Worker, cfg.Worker.FunctionConfig, merge(s.fnEnv(Worker, queueEnv), metricsEnv))
 	src := &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(float64(cfg.Worker.BatchSize)),
 		ReportBatchItemFailures: jsii.Bool(true),
@@ -516,18 +530,50 @@ func (s *Stack) allowSecret(role awsiam.Role, what, ssmName, secretName, kmsARN 
 	}
 }
 
+// MetricsNamespace is the CloudWatch namespace of the functions' EMF
+// metrics: one per stack, so stages never mix.
+func (c Config) MetricsNamespace() string { return "PLBA/" + c.ResolvedStackName() }
+
+// emfMetric is one of the functions' EMF metrics (pkg/telemetry names),
+// rolled up without dimensions or by the dimensions given.
+func (s *Stack) emfMetric(name, stat string, period awscdk.Duration, dims map[string]*string) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String(s.Config.MetricsNamespace()), MetricName: jsii.String(name),
+		DimensionsMap: &dims, Statistic: jsii.String(stat), Period: period,
+	})
+}
+
 func (s *Stack) addAlarms() {
+	cfg := s.Config
 	var action awscloudwatch.IAlarmAction
-	if arn := s.Config.Alarms.TopicARN; arn != "" {
-		action = awscloudwatchactions.NewSnsAction(awssns.Topic_FromTopicArn(s.Stack, jsii.String("AlarmTopic"), jsii.String(arn)))
+	switch {
+	case cfg.Alarms.TopicARN != "":
+		action = awscloudwatchactions.NewSnsAction(awssns.Topic_FromTopicArn(s.Stack, jsii.String("AlarmTopic"), jsii.String(cfg.Alarms.TopicARN)))
+	case cfg.Alarms.CreateTopic:
+		s.Topic = awssns.NewTopic(s.Stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
+			DisplayName: jsii.String("PLBA alarms (" + cfg.ResolvedStackName() + ")"),
+		})
+		for i, e := range cfg.Alarms.Emails {
+			awssns.NewSubscription(s.Stack, jsii.String("AlarmEmail"+strconv.Itoa(i)), &awssns.SubscriptionProps{
+				Topic: s.Topic, Protocol: awssns.SubscriptionProtocol_EMAIL, Endpoint: jsii.String(e),
+			})
+		}
+		action = awscloudwatchactions.NewSnsAction(s.Topic)
 	}
-	add := func(id, desc string, m awscloudwatch.IMetric) {
+	type opts struct {
+		threshold float64
+		periods   float64
+	}
+	add := func(id, desc string, m awscloudwatch.IMetric, o opts) {
+		if o.periods == 0 {
+			o.periods = 1
+		}
 		a := awscloudwatch.NewAlarm(s.Stack, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String(desc),
 			Metric:             m,
-			Threshold:          jsii.Number(0),
+			Threshold:          jsii.Number(o.threshold),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-			EvaluationPeriods:  jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(o.periods),
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 		if action != nil {
@@ -537,14 +583,85 @@ func (s *Stack) addAlarms() {
 		s.Alarms = append(s.Alarms, a)
 	}
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
-	add("DeadLetterQueueNotEmpty", "Tasks are in the PLBA dead-letter queue ("+s.Config.Stage+"): inspect them, then redrive with the control function.",
+	five := awscdk.Duration_Minutes(jsii.Number(5))
+	stage := " (" + cfg.Stage + ")"
+	add("DeadLetterQueueNotEmpty", "Tasks are in the PLBA dead-letter queue"+stage+": inspect them, then redrive with the control function.",
 		s.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 			Period: minute, Statistic: jsii.String("Maximum"),
-		}))
-	add("WorkerErrors", "The PLBA worker function failed invocations ("+s.Config.Stage+"); record-level failures are retried by SQS and do not count here.",
-		s.Worker.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}))
-	add("PollerErrors", "The PLBA poller function failed invocations ("+s.Config.Stage+").",
-		s.Poller.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}))
+		}), opts{})
+	add("WorkerErrors", "The PLBA worker function failed invocations"+stage+"; record-level failures are retried by SQS and do not count here.",
+		s.Worker.MetricErrors(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}), opts{})
+	add("PollerErrors", "The PLBA poller function failed invocations"+stage+".",
+		s.Poller.MetricErrors(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}), opts{})
+	add("ControlErrors", "The PLBA control function"+stage+" failed invocations; a failed action is an answer, not one of these.",
+		s.Control.MetricErrors(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}), opts{})
+	add("WorkerThrottles", "The PLBA worker function"+stage+" was throttled: records wait in the queue (reserved or account concurrency).",
+		s.Worker.MetricThrottles(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}), opts{})
+	add("TaskQueueOldestMessage", fmt.Sprintf("The oldest task in the PLBA queue%s is older than %s: the worker falls behind or fails.", stage, cfg.Alarms.OldestMessageAge),
+		s.Queue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}),
+		opts{threshold: cfg.Alarms.OldestMessageAge.seconds(), periods: 5})
+	add("TaskQueueDepth", fmt.Sprintf("More than %d tasks wait in the PLBA queue%s.", cfg.Alarms.QueueDepth, stage),
+		s.Queue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}),
+		opts{threshold: float64(cfg.Alarms.QueueDepth), periods: 5})
+	expiry := time.Duration(cfg.Queue.DLQRetention) - time.Duration(cfg.Alarms.DeadLetterExpiryWarning)
+	add("DeadLetterExpiry", fmt.Sprintf("A PLBA dead letter%s is older than %s: SQS deletes it at %s (queue.dlq_retention); redrive or save it now.", stage, Duration(expiry), cfg.Queue.DLQRetention),
+		s.DeadLetterQueue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}),
+		opts{threshold: expiry.Seconds()})
+	// From the functions' own metrics (EMF, pkg/telemetry names): a source
+	// whose poll failed inside an invocation that itself succeeded.
+	add("PollerSourceFailures", "A PLBA source"+stage+" failed to poll (plba.lambda.poller.errors); the poller's log has the error.",
+		s.emfMetric("plba.lambda.poller.errors", "Sum", five, map[string]*string{}), opts{})
+}
+
+// addDashboard adds one dashboard of the main metrics: the queue, the
+// functions and the tasks by outcome (EMF).
+func (s *Stack) addDashboard() {
+	if !s.Config.Dashboard.Enabled {
+		return
+	}
+	five := awscdk.Duration_Minutes(jsii.Number(5))
+	graph := func(title string, left ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(title), Left: &left, Width: jsii.Number(12), Height: jsii.Number(6),
+		})
+	}
+	fnOpts := func(stat string) *awscloudwatch.MetricOptions {
+		return &awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String(stat)}
+	}
+	outcome := func(o string) awscloudwatch.IMetric {
+		return s.emfMetric("plba.tasks", "Sum", five, map[string]*string{"outcome": jsii.String(o)})
+	}
+	s.Dashboard = awscloudwatch.NewDashboard(s.Stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName: jsii.String(s.Config.ResolvedStackName()),
+		Widgets: &[]*[]awscloudwatch.IWidget{
+			{
+				graph("Tasks by outcome (plba.tasks)", outcome("succeeded"), outcome("retried"), outcome("dead_lettered"), outcome("panicked")),
+				graph("Routine duration (plba.routine.duration, s)",
+					s.emfMetric("plba.routine.duration", "p50", five, map[string]*string{}),
+					s.emfMetric("plba.routine.duration", "p99", five, map[string]*string{})),
+			},
+			{
+				graph("Task queue", s.Queue.MetricApproximateNumberOfMessagesVisible(fnOpts("Maximum")),
+					s.Queue.MetricApproximateNumberOfMessagesNotVisible(fnOpts("Maximum"))),
+				graph("Oldest task (s)", s.Queue.MetricApproximateAgeOfOldestMessage(fnOpts("Maximum")),
+					s.DeadLetterQueue.MetricApproximateAgeOfOldestMessage(fnOpts("Maximum"))),
+			},
+			{
+				graph("Dead letters", s.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(fnOpts("Maximum"))),
+				graph("Worker batches (plba.lambda.batch.*)",
+					s.emfMetric("plba.lambda.batch.records", "Sum", five, map[string]*string{}),
+					s.emfMetric("plba.lambda.batch.failures", "Sum", five, map[string]*string{})),
+			},
+			{
+				graph("Invocations and errors", s.Worker.MetricInvocations(fnOpts("Sum")), s.Worker.MetricErrors(fnOpts("Sum")),
+					s.Worker.MetricThrottles(fnOpts("Sum")), s.Poller.MetricErrors(fnOpts("Sum")), s.Control.MetricErrors(fnOpts("Sum"))),
+				graph("Poller (plba.lambda.poller.*)",
+					s.emfMetric("plba.lambda.poller.published", "Sum", five, map[string]*string{}),
+					s.emfMetric("plba.lambda.poller.errors", "Sum", five, map[string]*string{}),
+					s.emfMetric("plba.imap.lag", "Maximum", five, map[string]*string{})),
+			},
+		},
+	})
 }
 
 func (s *Stack) addOutputs() {
@@ -565,6 +682,10 @@ func (s *Stack) addOutputs() {
 		}
 		out(t.ID()+"TableName", "DynamoDB "+t.Name+" table ("+keys+")", s.Table.TableName())
 	}
+	if s.Dashboard != nil {
+		out("DashboardName", "CloudWatch dashboard of the queue, the functions and the tasks", s.Dashboard.DashboardName())
+	}
+	out("MetricsNamespace", "CloudWatch namespace of the functions' EMF metrics (plba.tasks, plba.routine.duration, ...)", jsii.String(s.Config.MetricsNamespace()))
 	if s.ControlURL != nil {
 		out("ControlFunctionUrl", "Control Function URL (AWS_IAM auth: sign requests with SigV4)", s.ControlURL.Url())
 	}

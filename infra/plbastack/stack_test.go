@@ -37,7 +37,9 @@ func TestResourceCounts(t *testing.T) {
 		"AWS::Lambda::Url":                1,
 		"AWS::Events::Rule":               1,
 		"AWS::Lambda::Permission":         1, // EventBridge → poller
-		"AWS::CloudWatch::Alarm":          3,
+		"AWS::CloudWatch::Alarm":          9,
+		"AWS::CloudWatch::Dashboard":      1,
+		"AWS::SNS::Topic":                 0, // only with alarms.create_topic
 		"AWS::SSM::Parameter":             0, // referenced, never created with a value
 		"AWS::SecretsManager::Secret":     0,
 		"Custom::LogRetention":            0, // log groups are real resources
@@ -45,8 +47,8 @@ func TestResourceCounts(t *testing.T) {
 	for typ, n := range want {
 		must(t, typ, func() { s.tmpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
 	}
-	// 24 and the poller's EventInvokeConfig (no asynchronous retries).
-	if got, want := len(s.json["Resources"].(map[string]any)), 25; got != want {
+	// 31 and the poller's EventInvokeConfig (no asynchronous retries).
+	if got, want := len(s.json["Resources"].(map[string]any)), 32; got != want {
 		t.Errorf("template has %d resources, want %d: %v", got, want, slices.Sorted(maps.Keys(s.json["Resources"].(map[string]any))))
 	}
 }
@@ -264,7 +266,7 @@ func TestAlarms(t *testing.T) {
 	dlqID, _ := s.one(t, "AWS::SQS::Queue", func(p map[string]any) bool { return p["RedrivePolicy"] == nil })
 	workerID, _ := s.one(t, "AWS::Lambda::Function", func(p map[string]any) bool { return p["FunctionName"] == "plba-test-worker" })
 	_, dlqAlarm := s.one(t, "AWS::CloudWatch::Alarm", func(p map[string]any) bool {
-		return p["MetricName"] == "ApproximateNumberOfMessagesVisible"
+		return p["MetricName"] == "ApproximateNumberOfMessagesVisible" && getAtt(p["Dimensions"].([]any)[0].(map[string]any)["Value"]) == dlqID
 	})
 	if dlqAlarm["Namespace"] != "AWS/SQS" || dlqAlarm["Threshold"] != 0.0 || dlqAlarm["ComparisonOperator"] != "GreaterThanThreshold" ||
 		getAtt(dlqAlarm["Dimensions"].([]any)[0].(map[string]any)["Value"]) != dlqID {
@@ -280,12 +282,75 @@ func TestAlarms(t *testing.T) {
 	if _, ok := dlqAlarm["AlarmActions"]; ok {
 		t.Errorf("alarm actions without alarms.topic_arn: %v", dlqAlarm["AlarmActions"])
 	}
+	// The new alarms: the task queue's age and depth (5 of 5 minutes), the
+	// dead letters' age before retention deletes them, throttles, control
+	// errors, and the poller's source failures from its EMF metrics.
+	alarm := func(metric string, match func(map[string]any) bool) map[string]any {
+		_, a := s.one(t, "AWS::CloudWatch::Alarm", func(p map[string]any) bool { return p["MetricName"] == metric && (match == nil || match(p)) })
+		return a
+	}
+	taskQueueID, _ := s.one(t, "AWS::SQS::Queue", func(p map[string]any) bool { return p["RedrivePolicy"] != nil })
+	age := alarm("ApproximateAgeOfOldestMessage", func(p map[string]any) bool {
+		return getAtt(p["Dimensions"].([]any)[0].(map[string]any)["Value"]) == taskQueueID
+	})
+	if age["Threshold"] != 900.0 || age["EvaluationPeriods"] != 5.0 || age["Statistic"] != "Maximum" {
+		t.Errorf("oldest message alarm: %v", age)
+	}
+	dlqAge := alarm("ApproximateAgeOfOldestMessage", func(p map[string]any) bool {
+		return getAtt(p["Dimensions"].([]any)[0].(map[string]any)["Value"]) == dlqID
+	})
+	if dlqAge["Threshold"] != (336-48)*3600.0 {
+		t.Errorf("dead letter expiry alarm: %v (want 336h - 48h)", dlqAge)
+	}
+	if depth := alarm("ApproximateNumberOfMessagesVisible", func(p map[string]any) bool {
+		return getAtt(p["Dimensions"].([]any)[0].(map[string]any)["Value"]) == taskQueueID
+	}); depth["Threshold"] != 1000.0 {
+		t.Errorf("depth alarm: %v", depth)
+	}
+	if th := alarm("Throttles", nil); ref(th["Dimensions"].([]any)[0].(map[string]any)["Value"]) != workerID {
+		t.Errorf("throttles alarm: %v", th)
+	}
+	controlID, _ := s.one(t, "AWS::Lambda::Function", func(p map[string]any) bool { return p["FunctionName"] == "plba-test-control" })
+	alarm("Errors", func(p map[string]any) bool {
+		return ref(p["Dimensions"].([]any)[0].(map[string]any)["Value"]) == controlID
+	})
+	if pf := alarm("plba.lambda.poller.errors", nil); pf["Namespace"] != "PLBA/plba-test" || pf["Statistic"] != "Sum" || pf["Dimensions"] != nil {
+		t.Errorf("poller failures alarm: %v", pf)
+	}
+}
+
+// The poller and the worker write EMF to the stack's namespace and have
+// active tracing; the control function has neither. The dashboard shows
+// the EMF task metrics.
+func TestTelemetry(t *testing.T) {
+	s := defaultStack(t)
+	for _, fn := range []string{"plba-test-poller", "plba-test-worker", "plba-test-control"} {
+		_, f := s.one(t, "AWS::Lambda::Function", func(p map[string]any) bool { return p["FunctionName"] == fn })
+		env := f["Environment"].(map[string]any)["Variables"].(map[string]any)
+		tracing, _ := f["TracingConfig"].(map[string]any)
+		if fn == "plba-test-control" {
+			if env[plbastack.EnvMetricsNamespace] != nil || tracing != nil {
+				t.Errorf("%s: namespace %v tracing %v", fn, env[plbastack.EnvMetricsNamespace], tracing)
+			}
+			continue
+		}
+		if env[plbastack.EnvMetricsNamespace] != "PLBA/plba-test" || tracing["Mode"] != "Active" {
+			t.Errorf("%s: namespace %v tracing %v", fn, env[plbastack.EnvMetricsNamespace], tracing)
+		}
+	}
+	_, d := s.one(t, "AWS::CloudWatch::Dashboard", func(map[string]any) bool { return true })
+	body, _ := json.Marshal(d["DashboardBody"])
+	for _, want := range []string{"plba.tasks", "dead_lettered", "plba.routine.duration", "ApproximateAgeOfOldestMessage", "PLBA/plba-test"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("dashboard lacks %s", want)
+		}
+	}
 }
 
 func TestOutputs(t *testing.T) {
 	s := defaultStack(t)
 	outs := s.json["Outputs"].(map[string]any)
-	want := []string{"ControlFunctionName", "ControlFunctionUrl", "DeadLetterQueueUrl", "OrdersTableName",
+	want := []string{"ControlFunctionName", "ControlFunctionUrl", "DashboardName", "DeadLetterQueueUrl", "MetricsNamespace", "OrdersTableName",
 		"PollerFunctionName", "TaskQueueUrl", "WorkerFunctionName"}
 	if got := slices.Sorted(maps.Keys(outs)); !slices.Equal(got, want) {
 		t.Errorf("outputs %v, want %v", got, want)
@@ -363,6 +428,11 @@ func rolesAccess(t *testing.T, s *synthesized) map[string]access {
 			}
 			for _, res := range list(st["Resource"]) {
 				k := resourceKind(kind, res)
+				if res == "*" && xrayOnly(st["Action"]) {
+					// X-Ray's write actions take no resource: active
+					// tracing (tracing.active) needs them on "*".
+					k = "xray"
+				}
 				if k == "" {
 					t.Errorf("%s: statement %v has resource %v that is none of the stack's own resources", fn, st["Sid"], res)
 					continue
@@ -380,6 +450,19 @@ func rolesAccess(t *testing.T, s *synthesized) map[string]access {
 		}
 	}
 	return out
+}
+
+// xrayActions are what Lambda active tracing needs, on "*" (X-Ray has no
+// resource-level permissions).
+var xrayActions = []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+
+func xrayOnly(actions any) bool {
+	for _, a := range list(actions) {
+		if !slices.Contains(xrayActions, a) {
+			return false
+		}
+	}
+	return true
 }
 
 // resourceKind names a policy resource, or "" for anything not owned by
@@ -455,6 +538,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			"logs:/aws/lambda/plba-test-poller": logActions,
 			"queue":                             {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
 			"ssm:/plba/test/imap-password":      ssmActions,
+			"xray":                              {"xray:PutTelemetryRecords", "xray:PutTraceSegments"},
 		},
 		"plba-test-worker": {
 			"logs:/aws/lambda/plba-test-worker": logActions,
@@ -465,6 +549,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			"index:by_status":              {"dynamodb:Query"},
 			"index:outbox_pending":         {"dynamodb:Query"},
 			"ssm:/plba/test/imap-password": ssmActions,
+			"xray":                         {"xray:PutTelemetryRecords", "xray:PutTraceSegments"},
 		},
 		"plba-test-control": {
 			"logs:/aws/lambda/plba-test-control": logActions,
@@ -483,11 +568,12 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	compareAccess(t, got, want)
 
 	// Belt and braces through the assertions API: no IAM policy of the
-	// stack allows anything on "*".
+	// stack allows anything on "*" but X-Ray's two write actions.
 	must(t, "no * resources", func() {
 		s.tmpl.ResourcePropertiesCountIs(jsii.String("AWS::IAM::Policy"), map[string]any{
 			"PolicyDocument": assertions.Match_ObjectLike(&map[string]any{
-				"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Resource": "*"})}),
+				"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+					"Resource": "*", "Action": assertions.Match_Not(xrayActions)})}),
 			}),
 		}, jsii.Number(0))
 	})
@@ -639,7 +725,7 @@ func TestVariantOptions(t *testing.T) {
 		s.tmpl.ResourcePropertiesCountIs(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
 			"AlarmActions": []any{cfg.Alarms.TopicARN},
 			"OKActions":    []any{cfg.Alarms.TopicARN},
-		}, jsii.Number(3))
+		}, jsii.Number(9))
 	})
 }
 
@@ -708,6 +794,15 @@ func TestRuleViolationsFailSynth(t *testing.T) {
 			"environment: PLBA_QUEUE_URL is set by the stack or by Lambda and cannot be overridden"},
 		{"environment over the manifest", func(c *plbastack.Config) { c.Environment = map[string]string{envIMAPMode: "idle"} },
 			"environment: " + envIMAPMode + " is set by the application's manifest (environment) and cannot be overridden"},
+		{"two topics", func(c *plbastack.Config) {
+			c.Alarms.TopicARN, c.Alarms.CreateTopic = "arn:aws:sns:eu-west-1:111122223333:t", true
+		}, "alarms.topic_arn and alarms.create_topic exclude each other"},
+		{"emails without topic", func(c *plbastack.Config) { c.Alarms.Emails = []string{"ops@example.com"} },
+			"alarms.emails needs alarms.create_topic: true"},
+		{"expiry warning beyond retention", func(c *plbastack.Config) { c.Alarms.DeadLetterExpiryWarning = plbastack.Duration(400 * time.Hour) },
+			"alarms.dead_letter_expiry_warning (400h0m0s) must be at least 1h and below queue.dlq_retention (336h0m0s)"},
+		{"metrics namespace not overridable", func(c *plbastack.Config) { c.Environment = map[string]string{plbastack.EnvMetricsNamespace: "x"} },
+			"environment: " + plbastack.EnvMetricsNamespace + " is set by the stack or by Lambda and cannot be overridden"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -779,4 +874,33 @@ func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// alarms.create_topic adds a topic with the e-mail subscriptions, and every
+// alarm notifies it; dashboard.enabled and tracing.active switch off.
+func TestCreatedAlarmTopicAndSwitches(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Alarms.CreateTopic = true
+	cfg.Alarms.Emails = []string{"ops@example.com", "oncall@example.com"}
+	cfg.Dashboard.Enabled = false
+	cfg.Tracing.Active = false
+	s := synth(t, cfg)
+	topicID, _ := s.one(t, "AWS::SNS::Topic", func(map[string]any) bool { return true })
+	must(t, "subscriptions", func() {
+		s.tmpl.ResourcePropertiesCountIs(jsii.String("AWS::SNS::Subscription"), map[string]any{
+			"Protocol": "email", "TopicArn": map[string]any{"Ref": topicID},
+		}, jsii.Number(2))
+	})
+	must(t, "alarm actions", func() {
+		s.tmpl.ResourcePropertiesCountIs(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"AlarmActions": []any{map[string]any{"Ref": topicID}},
+		}, jsii.Number(9))
+	})
+	must(t, "no dashboard", func() { s.tmpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(0)) })
+	for _, fn := range []string{"plba-test-poller", "plba-test-worker"} {
+		_, f := s.one(t, "AWS::Lambda::Function", func(p map[string]any) bool { return p["FunctionName"] == fn })
+		if f["TracingConfig"] != nil {
+			t.Errorf("%s traced with tracing.active off: %v", fn, f["TracingConfig"])
+		}
+	}
 }

@@ -38,6 +38,9 @@ var (
 	// RedisCluster is a one-node Redis Cluster (all slots), started by the
 	// same script as Redis.
 	RedisCluster = Service{Name: "redis", Env: "PLBA_TEST_REDIS_CLUSTER_ADDR", Default: "127.0.0.1:16380"}
+	// Prometheus scrapes the targets tests write under
+	// var/services/prometheus/targets (file-based service discovery).
+	Prometheus = Service{Name: "prometheus", Env: "PLBA_TEST_PROMETHEUS_ADDR", Default: "127.0.0.1:19090"}
 )
 
 // Addr returns the service's configured address without checking it.

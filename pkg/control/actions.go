@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/plba/plba/pkg/contracts"
-	"github.com/plba/plba/pkg/telemetry"
+	"github.com/plba/plba/pkg/telemetry/schema"
 )
 
 // Options configure a [Service]. What is nil is not offered: its actions
@@ -58,13 +58,13 @@ type Options struct {
 
 // Metrics reads every metric now.
 type Metrics interface {
-	Snapshot(ctx context.Context) (telemetry.Snapshot, error)
+	Snapshot(ctx context.Context) (schema.Snapshot, error)
 }
 
 // MetricsResult answers "metrics": counters (cumulative since start),
 // gauges and histograms by name, unit and attributes; see
-// [telemetry.Snapshot] for the JSON shape the status page reads.
-type MetricsResult = telemetry.Snapshot
+// [schema.Snapshot] for the JSON shape the status page reads.
+type MetricsResult = schema.Snapshot
 
 // Config is what the control plane shows and reloads of the configuration.
 type Config interface {

@@ -41,6 +41,11 @@ type HTTPOptions struct {
 	Burst int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Metrics, when set, serves GET /metrics (the Prometheus exposition,
+	// see telemetry/promexport) behind the same rate limit and Host
+	// allow-list as everything else; it needs no token, like the read
+	// actions.
+	Metrics http.Handler
 	// Now is the rate limiter's clock; default time.Now.
 	Now func() time.Time
 }
@@ -82,6 +87,9 @@ func NewHTTPHandler(o HTTPOptions) http.Handler {
 	mux.HandleFunc("GET /status", h.plain("status"))
 	mux.HandleFunc("GET /config", h.plain("config"))
 	mux.HandleFunc("GET /{$}", h.page)
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics)
+	}
 	mux.HandleFunc("GET "+APIPrefix+"{action}", h.action)
 	mux.HandleFunc("POST "+APIPrefix+"{action}", h.action)
 	return h.guard(mux)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -27,7 +28,10 @@ type Function struct {
 	name string
 	// consumes: the function opens only the queue its routines consume.
 	consumes bool
-	handler  func(in *handlerInput) (any, error)
+	// metrics: the function runs sources or routines and writes their
+	// metrics (the control function counts nothing).
+	metrics bool
+	handler func(in *handlerInput) (any, error)
 }
 
 // String returns the function's name: poller, worker or control.
@@ -43,13 +47,14 @@ type handlerInput struct {
 	consumed string
 	modules  []contracts.ApplicationModule
 	ctx      context.Context
+	metrics  *lambdaMetrics
 }
 
 // The functions of a split deployment. Each is a statically initialised
 // value, so the linker keeps only the ones a main refers to.
 var (
-	Poller  = Function{name: "poller", handler: pollerHandler}
-	Worker  = Function{name: "worker", consumes: true, handler: workerHandler}
+	Poller  = Function{name: "poller", metrics: true, handler: pollerHandler}
+	Worker  = Function{name: "worker", consumes: true, metrics: true, handler: workerHandler}
 	Control = Function{name: "control", handler: controlHandler}
 )
 
@@ -65,21 +70,28 @@ func FunctionNamed(name string) (Function, bool) {
 }
 
 func pollerHandler(in *handlerInput) (any, error) {
-	p, err := pollerfn.New(pollerfn.Options{Sources: in.a.Sources, Steps: in.steps, Queues: in.queues, Reserve: in.p.Lambda.Reserve, Logger: in.o.Logger})
+	p, err := pollerfn.New(pollerfn.Options{Sources: in.a.Sources, Steps: in.steps, Queues: in.queues, Reserve: in.p.Lambda.Reserve,
+		Logger: in.o.Logger, Tracer: in.o.Assemble.Tracer})
 	if err != nil {
 		return nil, err
+	}
+	if in.metrics != nil {
+		return in.metrics.poller(p.Handle), nil
 	}
 	return p.Handle, nil
 }
 
 func workerHandler(in *handlerInput) (any, error) {
 	h, err := workerfn.New(workerfn.Options{
-		Routines: in.a.Routines, Executor: in.a.Executor, QueueName: in.consumed, Queue: in.queues[in.consumed],
+		Routines: in.a.Routines, Executor: in.metrics.executor(in.a.Executor), QueueName: in.consumed, Queue: in.queues[in.consumed],
 		MaxReceiveCount: in.p.Queue.MaxAttempts, Concurrency: in.p.Lambda.Worker.Concurrency, Reserve: in.p.Lambda.Reserve,
 		Tracer: in.o.Assemble.Tracer, Logger: in.o.Logger,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if in.metrics != nil {
+		return in.metrics.worker(h.Handle, in.consumed), nil
 	}
 	return h.Handle, nil
 }
@@ -120,8 +132,16 @@ type Options struct {
 	ControlPauser func(ctx context.Context, getenv func(string) string) (control.Pauser, error)
 	// Build is shown by control status; default $PLBA_BUILD.
 	Build string
-	// Logger; default a JSON logger on stderr (CloudWatch).
+	// Logger; default a JSON logger on stderr (CloudWatch) with the levels
+	// of platform.log per component, every record carrying the function,
+	// its version and, when logged with the invocation's context, the
+	// request id (and inside a task its trace and identity).
 	Logger *slog.Logger
+	// Metrics receives the poller's and the worker's metrics as CloudWatch
+	// Embedded Metric Format lines, flushed per invocation
+	// (platform.telemetry.metrics); default os.Stdout, which Lambda sends
+	// to CloudWatch Logs.
+	Metrics io.Writer
 	// Client talks to SQS; default NewSQSClient.
 	Client sqsqueue.API
 	// Environ is the function's environment ("NAME=value"); nil means
@@ -162,9 +182,6 @@ func (b *Built) Close(ctx context.Context) error {
 func Build(ctx context.Context, fn Function, o Options, modules ...contracts.ApplicationModule) (*Built, error) {
 	o.Environ = environOrOS(o.Environ)
 	getenv := getenvFrom(o.Environ)
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", fn.String())
-	}
 	if o.Build == "" {
 		o.Build = getenv("PLBA_BUILD")
 	}
@@ -180,6 +197,17 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 			}
 		}
 	}
+	ao := o.Assemble
+	if o.Logger == nil {
+		logging, err := newLogging(os.Stderr, p.Log, fn, getenv)
+		if err != nil {
+			return nil, fmt.Errorf("lambda %s: %w", fn, err)
+		}
+		o.Logger = logging.Logger("lambda")
+		if ao.LoggerFor == nil {
+			ao.LoggerFor = logging.Logger
+		}
+	}
 	if o.Client == nil {
 		c, err := NewSQSClient(ctx)
 		if err != nil {
@@ -187,13 +215,26 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 		}
 		o.Client = c
 	}
-	ao := o.Assemble
 	ao.Config, ao.Logger = o.Config, o.Logger
 	if ao.DefaultTimeout == 0 {
 		ao.DefaultTimeout = p.Routines.Timeout
 	}
 	if ao.Backoff == nil {
 		ao.Backoff = routine.ExponentialBackoff(p.Routines.BackoffMin, p.Routines.BackoffMax)
+	}
+	// Metrics first: the modules' sources take their meter from the global
+	// provider when they are made.
+	var metrics *lambdaMetrics
+	if fn.metrics {
+		// Not Control.name: naming Control would link its handler into
+		// every bootstrap.
+		if o.Metrics == nil {
+			o.Metrics = os.Stdout
+		}
+		var err error
+		if metrics, err = newLambdaMetrics(p.Telemetry.Metrics, o.Metrics, o.Logger); err != nil {
+			return nil, fmt.Errorf("lambda %s: %w", fn, err)
+		}
 	}
 	a, err := runtime.Assemble(ctx, ao, modules...)
 	if err != nil {
@@ -211,7 +252,7 @@ func Build(ctx context.Context, fn Function, o Options, modules ...contracts.App
 	if fn.handler == nil {
 		return fail(errors.New("unknown function (use lambda.Poller, Worker or Control)"))
 	}
-	in := &handlerInput{o: &o, p: p, a: a, steps: steps, modules: modules, ctx: ctx}
+	in := &handlerInput{o: &o, p: p, a: a, steps: steps, modules: modules, ctx: ctx, metrics: metrics}
 	names := a.Queues()
 	if fn.consumes {
 		if in.consumed, err = workerQueue(a, p.Lambda.Worker.Queue); err != nil {

@@ -9,6 +9,9 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
+	"github.com/plba/plba/pkg/config"
 	"github.com/plba/plba/pkg/control"
 	"github.com/plba/plba/pkg/routine"
 	"github.com/plba/plba/pkg/runtime"
@@ -78,12 +81,12 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		return exitFor(errw, a.name(), err)
 	}
 	defer closeQueues()
-	tracer, stopTracing, err := setupTracing(p.Tracing, out)
+	tracer, stopTracing, err := setupTracing(p.Tracing, p.Telemetry.OTLP, out, a.name(), a.version())
 	if err != nil {
 		return exitFor(errw, a.name(), configError{err})
 	}
 	defer stopTracing()
-	metrics, stopMetrics, err := setupMetrics(p.Telemetry.Metrics)
+	metrics, promHandler, stopMetrics, err := setupMetrics(p.Telemetry.Metrics, p.Telemetry.OTLP, a.name(), a.version())
 	if err != nil {
 		return exitFor(errw, a.name(), err)
 	}
@@ -111,6 +114,10 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 	}
 	if metrics != nil {
 		metrics.ObserveQueues(mgr.QueueStats)
+		metrics.ObserveWorkers(mgr.Supervisor().Statuses)
+		// Libraries (the IMAP source) and applications take their meter
+		// from the global provider.
+		otel.SetMeterProvider(metrics.MeterProvider())
 	}
 	sig := make(chan os.Signal, 4)
 	stopSignals := a.signals(sig)
@@ -131,7 +138,7 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		svc, err := control.NewService(so)
 		if err == nil {
 			ho := ctlPrep.HTTP
-			ho.Service, ho.Logger = svc, so.Logger
+			ho.Service, ho.Logger, ho.Metrics = svc, so.Logger, promHandler
 			ctl, err = control.Listen(addr, control.NewHTTPHandler(ho))
 		}
 		if err != nil {
@@ -148,6 +155,16 @@ func (a *App) run(ctx context.Context, l *loaded, out, errw io.Writer) int {
 		// status page (its buttons ask for the token above).
 		log.Info("status page: open " + page + " in a browser")
 	}
+	// platform.log's levels apply again on every reload (the format is
+	// fixed at start).
+	stopLogWatch := config.OnChange(l.cfg, "platform.log", func(_, lc runtime.LogConfig) {
+		if err := logging.Apply(lc); err != nil {
+			log.Warn("log levels not applied", "err", err)
+			return
+		}
+		log.Info("log levels applied", "level", lc.Level, "levels", lc.Levels)
+	})
+	defer stopLogWatch()
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})
 	go func() {

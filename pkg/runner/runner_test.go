@@ -24,8 +24,9 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
-		// The AWS SDK's default config may leave an idle HTTP transport.
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		// The AWS SDK's default config and the OTLP exporters may leave
+		// an idle HTTP transport (blocked in its read loop's poll).
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 	)
 }

@@ -48,9 +48,9 @@ func (m *counter) Register(_ context.Context, r contracts.Registry) error {
 		return err
 	}
 	return r.AddRoutine(contracts.RoutineSpec{Kind: "tick", Queue: "ticks", Workers: m.cfg.Workers,
-		WorkersKey: "apps.counter.workers", Routine: contracts.RoutineFunc(func(_ context.Context, t contracts.Task) error {
+		WorkersKey: "apps.counter.workers", Routine: contracts.RoutineFunc(func(ctx context.Context, t contracts.Task) error {
 			n, _ := strconv.Atoi(string(t.Payload))
-			m.log.Info("tick processed", "tick", n)
+			m.log.InfoContext(ctx, "tick processed", "tick", n)
 			return nil
 		})})
 }

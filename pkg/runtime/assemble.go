@@ -101,7 +101,8 @@ func Assemble(ctx context.Context, opts AssembleOptions, modules ...contracts.Ap
 }
 
 // Executor returns the executor for a routine spec, with the assembly's
-// settlers, tracer, timeout, backoff and middleware. MaxAttempts is the
+// settlers, tracer, timeout, backoff and middleware; the routine's context
+// carries the task for log records ([WithTask]). MaxAttempts is the
 // spec's; 0 leaves it to the queue (see contracts.AttemptLimiter), which the
 // deployment applies with [routine.Executor.LimitFrom].
 func (a *Assembly) Executor(spec contracts.RoutineSpec) *routine.Executor {
@@ -109,10 +110,10 @@ func (a *Assembly) Executor(spec contracts.RoutineSpec) *routine.Executor {
 	if timeout == 0 {
 		timeout = a.opts.DefaultTimeout
 	}
-	r := spec.Routine
-	if len(a.opts.Middleware)+len(spec.Middleware) > 0 {
-		r = routine.Chain(r, append(append([]contracts.RoutineMiddleware(nil), a.opts.Middleware...), spec.Middleware...)...)
-	}
+	// The task's identity goes into the context first, so every line the
+	// middleware and the routine log with it names the task.
+	mw := append([]contracts.RoutineMiddleware{taskMiddleware(spec.Queue)}, a.opts.Middleware...)
+	r := routine.Chain(spec.Routine, append(mw, spec.Middleware...)...)
 	return &routine.Executor{
 		Routine:     r,
 		Timeout:     timeout,

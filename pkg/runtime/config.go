@@ -127,13 +127,33 @@ type RestartConfig struct {
 
 // TracingConfig is platform.tracing.
 type TracingConfig struct {
-	// Exporter: none (default), stdout.
-	Exporter string `koanf:"exporter" json:"exporter" validate:"oneof=none stdout"`
+	// Exporter: none (default), stdout, or otlp (OTLP over HTTP to
+	// platform.telemetry.otlp.endpoint).
+	Exporter string `koanf:"exporter" json:"exporter" validate:"oneof=none stdout otlp"`
 }
 
 // TelemetryConfig is platform.telemetry.
 type TelemetryConfig struct {
 	Metrics MetricsConfig `koanf:"metrics" json:"metrics"`
+	OTLP    OTLPConfig    `koanf:"otlp" json:"otlp"`
+}
+
+// OTLPConfig is platform.telemetry.otlp: OTLP over HTTP (protobuf) to a
+// collector, for `plba run`. The Lambda functions do not link it (it
+// would grow a bootstrap past its size budget): they write metrics as EMF
+// and traces go through X-Ray or an ADOT layer (docs/observability.md).
+type OTLPConfig struct {
+	// Endpoint is the collector's base URL, e.g. http://127.0.0.1:4318;
+	// traces go to /v1/traces (with platform.tracing.exporter: otlp),
+	// metrics to /v1/metrics. Empty: no OTLP.
+	Endpoint string `koanf:"endpoint" json:"endpoint,omitempty" validate:"omitempty,url"`
+	// Headers are sent with every export (an API key); secrets, redacted
+	// everywhere they are shown.
+	Headers map[string]contracts.Secret `koanf:"headers" json:"headers,omitempty"`
+	// Metrics exports the metrics too when Endpoint is set (default true).
+	Metrics bool `koanf:"metrics" json:"metrics"`
+	// Interval between metric exports; default 30s.
+	Interval time.Duration `koanf:"interval" json:"interval" validate:"gt=0"`
 }
 
 // MetricsConfig is platform.telemetry.metrics (see pkg/telemetry for the
@@ -148,6 +168,14 @@ type MetricsConfig struct {
 	// seconds, ascending; empty means telemetry.DefaultDurationBuckets
 	// (1ms to 5 minutes).
 	DurationBuckets []float64 `koanf:"duration_buckets" json:"duration_buckets,omitempty" validate:"omitempty,dive,gt=0"`
+	// Prometheus serves the metrics at /metrics on the local control plane
+	// (platform.control.listen) in the Prometheus text format (default
+	// true when metrics are on).
+	Prometheus bool `koanf:"prometheus" json:"prometheus"`
+	// Namespace is the CloudWatch namespace the Lambda functions write
+	// their metrics to (Embedded Metric Format on stdout); empty means
+	// emf.DefaultNamespace, "PLBA".
+	Namespace string `koanf:"namespace" json:"namespace,omitempty" validate:"omitempty,max=255"`
 }
 
 // DefaultPlatformConfig returns the defaults every deployment starts from.
@@ -163,7 +191,8 @@ func DefaultPlatformConfig() PlatformConfig {
 		Restart:  RestartConfig{MaxRestarts: DefaultSupervisorOptions().MaxRestarts, Window: DefaultSupervisorOptions().Window},
 		Tracing:  TracingConfig{Exporter: "none"},
 
-		Telemetry: TelemetryConfig{Metrics: MetricsConfig{Enabled: true}},
+		Telemetry: TelemetryConfig{Metrics: MetricsConfig{Enabled: true, Prometheus: true},
+			OTLP: OTLPConfig{Metrics: true, Interval: 30 * time.Second}},
 	}
 }
 
@@ -171,6 +200,9 @@ func DefaultPlatformConfig() PlatformConfig {
 func (c PlatformConfig) Validate() error {
 	if c.Routines.BackoffMax < c.Routines.BackoffMin {
 		return fmt.Errorf("platform.routines.backoff_max (%s) is below backoff_min (%s)", c.Routines.BackoffMax, c.Routines.BackoffMin)
+	}
+	if c.Tracing.Exporter == "otlp" && c.Telemetry.OTLP.Endpoint == "" {
+		return fmt.Errorf("platform.tracing.exporter is otlp but platform.telemetry.otlp.endpoint is not set")
 	}
 	for i, b := range c.Telemetry.Metrics.DurationBuckets {
 		if i > 0 && b <= c.Telemetry.Metrics.DurationBuckets[i-1] {

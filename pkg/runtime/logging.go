@@ -6,39 +6,45 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 )
 
 // LogConfig is the platform.log section.
 type LogConfig struct {
-	// Format is "text" (default) or "json".
+	// Format is "text" (default) or "json". It is fixed at start; a reload
+	// changes levels only.
 	Format string `koanf:"format" json:"format" validate:"omitempty,oneof=text json"`
 	// Level is the default level: debug, info (default), warn, error.
 	Level string `koanf:"level" json:"level" validate:"omitempty,oneof=debug info warn error"`
 	// Levels overrides the level per component, e.g. {imap: debug}.
+	// Levels apply again on every configuration reload.
 	Levels map[string]string `koanf:"levels" json:"levels,omitempty"`
 }
 
-// Logging builds component loggers sharing one output.
+// Logging builds component loggers sharing one output. Each component's
+// level is a slog.LevelVar, so [Logging.Apply] changes the level of
+// loggers already handed out (a configuration reload).
 type Logging struct {
-	base   slog.Handler
-	level  slog.Level
-	levels map[string]slog.Level
+	base slog.Handler
+
+	mu    sync.Mutex
+	cfg   levels
+	comps map[string]*slog.LevelVar
 }
 
-// NewLogging returns loggers writing to w as cfg says.
+type levels struct {
+	def   slog.Level
+	comps map[string]slog.Level
+}
+
+// NewLogging returns loggers writing to w as cfg says. Records logged with
+// a context carry the trace and task fields of [ContextHandler].
 func NewLogging(w io.Writer, cfg LogConfig) (*Logging, error) {
-	lvl, err := parseLevel(cfg.Level)
+	lv, err := parseLevels(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("platform.log.level: %w", err)
+		return nil, err
 	}
-	l := &Logging{level: lvl, levels: map[string]slog.Level{}}
-	for comp, s := range cfg.Levels {
-		cl, err := parseLevel(s)
-		if err != nil {
-			return nil, fmt.Errorf("platform.log.levels.%s: %w", comp, err)
-		}
-		l.levels[comp] = cl
-	}
+	l := &Logging{cfg: lv, comps: map[string]*slog.LevelVar{}}
 	// The base handler lets everything through; component handlers filter.
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
 	switch cfg.Format {
@@ -49,7 +55,58 @@ func NewLogging(w io.Writer, cfg LogConfig) (*Logging, error) {
 	default:
 		return nil, fmt.Errorf("platform.log.format: %q is not text or json", cfg.Format)
 	}
+	l.base = ContextHandler(l.base)
 	return l, nil
+}
+
+// NewLoggingHandler is NewLogging over a handler the caller made (the
+// Lambda functions' JSON handler with the invocation's request id);
+// cfg.Format is not used.
+func NewLoggingHandler(h slog.Handler, cfg LogConfig) (*Logging, error) {
+	lv, err := parseLevels(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Logging{base: ContextHandler(h), cfg: lv, comps: map[string]*slog.LevelVar{}}, nil
+}
+
+func parseLevels(cfg LogConfig) (levels, error) {
+	def, err := parseLevel(cfg.Level)
+	if err != nil {
+		return levels{}, fmt.Errorf("platform.log.level: %w", err)
+	}
+	lv := levels{def: def, comps: map[string]slog.Level{}}
+	for comp, s := range cfg.Levels {
+		cl, err := parseLevel(s)
+		if err != nil {
+			return levels{}, fmt.Errorf("platform.log.levels.%s: %w", comp, err)
+		}
+		lv.comps[comp] = cl
+	}
+	return lv, nil
+}
+
+// Apply sets the levels of cfg on every component logger, those handed
+// out already included; the format stays what it was.
+func (l *Logging) Apply(cfg LogConfig) error {
+	lv, err := parseLevels(cfg)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cfg = lv
+	for comp, v := range l.comps {
+		v.Set(lv.of(comp))
+	}
+	return nil
+}
+
+func (lv levels) of(comp string) slog.Level {
+	if c, ok := lv.comps[comp]; ok {
+		return c
+	}
+	return lv.def
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -66,19 +123,23 @@ func parseLevel(s string) (slog.Level, error) {
 // Logger returns the logger for a component ("runtime", "imap", a module
 // name); records carry component=name and honour its level.
 func (l *Logging) Logger(component string) *slog.Logger {
-	lvl, ok := l.levels[component]
+	l.mu.Lock()
+	v, ok := l.comps[component]
 	if !ok {
-		lvl = l.level
+		v = new(slog.LevelVar)
+		v.Set(l.cfg.of(component))
+		l.comps[component] = v
 	}
-	return slog.New(levelHandler{level: lvl, h: l.base}).With("component", component)
+	l.mu.Unlock()
+	return slog.New(levelHandler{level: v, h: l.base}).With("component", component)
 }
 
 type levelHandler struct {
-	level slog.Level
+	level *slog.LevelVar
 	h     slog.Handler
 }
 
-func (h levelHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+func (h levelHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 func (h levelHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.h.Handle(ctx, r)
 }

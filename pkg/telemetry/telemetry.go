@@ -1,7 +1,9 @@
-// Package telemetry owns PLBA's metrics: one OpenTelemetry SDK
-// MeterProvider per process, the instrument names every exporter shows
-// (the control plane's `metrics` action, Prometheus /metrics, CloudWatch
-// EMF, OTLP) and the feeds that fill them.
+// Package telemetry owns PLBA's metrics in a long-lived process: one
+// OpenTelemetry SDK MeterProvider, read by the control plane's `metrics`
+// action and by exporters (Prometheus /metrics, OTLP). The names are in
+// [schema]; the Lambda functions, which must stay small, use the same
+// instruments ([instrument]) on the EMF meter of package emf instead of
+// the SDK.
 //
 // Nothing in the task path counts by itself: task outcomes and routine
 // durations come from [routine.Executor]'s Observer hook
@@ -10,14 +12,16 @@
 // collects. A process without a Provider (metrics off) installs no
 // observer at all, so its task path is the one without telemetry.
 //
-// The names and attributes are listed in [Names] and in the README's metric
-// table; they are a contract with dashboards, alarms and the status page.
+// The names and attributes are listed in [schema] and in the README's
+// metric table; they are a contract with dashboards, alarms and the status
+// page.
 package telemetry
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,68 +29,31 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/routine"
+	"github.com/plba/plba/pkg/telemetry/instrument"
+	"github.com/plba/plba/pkg/telemetry/schema"
 )
 
 // ScopeName is the instrumentation scope of PLBA's own instruments.
 const ScopeName = "github.com/plba/plba"
 
-// Instrument names. Units follow UCUM as OpenTelemetry recommends
-// ("{task}" is an annotation: Prometheus drops it, EMF writes Count).
-const (
-	// MetricTasks counts routine runs by queue, kind and outcome
-	// (OutcomeSucceeded, OutcomeRetried, OutcomeDeadLettered,
-	// OutcomePanicked), cumulative since start.
-	MetricTasks = "plba.tasks"
-	// MetricRoutineDuration is a histogram of routine run times in seconds
-	// by queue and kind.
-	MetricRoutineDuration = "plba.routine.duration"
-	// MetricQueueDepth is the number of ready (visible) tasks, by queue.
-	MetricQueueDepth = "plba.queue.depth"
-	// MetricQueueInFlight is the number of tasks being run, by queue.
-	MetricQueueInFlight = "plba.queue.in_flight"
-	// MetricQueueDelayed is the number of tasks waiting for a retry delay,
-	// by queue.
-	MetricQueueDelayed = "plba.queue.delayed"
-	// MetricQueueDead is the number of dead letters, by queue.
-	MetricQueueDead = "plba.queue.dead"
-)
-
-// Units.
-const (
-	UnitTask    = "{task}"
-	UnitSeconds = "s"
-)
-
-// Attribute keys.
-const (
-	AttrQueue   = "queue"
-	AttrKind    = "kind"
-	AttrOutcome = "outcome"
-)
-
-// Outcomes of MetricTasks. A run that panicked counts as panicked whatever
-// its decision (retry or dead letter), so the outcomes of a queue add up to
-// its runs.
-const (
-	OutcomeSucceeded    = "succeeded"
-	OutcomeRetried      = "retried"
-	OutcomeDeadLettered = "dead_lettered"
-	OutcomePanicked     = "panicked"
-)
-
-// DefaultDurationBuckets are MetricRoutineDuration's bucket bounds in
+// DefaultDurationBuckets are the duration histogram's bucket bounds in
 // seconds when [Options.DurationBuckets] is empty: from a millisecond
 // (an in-memory routine) to the default routine timeout of five minutes.
 var DefaultDurationBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 
 // Options configure a Provider.
 type Options struct {
-	// DurationBuckets are MetricRoutineDuration's bounds in seconds,
+	// DurationBuckets are the duration histogram's bounds in seconds,
 	// ascending; empty means DefaultDurationBuckets.
 	DurationBuckets []float64
+	// ServiceName and ServiceVersion name the process in every export
+	// (the OTel resource's service.name and service.version; Prometheus
+	// shows them in target_info).
+	ServiceName, ServiceVersion string
 	// Readers are further readers (the Prometheus exporter, a periodic
 	// OTLP or EMF reader); the Provider always has its own manual reader
 	// for [Provider.Snapshot].
@@ -100,14 +67,12 @@ type Provider struct {
 	reader *sdkmetric.ManualReader
 	meter  metric.Meter
 
-	tasks    metric.Int64Counter
-	duration metric.Float64Histogram
+	tasks *instrument.Tasks
 
-	attrs sync.Map // attrKey → attribute.Set (metric.MeasurementOption)
-
-	mu     sync.Mutex
-	queues []func(ctx context.Context) []contracts.QueueStats
-	now    func() time.Time
+	mu      sync.Mutex
+	queues  []func(ctx context.Context) []contracts.QueueStats
+	workers []func() []contracts.WorkerStatus
+	now     func() time.Time
 }
 
 // New returns a Provider with PLBA's instruments registered.
@@ -120,26 +85,40 @@ func New(opts Options) (*Provider, error) {
 		return nil, err
 	}
 	p := &Provider{reader: sdkmetric.NewManualReader(), now: time.Now}
-	mpOpts := []sdkmetric.Option{sdkmetric.WithReader(p.reader)}
+	mpOpts := []sdkmetric.Option{sdkmetric.WithReader(p.reader), sdkmetric.WithResource(Resource(opts.ServiceName, opts.ServiceVersion))}
 	for _, r := range opts.Readers {
 		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
 	}
 	p.mp = sdkmetric.NewMeterProvider(mpOpts...)
 	p.meter = p.mp.Meter(ScopeName)
 	var err error
-	if p.tasks, err = p.meter.Int64Counter(MetricTasks, metric.WithUnit(UnitTask),
-		metric.WithDescription("Routine runs by queue, kind and outcome (succeeded, retried, dead_lettered, panicked).")); err != nil {
-		return nil, fmt.Errorf("telemetry: %s: %w", MetricTasks, err)
-	}
-	if p.duration, err = p.meter.Float64Histogram(MetricRoutineDuration, metric.WithUnit(UnitSeconds),
-		metric.WithDescription("Routine run time by queue and kind."),
-		metric.WithExplicitBucketBoundaries(buckets...)); err != nil {
-		return nil, fmt.Errorf("telemetry: %s: %w", MetricRoutineDuration, err)
+	if p.tasks, err = instrument.NewTasks(p.meter, buckets); err != nil {
+		return nil, err
 	}
 	if err := p.registerQueueGauges(); err != nil {
 		return nil, err
 	}
+	if err := p.registerWorkerCounters(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// Resource describes the process to exporters; empty values are left out
+// (the SDK then says unknown_service).
+func Resource(name, version string) *resource.Resource {
+	var kv []attribute.KeyValue
+	if name != "" {
+		kv = append(kv, attribute.String("service.name", name))
+	}
+	if version != "" {
+		kv = append(kv, attribute.String("service.version", version))
+	}
+	r, err := resource.Merge(resource.Default(), resource.NewSchemaless(kv...))
+	if err != nil {
+		return resource.NewSchemaless(kv...)
+	}
+	return r
 }
 
 // ErrBuckets is returned for duration buckets that are not positive and
@@ -169,46 +148,10 @@ func (p *Provider) Shutdown(ctx context.Context) error { return p.mp.Shutdown(ct
 // per invocation).
 func (p *Provider) ForceFlush(ctx context.Context) error { return p.mp.ForceFlush(ctx) }
 
-type attrKey struct{ queue, kind, outcome string }
-
-// options returns the cached measurement option for one attribute set:
-// building an attribute.Set per run would cost allocations on every task.
-func (p *Provider) options(k attrKey) metric.MeasurementOption {
-	if v, ok := p.attrs.Load(k); ok {
-		return v.(metric.MeasurementOption)
-	}
-	kv := []attribute.KeyValue{attribute.String(AttrQueue, k.queue), attribute.String(AttrKind, k.kind)}
-	if k.outcome != "" {
-		kv = append(kv, attribute.String(AttrOutcome, k.outcome))
-	}
-	v, _ := p.attrs.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(kv...)))
-	return v.(metric.MeasurementOption)
-}
-
-// Outcome names a run's outcome as MetricTasks counts it.
-func Outcome(r routine.Result) string {
-	switch {
-	case r.Panicked:
-		return OutcomePanicked
-	case r.Decision == routine.Ack:
-		return OutcomeSucceeded
-	case r.Decision == routine.DeadLetter:
-		return OutcomeDeadLettered
-	default:
-		return OutcomeRetried
-	}
-}
-
 // Observer returns the routine observer that counts queue's runs and
 // records their durations; the runtime installs one per queue.
 func (p *Provider) Observer(queue string) routine.Observer {
-	// The context is not the task's: the observer has none, and metrics
-	// carry no exemplars here.
-	ctx := context.Background()
-	return func(t contracts.Task, r routine.Result) {
-		p.tasks.Add(ctx, 1, p.options(attrKey{queue, t.Kind, Outcome(r)}))
-		p.duration.Record(ctx, r.Duration.Seconds(), p.options(attrKey{queue: queue, kind: t.Kind}))
-	}
+	return p.tasks.Observer(queue)
 }
 
 // ObserveQueues adds a feed of queue statistics (each with its Name set)
@@ -227,15 +170,15 @@ func (p *Provider) registerQueueGauges() error {
 		inst       metric.Int64ObservableGauge
 	}
 	gauges := []*gauge{
-		{name: MetricQueueDepth, desc: "Tasks ready to run, by queue.", value: func(s contracts.QueueStats) int64 { return s.Ready }},
-		{name: MetricQueueInFlight, desc: "Tasks being run, by queue.", value: func(s contracts.QueueStats) int64 { return s.InFlight }},
-		{name: MetricQueueDelayed, desc: "Tasks waiting for their retry delay, by queue.", value: func(s contracts.QueueStats) int64 { return s.Delayed }},
-		{name: MetricQueueDead, desc: "Dead letters, by queue.", value: func(s contracts.QueueStats) int64 { return s.Dead }},
+		{name: schema.MetricQueueDepth, desc: "Tasks ready to run, by queue.", value: func(s contracts.QueueStats) int64 { return s.Ready }},
+		{name: schema.MetricQueueInFlight, desc: "Tasks being run, by queue.", value: func(s contracts.QueueStats) int64 { return s.InFlight }},
+		{name: schema.MetricQueueDelayed, desc: "Tasks waiting for their retry delay, by queue.", value: func(s contracts.QueueStats) int64 { return s.Delayed }},
+		{name: schema.MetricQueueDead, desc: "Dead letters, by queue.", value: func(s contracts.QueueStats) int64 { return s.Dead }},
 	}
 	insts := make([]metric.Observable, 0, len(gauges))
 	for _, g := range gauges {
 		var err error
-		if g.inst, err = p.meter.Int64ObservableGauge(g.name, metric.WithUnit(UnitTask), metric.WithDescription(g.desc)); err != nil {
+		if g.inst, err = p.meter.Int64ObservableGauge(g.name, metric.WithUnit(schema.UnitTask), metric.WithDescription(g.desc)); err != nil {
 			return fmt.Errorf("telemetry: %s: %w", g.name, err)
 		}
 		insts = append(insts, g.inst)
@@ -246,7 +189,7 @@ func (p *Provider) registerQueueGauges() error {
 		p.mu.Unlock()
 		for _, feed := range feeds {
 			for _, s := range feed(ctx) {
-				set := metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrQueue, s.Name)))
+				set := metric.WithAttributeSet(attribute.NewSet(attribute.String(schema.AttrQueue, s.Name)))
 				for _, g := range gauges {
 					// A backend that cannot tell reports -1: no point
 					// beats a wrong one.
@@ -271,4 +214,54 @@ func (p *Provider) Collect(ctx context.Context) (metricdata.ResourceMetrics, err
 		return rm, fmt.Errorf("telemetry: collect: %w", err)
 	}
 	return rm, nil
+}
+
+// ObserveWorkers adds a feed of worker statuses (the supervisor's): source
+// polls and published tasks, and restarts, are read from the counters the
+// workers keep anyway, when a reader collects.
+func (p *Provider) ObserveWorkers(statuses func() []contracts.WorkerStatus) {
+	p.mu.Lock()
+	p.workers = append(p.workers, statuses)
+	p.mu.Unlock()
+}
+
+func (p *Provider) registerWorkerCounters() error {
+	polls, err := p.meter.Int64ObservableCounter(schema.MetricSourcePolls, metric.WithUnit("{poll}"),
+		metric.WithDescription("Source polls by source and outcome (succeeded, failed)."))
+	if err != nil {
+		return fmt.Errorf("telemetry: %s: %w", schema.MetricSourcePolls, err)
+	}
+	published, err := p.meter.Int64ObservableCounter(schema.MetricSourcePublished, metric.WithUnit(schema.UnitTask),
+		metric.WithDescription("Tasks a source published, by source."))
+	if err != nil {
+		return fmt.Errorf("telemetry: %s: %w", schema.MetricSourcePublished, err)
+	}
+	restarts, err := p.meter.Int64ObservableCounter(schema.MetricRestarts, metric.WithUnit("{restart}"),
+		metric.WithDescription("Supervisor restarts by worker."))
+	if err != nil {
+		return fmt.Errorf("telemetry: %s: %w", schema.MetricRestarts, err)
+	}
+	_, err = p.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		p.mu.Lock()
+		feeds := append([]func() []contracts.WorkerStatus(nil), p.workers...)
+		p.mu.Unlock()
+		for _, feed := range feeds {
+			for _, w := range feed() {
+				o.ObserveInt64(restarts, int64(w.Restarts), metric.WithAttributes(attribute.String(schema.AttrWorker, w.Name)))
+				src, ok := strings.CutPrefix(w.Name, "source:")
+				if !ok || !strings.HasPrefix(w.Kind, "source/") {
+					continue
+				}
+				a := attribute.String(schema.AttrSource, src)
+				o.ObserveInt64(polls, w.Succeeded, metric.WithAttributes(a, attribute.String(schema.AttrOutcome, schema.OutcomeSucceeded)))
+				o.ObserveInt64(polls, w.Failed, metric.WithAttributes(a, attribute.String(schema.AttrOutcome, "failed")))
+				o.ObserveInt64(published, w.Published, metric.WithAttributes(a))
+			}
+		}
+		return nil
+	}, polls, published, restarts)
+	if err != nil {
+		return fmt.Errorf("telemetry: worker counters: %w", err)
+	}
+	return nil
 }

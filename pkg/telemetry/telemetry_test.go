@@ -11,6 +11,7 @@ import (
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/routine"
 	"github.com/plba/plba/pkg/telemetry"
+	"github.com/plba/plba/pkg/telemetry/schema"
 )
 
 type routineFunc func(ctx context.Context, t contracts.Task) error
@@ -54,19 +55,19 @@ func TestObserverCountsOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{telemetry.OutcomeSucceeded: 3, telemetry.OutcomeRetried: 1, telemetry.OutcomeDeadLettered: 2, telemetry.OutcomePanicked: 1}
+	want := map[string]float64{schema.OutcomeSucceeded: 3, schema.OutcomeRetried: 1, schema.OutcomeDeadLettered: 2, schema.OutcomePanicked: 1}
 	for outcome, n := range want {
-		pt, ok := s.Find(telemetry.MetricTasks, map[string]string{"queue": "orders", "kind": "mail", "outcome": outcome})
+		pt, ok := s.Find(schema.MetricTasks, map[string]string{"queue": "orders", "kind": "mail", "outcome": outcome})
 		if !ok || pt.Value != n {
-			t.Errorf("%s{outcome=%s} = %v (found %v), want %v", telemetry.MetricTasks, outcome, pt.Value, ok, n)
+			t.Errorf("%s{outcome=%s} = %v (found %v), want %v", schema.MetricTasks, outcome, pt.Value, ok, n)
 		}
-		if pt.Unit != telemetry.UnitTask {
+		if pt.Unit != schema.UnitTask {
 			t.Errorf("unit %q", pt.Unit)
 		}
 	}
-	h, ok := s.FindHistogram(telemetry.MetricRoutineDuration, map[string]string{"queue": "orders", "kind": "mail"})
+	h, ok := s.FindHistogram(schema.MetricRoutineDuration, map[string]string{"queue": "orders", "kind": "mail"})
 	if !ok {
-		t.Fatalf("no %s in %+v", telemetry.MetricRoutineDuration, s.Histograms)
+		t.Fatalf("no %s in %+v", schema.MetricRoutineDuration, s.Histograms)
 	}
 	if h.Count != 7 || h.Unit != "s" || h.Sum < 0.006 || len(h.Counts) != len(h.Bounds)+1 {
 		t.Errorf("histogram %+v", h)
@@ -109,16 +110,16 @@ func TestQueueGauges(t *testing.T) {
 	if calls != 1 {
 		t.Errorf("stats read %d times for one collection", calls)
 	}
-	for name, v := range map[string]float64{telemetry.MetricQueueDepth: 3, telemetry.MetricQueueInFlight: 2, telemetry.MetricQueueDelayed: 1, telemetry.MetricQueueDead: 4} {
+	for name, v := range map[string]float64{schema.MetricQueueDepth: 3, schema.MetricQueueInFlight: 2, schema.MetricQueueDelayed: 1, schema.MetricQueueDead: 4} {
 		pt, ok := s.Find(name, map[string]string{"queue": "orders"})
-		if !ok || pt.Value != v || pt.Unit != telemetry.UnitTask {
+		if !ok || pt.Value != v || pt.Unit != schema.UnitTask {
 			t.Errorf("%s = %+v (found %v), want %v", name, pt, ok, v)
 		}
 	}
-	if _, ok := s.Find(telemetry.MetricQueueInFlight, map[string]string{"queue": "remote"}); ok {
+	if _, ok := s.Find(schema.MetricQueueInFlight, map[string]string{"queue": "remote"}); ok {
 		t.Error("unknown in-flight count (-1) reported")
 	}
-	if pt, _ := s.Find(telemetry.MetricQueueDepth, map[string]string{"queue": "remote"}); pt.Value != 7 {
+	if pt, _ := s.Find(schema.MetricQueueDepth, map[string]string{"queue": "remote"}); pt.Value != 7 {
 		t.Errorf("remote depth %v", pt.Value)
 	}
 }

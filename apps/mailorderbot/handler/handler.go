@@ -103,7 +103,8 @@ type Deps struct {
 
 // Handler is the routine. It is safe for concurrent use.
 type Handler struct {
-	d Deps
+	d       Deps
+	metrics metrics
 }
 
 var _ contracts.Routine = (*Handler)(nil)
@@ -131,7 +132,7 @@ func New(d Deps) (*Handler, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Handler{d: d}, nil
+	return &Handler{d: d, metrics: newMetrics()}, nil
 }
 
 // Run implements [contracts.Routine].
@@ -231,6 +232,7 @@ func (h *Handler) duplicate(ctx context.Context, existing domain.Order) error {
 func (h *Handler) finish(ctx context.Context, out Outcome) {
 	h.d.Logger.DebugContext(ctx, "order processed", "key", out.Order.Key, "status", out.Order.Status,
 		"duplicate", out.Duplicate, "lines", len(out.Order.Lines), "total", out.Order.Total.String())
+	h.metrics.outcome(ctx, out)
 	if h.d.OnOutcome != nil {
 		h.d.OnOutcome(out)
 	}

@@ -44,6 +44,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/lambda/reserve"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
@@ -64,6 +66,11 @@ type Options struct {
 	Reserve time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Tracer, when set, starts a producer span ("publish <kind>") for
+	// every task without trace context, child of the invocation's X-Ray
+	// trace when there is one, and writes its traceparent into the task,
+	// as the local source worker does.
+	Tracer trace.Tracer
 }
 
 // ErrSourceFailed is wrapped by Handle's error when a source failed.
@@ -193,7 +200,7 @@ func (p *Poller) poll(ctx, flushCtx context.Context, spec contracts.SourceSpec) 
 		}
 		sent = b.Sent()
 	}()
-	_, err = spec.Source.Poll(ctx, contracts.StampSource(b, spec.Source.Name()))
+	_, err = spec.Source.Poll(ctx, withInvocationTrace(ctx, p.opts.Tracer, contracts.StampSource(b, spec.Source.Name())))
 	return
 }
 

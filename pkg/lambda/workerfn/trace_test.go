@@ -43,7 +43,12 @@ func TestTrace(t *testing.T) {
 		task := contracts.Task{ID: id, Kind: "ok", Attributes: map[string]string{contracts.AttrTraceParent: tp}}
 		ev.Records = append(ev.Records, record(t, stdARN, task, 1))
 	}
-	if _, err := h.Handle(context.Background(), ev); err != nil {
+	// Record a was sent with X-Ray active; the invocation has its own
+	// X-Ray trace (aws-lambda-go puts the header in the context).
+	ev.Records[0].Attributes["AWSTraceHeader"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	//lint:ignore SA1029 aws-lambda-go's own key is a plain string
+	ctx := context.WithValue(context.Background(), "x-amzn-trace-id", "Root=1-6759e988-cd862e3fe1be46a994272793;Parent=63995c3f42cd8ad8;Sampled=1")
+	if _, err := h.Handle(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
 	var batch sdktrace.ReadOnlySpan
@@ -59,12 +64,17 @@ func TestTrace(t *testing.T) {
 			}
 		}
 	}
-	if batch == nil || len(batch.Links()) != 2 {
-		t.Fatalf("batch span %v with links %v, want 2 links", batch, batch)
+	if batch == nil || len(batch.Links()) != 4 {
+		t.Fatalf("batch span %v with links %v, want 4 links (2 traceparents, 1 record X-Ray header, the invocation's)", batch, batch)
 	}
 	linked := map[string]bool{}
 	for _, l := range batch.Links() {
 		linked[l.SpanContext.TraceID().String()] = true
+	}
+	for _, xr := range []string{"5759e988bd862e3fe1be46a994272793", "6759e988cd862e3fe1be46a994272793"} {
+		if !linked[xr] {
+			t.Errorf("batch span does not link the X-Ray trace %s", xr)
+		}
 	}
 	for id, parent := range parents {
 		traceID := parent[3:35]

@@ -46,7 +46,9 @@
 //
 // Each record's routine continues the trace in its traceparent attribute
 // (the executor does that); with a Tracer the batch gets its own span that
-// links every record's trace.
+// links every record's trace, the X-Ray trace of each record that has an
+// AWSTraceHeader, and the invocation's X-Ray trace (_X_AMZN_TRACE_ID), so
+// a trace in X-Ray and one in an OpenTelemetry backend find each other.
 package workerfn
 
 import (
@@ -68,6 +70,7 @@ import (
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/lambda/reserve"
+	"github.com/plba/plba/pkg/lambda/xray"
 	"github.com/plba/plba/pkg/queue/sqsqueue"
 	"github.com/plba/plba/pkg/routine"
 )
@@ -188,7 +191,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	if h.opts.Tracer != nil {
 		var span trace.Span
 		ctx, span = h.opts.Tracer.Start(ctx, "sqs batch", trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithLinks(links(ev.Records)...),
+			trace.WithLinks(links(ctx, ev.Records)...),
 			trace.WithAttributes(attribute.Int("messaging.batch.message_count", len(ev.Records))))
 		defer span.End()
 	}
@@ -335,31 +338,31 @@ func (h *Handler) record(ctx, runCtx context.Context, rec *events.SQSMessage, p 
 	log := h.opts.Logger
 	defer func() {
 		if v := recover(); v != nil {
-			log.Error("workerfn: panic handling record", "message_id", rec.MessageId, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			log.ErrorContext(ctx, "workerfn: panic handling record", "message_id", rec.MessageId, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			failed = true
 		}
 	}()
 	d, err := p.d, p.err
 	if err != nil {
 		if !errors.Is(err, sqsqueue.ErrMalformed) {
-			log.Error("workerfn: record", "message_id", rec.MessageId, "error", err)
+			log.ErrorContext(ctx, "workerfn: record", "message_id", rec.MessageId, "error", err)
 			return true
 		}
 		if derr := h.opts.Queue.SendToDeadLetter(ctx, d, err); derr != nil {
-			log.Error("workerfn: malformed record; sending it to the dead-letter queue failed, listing it", "message_id", rec.MessageId, "error", err, "dlq_error", derr)
+			log.ErrorContext(ctx, "workerfn: malformed record; sending it to the dead-letter queue failed, listing it", "message_id", rec.MessageId, "error", err, "dlq_error", derr)
 			return true
 		}
-		log.Warn("workerfn: malformed record sent to the dead-letter queue", "message_id", rec.MessageId, "error", err)
+		log.WarnContext(ctx, "workerfn: malformed record sent to the dead-letter queue", "message_id", rec.MessageId, "error", err)
 		return false
 	}
 	ex := h.executor(d.Task.Kind)
 	if ex == nil {
 		reason := fmt.Errorf("no routine for task kind %q", d.Task.Kind)
 		if derr := h.opts.Queue.SendToDeadLetter(ctx, d, reason); derr != nil {
-			log.Error("workerfn: no routine; sending to the dead-letter queue failed", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "error", derr)
+			log.ErrorContext(ctx, "workerfn: no routine; sending to the dead-letter queue failed", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "error", derr)
 			return true
 		}
-		log.Error("workerfn: no routine for the task's kind; dead-lettered", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind)
+		log.ErrorContext(ctx, "workerfn: no routine for the task's kind; dead-lettered", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind)
 		return false
 	}
 	r := ex.Execute(runCtx, d.Task)
@@ -368,18 +371,18 @@ func (h *Handler) record(ctx, runCtx context.Context, rec *events.SQSMessage, p 
 		return false
 	case routine.DeadLetter:
 		if err := h.opts.Queue.SendToDeadLetter(ctx, d, r.Err); err != nil {
-			log.Error("workerfn: dead-letter failed; listing the record so it is retried", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "attempt", d.Task.Attempt, "error", err, "cause", r.Err)
+			log.ErrorContext(ctx, "workerfn: dead-letter failed; listing the record so it is retried", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "attempt", d.Task.Attempt, "error", err, "cause", r.Err)
 			return true
 		}
-		log.Warn("workerfn: task dead-lettered", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "attempt", d.Task.Attempt, "error", r.Err)
+		log.WarnContext(ctx, "workerfn: task dead-lettered", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "attempt", d.Task.Attempt, "error", r.Err)
 		return false
 	default:
 		if after, ok := contracts.RetryAfter(r.Err); ok {
 			if err := h.opts.Queue.Extend(ctx, d, after); err != nil {
-				log.Error("workerfn: setting the retry delay failed; the queue's visibility timeout applies", "message_id", rec.MessageId, "task_id", d.Task.ID, "error", err)
+				log.ErrorContext(ctx, "workerfn: setting the retry delay failed; the queue's visibility timeout applies", "message_id", rec.MessageId, "task_id", d.Task.ID, "error", err)
 			}
 		}
-		log.Info("workerfn: task failed, will be retried", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "attempt", d.Task.Attempt, "error", r.Err, "panicked", r.Panicked)
+		log.InfoContext(ctx, "workerfn: task failed, will be retried", "message_id", rec.MessageId, "task_id", d.Task.ID, "kind", d.Task.Kind, "attempt", d.Task.Attempt, "error", r.Err, "panicked", r.Panicked)
 		return true
 	}
 }
@@ -420,10 +423,18 @@ func MessageOf(rec *events.SQSMessage) sqsqueue.Message {
 
 var propagator = propagation.TraceContext{}
 
-// links returns a link to each record's trace context.
-func links(recs []events.SQSMessage) []trace.Link {
+// links returns a link to each record's trace context and X-Ray trace, and
+// to the invocation's X-Ray trace.
+func links(ctx context.Context, recs []events.SQSMessage) []trace.Link {
 	var out []trace.Link
+	if sc, ok := xray.Parse(xray.FromInvocation(ctx)); ok {
+		out = append(out, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{attribute.String("plba.link", "aws.lambda.invocation")}})
+	}
 	for i := range recs {
+		if sc, ok := xray.Parse(recs[i].Attributes["AWSTraceHeader"]); ok {
+			out = append(out, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{
+				attribute.String("plba.link", "aws.xray.record"), attribute.String("messaging.message.id", recs[i].MessageId)}})
+		}
 		a, ok := recs[i].MessageAttributes[contracts.AttrTraceParent]
 		if !ok || a.StringValue == nil {
 			continue
@@ -434,7 +445,8 @@ func links(recs []events.SQSMessage) []trace.Link {
 		}
 		sc := trace.SpanContextFromContext(propagator.Extract(context.Background(), carrier))
 		if sc.IsValid() {
-			out = append(out, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{attribute.String("messaging.message.id", recs[i].MessageId)}})
+			out = append(out, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{
+				attribute.String("plba.link", "traceparent"), attribute.String("messaging.message.id", recs[i].MessageId)}})
 		}
 	}
 	return out

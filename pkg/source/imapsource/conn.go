@@ -39,6 +39,7 @@ var (
 type conn struct {
 	c       *imapclient.Client
 	timeout time.Duration
+	metrics *imapMetrics
 	// events receives a signal when the server reports new messages
 	// (EXISTS); the unilateral-data handler runs on the client's reader
 	// goroutine, so it only does a non-blocking send.
@@ -67,7 +68,7 @@ func (s *Source) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("imap: dial %s: %w", s.cfg.Addr, err)
 	}
-	cn := &conn{timeout: s.cfg.CommandTimeout, events: make(chan struct{}, 1)}
+	cn := &conn{timeout: s.cfg.CommandTimeout, events: make(chan struct{}, 1), metrics: s.metrics}
 	opts := &imapclient.Options{
 		TLSConfig: s.tlsConfig,
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
@@ -162,7 +163,8 @@ func (cn *conn) do(ctx context.Context, what string, f func() error) error {
 		return fmt.Errorf("imap: %s: %w", what, err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- f() }()
+	start := time.Now()
+	go func() { done <- f(); cn.metrics.command(what, time.Since(start)) }()
 	t := time.NewTimer(cn.timeout)
 	defer t.Stop()
 	select {

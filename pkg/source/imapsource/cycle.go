@@ -226,6 +226,7 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 		res.pubErr = fetchErr
 		return res, nil
 	}
+	s.metrics.fetched(msgs)
 
 	// Mark before publishing: once a task is in the queue a consumer may
 	// settle it at any moment, and a mark stored after that would undo the

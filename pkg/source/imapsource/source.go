@@ -96,6 +96,8 @@ type Source struct {
 	// batcher coalesces successful settlements into one STORE.
 	batcher settleBatcher
 
+	metrics *imapMetrics
+
 	mu     sync.Mutex
 	closed bool
 	// inflight is the fallback in-flight record used when the server does
@@ -194,6 +196,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		o(s)
 	}
 	s.log = s.log.With("source", s.name, "mailbox", cfg.Mailbox)
+	s.metrics = newMetrics(s.name, s.now)
 	return s, nil
 }
 
@@ -300,6 +303,7 @@ func (s *Source) Run(ctx context.Context, pub contracts.Publisher) error {
 			s.mu.Lock()
 			s.health.reconnects++
 			s.mu.Unlock()
+			s.metrics.reconnected()
 		}
 		established, err := s.idleSession(ctx, pub)
 		if ctx.Err() != nil {
@@ -561,6 +565,7 @@ func (s *Source) recordErr(err error) {
 		s.health.failingSince = s.health.lastErrAt
 	}
 	s.health.failures++
+	s.metrics.failedCycle()
 }
 
 // recordCycle records a successful cycle. After failures it clears the
@@ -581,6 +586,7 @@ func (s *Source) recordCycle(backlog, published int, uidValidity uint32, keyword
 	s.health.uidValidity = uidValidity
 	s.health.keywords = keywords
 	s.health.keywordsKnown = true
+	s.metrics.cycle(backlog)
 }
 
 // Health reports connected, last successful poll, backlog (unseen messages

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/lambda"
@@ -28,7 +34,12 @@ type module struct{}
 
 func (module) Name() string { return "e2e" }
 
+// log is the module's logger; the routine logs one line per run with the
+// task's context (the test checks the fields every line inside a task has).
+var log = slog.Default()
+
 func (module) Register(_ context.Context, r contracts.Registry) error {
+	log = r.Logger()
 	src := &source{}
 	if err := r.AddSource(contracts.SourceSpec{Source: src, Queue: "work"}); err != nil {
 		return err
@@ -56,10 +67,11 @@ func (s *source) Poll(ctx context.Context, pub contracts.Publisher) (int, error)
 	for i := range n {
 		t := contracts.Task{
 			ID: fmt.Sprintf("t-%d", i), Kind: "e2e.num", Payload: []byte(strconv.Itoa(i)),
-			Attributes: map[string]string{
-				contracts.AttrSource:      "numbers",
-				contracts.AttrTraceParent: fmt.Sprintf("00-%032x-%016x-01", i+1, i+1),
-			},
+			Attributes: map[string]string{contracts.AttrSource: "numbers"},
+		}
+		if os.Getenv("E2E_OTLP") == "" {
+			// Without a tracer, a trace context of the source's own.
+			t.Attributes[contracts.AttrTraceParent] = fmt.Sprintf("00-%032x-%016x-01", i+1, i+1)
 		}
 		if err := pub.Publish(ctx, t); err != nil {
 			return i, err
@@ -73,7 +85,8 @@ func (s *source) Settle(_ context.Context, t contracts.Task, o contracts.Outcome
 	return touch(fmt.Sprintf("settled-%s-%s", t.ID, o))
 }
 
-func run(_ context.Context, t contracts.Task) error {
+func run(ctx context.Context, t contracts.Task) error {
+	log.InfoContext(ctx, "e2e routine", "attempt", t.Attempt)
 	if slices.Contains(strings.Split(os.Getenv("E2E_SLOW"), ","), t.ID) {
 		// A hung routine: ignores its ctx, outlives the invocation.
 		time.Sleep(time.Minute)
@@ -97,5 +110,20 @@ func main() {
 		fmt.Fprintf(os.Stderr, "e2efn: PLBA_FN=%q is not poller, worker or control\n", os.Getenv("PLBA_FN"))
 		os.Exit(1)
 	}
-	lambda.Main(fn, lambda.Options{ConfigVersion: "e2e-1"}, module{})
+	o := lambda.Options{ConfigVersion: "e2e-1"}
+	if ep := os.Getenv("E2E_OTLP"); ep != "" {
+		// A tracer exporting OTLP/HTTP synchronously (Lambda freezes the
+		// process between invocations): the test bootstrap may link what
+		// the real functions leave out for size.
+		exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(ep+"/v1/traces"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2efn: otlp:", err)
+			os.Exit(1)
+		}
+		// Always sample: the emulator's X-Ray headers say Sampled=0.
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(sdktrace.AlwaysSample()),
+			sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "e2e-"+fn.String()))))
+		o.Assemble.Tracer = tp.Tracer("e2efn")
+	}
+	lambda.Main(fn, o, module{})
 }
