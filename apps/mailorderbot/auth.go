@@ -30,10 +30,10 @@ func (m *Module) authTargets(ctx context.Context, env contracts.CommandEnv) ([]m
 		Name: "imap", Key: ConfigPath + ".imap.auth", Username: imapCfg.Username, Auth: imapCfg.Auth,
 		PasswordMech: mailauth.MechLogin,
 		Check: func(ctx context.Context) error {
-			if m.opts.Parts.CheckLogin == nil {
+			if m.opts.Parts.Check == nil {
 				return fmt.Errorf("IMAP login check: %w", ErrPartNotLinked)
 			}
-			return m.opts.Parts.CheckLogin(ctx, imapCfg, imapsource.WithLogger(quiet))
+			return m.opts.Parts.Check(ctx, imapCfg, imapsource.WithLogger(quiet))
 		},
 	}}
 	if cfg.SMTP.Addr != "" {

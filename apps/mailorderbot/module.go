@@ -64,14 +64,11 @@ type Parts struct {
 	// store and logger (parts.Routine).
 	Routine func(ctx context.Context, env RoutineEnv) (contracts.Routine, error)
 	// Check logs in to a mailbox and selects it, for `config check
-	// --connect`: imapsource.CheckConfig.
+	// --connect`, `auth check` and `auth login`: imapsource.CheckConfig.
 	Check func(ctx context.Context, cfg imapsource.Config, opts ...imapsource.Option) error
 	// Review resolves an order in review (parts.Review, which calls
 	// handler.Resolve): `orders review` and the control plane use it.
 	Review func(ctx context.Context, env RoutineEnv, key domain.MessageKey, d ReviewDecision) (domain.Order, error)
-	// CheckLogin connects to the mailbox and logs in (`auth check`,
-	// `auth login`): imapsource.CheckLogin.
-	CheckLogin func(ctx context.Context, cfg imapsource.Config, opts ...imapsource.Option) error
 }
 
 // ReviewDecision is a person's resolution of an order in review; see

@@ -28,7 +28,7 @@ import (
 )
 
 // All is every part: what the local runner and the worker function use.
-var All = mailorderbot.Parts{Source: imapsource.Open, Check: imapsource.CheckConfig, CheckLogin: imapsource.CheckLogin, Routine: Routine, Review: Review}
+var All = mailorderbot.Parts{Source: imapsource.Open, Check: imapsource.CheckConfig, Routine: Routine, Review: Review}
 
 // Review resolves an order in review with handler.Resolve (the routine's
 // catalog, sender and From address, from the same configuration).

@@ -3,7 +3,6 @@ package imapsource
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
@@ -78,26 +77,6 @@ func isAuthFailed(err error) bool {
 		return false
 	}
 	return ie.Code == imap.ResponseCodeAuthenticationFailed || (ie.Type == imap.StatusResponseTypeNo && ie.Code == "")
-}
-
-// CheckLogin connects to the server cfg names and logs in as it says,
-// then logs out: `plba auth check`. The error says what failed (dial, TLS,
-// token refresh, login); it never contains a secret.
-func CheckLogin(ctx context.Context, cfg Config, opts ...Option) error {
-	s, err := New(cfg, opts...)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	cn, err := s.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer cn.close()
-	if err := cn.do(ctx, "logout", func() error { return cn.c.Logout().Wait() }); err != nil {
-		return fmt.Errorf("imap: logged in, but: %w", err)
-	}
-	return nil
 }
 
 // TokenSource returns the source's OAuth token source once it has
