@@ -20,9 +20,9 @@ import (
 // lease), no message is processed twice for effect (one reply each), and
 // marks never make the survivor publish a message the queue still holds.
 //
-// The queue's capacity (40, against 400 mails in a cycle's batch) keeps
-// both processes blocked in their publish loops, between marking a batch
-// and publishing all of it, so the kill lands there every time: the marks
+// The first process starts alone and marks the burst; the queue's capacity
+// (40, against 400 mails in a cycle's batch) keeps it in its publish loop,
+// between marking the batch and publishing all of it, when it is killed: the marks
 // it leaves without a task are recovered by the survivor (recover_after,
 // docs/faults.md), and the survivor's own cycles run out of their publish
 // window and leave the rest to the same recovery.
@@ -45,9 +45,17 @@ func TestChaosTwoProcessesRedis(t *testing.T) {
 		"store: { driver: sqlite, path:": fmt.Sprintf("store: { driver: dynamodb, table: chaos-%d, endpoint: \"http://%s\", region: us-east-1 } #", stamp, dynamo),
 	}, extra)
 	env := []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1"}
+	// A starts first and marks the burst; B starts once A's marks show, so
+	// the kill lands on the process that owns the marks.
 	a := startPlba(t, cfg, env...)
+	for _, marked := mb.flags(t, ctx); marked <= 0; _, marked = mb.flags(t, ctx) {
+		if ctx.Err() != nil {
+			t.Fatalf("no marks from the first process; stderr:\n%s", a.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond) // polling the server from outside: no event to await
+	}
 	b := startPlba(t, cfg, env...)
-	time.Sleep(1500 * time.Millisecond) // a random point of the burst: the kill's timing is the point
+	time.Sleep(1500 * time.Millisecond) // a point of the burst: the kill's timing is the point
 	a.kill(t, syscall.SIGKILL)
 	killed := time.Now()
 	took, _, _ := mb.waitAllSeen(t, ctx, 2*time.Minute)
