@@ -86,6 +86,11 @@ type OrderStore interface {
 	// attempted: see domain.Reply.Unconfirmed), oldest first (limit 0
 	// means 100).
 	PendingReplies(ctx context.Context, limit int) ([]domain.Reply, error)
+	// UnconfirmedReplies returns up to limit replies whose send a crash
+	// interrupted (attempted, never marked sent: domain.Reply.Unconfirmed),
+	// oldest first (limit 0 means 100). Nothing sends them by itself; a
+	// person looks, and ClearAttempt puts one back in the outbox.
+	UnconfirmedReplies(ctx context.Context, limit int) ([]domain.Reply, error)
 	// MarkSent records that the reply for key was sent at the given time.
 	// Marking a sent reply again keeps the first time.
 	MarkSent(ctx context.Context, key domain.MessageKey, at time.Time) error
