@@ -287,6 +287,7 @@ func (b *builtin) actions() []Action {
 		Typed("resume", "resume a paused source or pool", Mutate, b.resume),
 		Typed("restart", "restart a worker as a fresh instance", Mutate, b.restart),
 		Typed("outcomes", "recent task outcomes per queue", Read, b.outcomes),
+		Typed("runtime", "Go runtime figures of this process: goroutines, live heap, GC cycles", Read, runtimeFigures),
 	}
 }
 
