@@ -511,7 +511,30 @@ func (s *Store) MarkSent(ctx context.Context, key domain.MessageKey, at time.Tim
 // longer sends it by itself; UnconfirmedReplies lists it until MarkSent
 // removes it from the index) and records the attempt.
 func (s *Store) MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error {
-	return s.updateAttempt(ctx, key, "SET rtry = :t, op = :a", map[string]types.AttributeValue{":t": num(at.UnixNano()), ":a": str(attemptedMark)})
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       keyOf(key),
+		UpdateExpression:          aws.String("SET rtry = :t, op = :a"),
+		ConditionExpression:       aws.String("attribute_exists(rraw) AND attribute_not_exists(rsent) AND attribute_not_exists(rtry)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": num(at.UnixNano()), ":a": str(attemptedMark)},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		if err != nil {
+			return fmt.Errorf("dynamostore: reply attempt %s: %w", key, err)
+		}
+		return nil
+	}
+	// Which condition failed: a second read (consistent) tells.
+	r, rerr := s.Reply(ctx, key)
+	switch {
+	case rerr == nil && r.Unconfirmed():
+		return fmt.Errorf("dynamostore: reply attempt %s: %w", key, store.ErrAttempted)
+	case rerr == nil || errors.Is(rerr, store.ErrNotFound):
+		return fmt.Errorf("dynamostore: reply attempt %s: %w", key, store.ErrNotFound)
+	default:
+		return fmt.Errorf("dynamostore: reply attempt %s: %w", key, rerr)
+	}
 }
 
 // ClearAttempt implements [store.OrderStore]: back on the pending index.

@@ -320,7 +320,23 @@ func scanReply(sc interface{ Scan(...any) error }) (domain.Reply, error) {
 
 // MarkAttempt implements [store.OrderStore].
 func (s *Store) MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error {
-	return s.setAttempt(ctx, key, sql.NullInt64{Int64: at.UnixNano(), Valid: true})
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempted_at = ? WHERE key = ? AND sent_at IS NULL AND attempted_at IS NULL`,
+		at.UnixNano(), string(key))
+	if err != nil {
+		return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var attempted bool
+	err = s.db.QueryRowContext(ctx, `SELECT attempted_at IS NOT NULL FROM outbox WHERE key = ? AND sent_at IS NULL`, string(key)).Scan(&attempted)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || (err == nil && !attempted):
+		return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, err)
+	}
+	return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, store.ErrAttempted)
 }
 
 // ClearAttempt implements [store.OrderStore].

@@ -277,6 +277,10 @@ func Run(t *testing.T, newStore NewStore) {
 		if p, err := s.PendingReplies(ctx, 0); err != nil || len(p) != 1 || p[0].Key != "try-1" {
 			t.Fatalf("PendingReplies = %v, %v; want only try-1 (try-0 is unconfirmed)", replyKeys(p), err)
 		}
+		// MarkAttempt is a claim: a second sender gets ErrAttempted.
+		if err := s.MarkAttempt(ctx, "try-0", at); !errors.Is(err, store.ErrAttempted) {
+			t.Fatalf("second MarkAttempt: %v, want ErrAttempted", err)
+		}
 		if u, err := s.UnconfirmedReplies(ctx, 0); err != nil || len(u) != 1 || u[0].Key != "try-0" || !u[0].Unconfirmed() {
 			t.Fatalf("UnconfirmedReplies = %v, %v; want try-0", replyKeys(u), err)
 		}
