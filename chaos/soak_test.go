@@ -183,7 +183,6 @@ func TestChaosSoak(t *testing.T) {
 // control plane listens on addr.
 func runtimeFigures(t *testing.T, addr string, p *proc) control.RuntimeFigures {
 	t.Helper()
-	var f control.RuntimeFigures
 	for attempt := 0; ; attempt++ {
 		resp, err := http.Get("http://" + addr + control.APIPrefix + "runtime")
 		if err == nil {
@@ -202,5 +201,4 @@ func runtimeFigures(t *testing.T, addr string, p *proc) control.RuntimeFigures {
 		}
 		time.Sleep(250 * time.Millisecond) // the control plane may still be starting: no event to await from outside
 	}
-	return f
 }
