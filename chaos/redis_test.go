@@ -71,6 +71,9 @@ func TestChaosTwoProcessesRedis(t *testing.T) {
 	f.marksLeft = marked
 	f.duplicated, _ = r.duplicates()
 	_, total := r.duplicates()
+	if f.lost = dynamoLost(t, ctx, dynamo, fmt.Sprintf("chaos-%d", stamp), mb); f.lost < 0 {
+		t.Error("the store could not be read: lost unknown")
+	}
 	// Copies published beyond one per mail: the recovery's republishes of
 	// marks with no task, and two cycles that searched at the same instant
 	// (the marks do not arbitrate those; the outbox keeps replies single).

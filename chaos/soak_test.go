@@ -153,6 +153,9 @@ func TestChaosSoak(t *testing.T) {
 	f.marksLeft = marked
 	f.duplicated, _ = r.duplicates()
 	_, total := r.duplicates()
+	if f.lost = dynamoLost(t, ctx, dynamo, fmt.Sprintf("soak-%d", stamp), mb); f.lost < 0 {
+		t.Error("the store could not be read: lost unknown")
+	}
 	other.kill(t, syscall.SIGTERM)
 	long.kill(t, syscall.SIGTERM)
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
