@@ -56,9 +56,14 @@ var beforeClaim func()
 
 // recovery is the source's state for the recovery of lost marks.
 type recovery struct {
-	mu       sync.Mutex
-	holder   contracts.TaskHolder
-	disabled bool // the server has no CONDSTORE
+	mu     sync.Mutex
+	holder contracts.TaskHolder
+	// condstore: the server's CONDSTORE, 0 not known yet, 1 yes, -1 no.
+	condstore int8
+	// active: the last cycle ran with the recovery on (a holder, keywords
+	// stored on the server, CONDSTORE); that cycle's publishing follows
+	// its rules (publishWindow, no unmark of failures).
+	active   bool
 	lastLook time.Time
 	suspects map[msgKey]suspect
 	timer    *time.Timer
@@ -91,7 +96,7 @@ func (s *Source) UseTaskHolder(h contracts.TaskHolder) {
 func (s *Source) recovers() bool {
 	s.recov.mu.Lock()
 	defer s.recov.mu.Unlock()
-	return s.recov.holder != nil && !s.recov.disabled
+	return s.recov.active
 }
 
 // publishWindow bounds a cycle's publishing to RecoverAfter/2 from
@@ -109,12 +114,35 @@ func (s *Source) publishWindow(ctx context.Context, markStart time.Time) (contex
 func (s *Source) recoverLost(ctx context.Context, cn *conn, mailbox string, uv uint32) error {
 	r := &s.recov
 	r.mu.Lock()
-	holder := r.holder
+	holder, condstore := r.holder, r.condstore
+	r.active = false
+	r.mu.Unlock()
+	if holder == nil || !cn.keywords {
+		return nil // no queue to ask, or marks kept in process (no keywords)
+	}
+	if condstore == 0 {
+		var has bool
+		if err := cn.do(ctx, "capability", func() error {
+			has = cn.c.Caps().Has(imap.CapCondStore)
+			return nil
+		}); err != nil {
+			return err
+		}
+		condstore = 1
+		if !has {
+			condstore = -1
+			s.log.Warn("imap: server lacks CONDSTORE; marks lost by a killed process wait for stale_after",
+				"stale_after", s.cfg.StaleAfter)
+		}
+	}
 	interval := s.cfg.RecoverAfter / 2
+	r.mu.Lock()
+	r.condstore = condstore
+	r.active = condstore > 0
 	// A look woken by the timer comes a little before the interval is
 	// over by the clock of this check; a tenth of slack keeps it.
 	due := time.Since(r.lastLook) >= interval-interval/10
-	if holder == nil || r.disabled || !cn.keywords || !due {
+	if !r.active || !due {
 		r.mu.Unlock()
 		return nil
 	}
@@ -173,21 +201,6 @@ func (s *Source) recoverLost(ctx context.Context, cn *conn, mailbox string, uv u
 		return nil
 	}
 
-	var condstore bool
-	if err := cn.do(ctx, "capability", func() error {
-		condstore = cn.c.Caps().Has(imap.CapCondStore)
-		return nil
-	}); err != nil {
-		return err
-	}
-	if !condstore {
-		r.mu.Lock()
-		r.disabled = true
-		r.mu.Unlock()
-		s.log.Warn("imap: server lacks CONDSTORE; marks lost by a killed process wait for stale_after",
-			"stale_after", s.cfg.StaleAfter)
-		return nil
-	}
 	var msgs []*imapclient.FetchMessageBuffer
 	if err := cn.do(ctx, "fetch modseq", func() error {
 		var err error
