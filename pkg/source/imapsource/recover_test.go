@@ -244,10 +244,7 @@ func TestDovecotRecoveryLosesToSettlement(t *testing.T) {
 	if n, err := src.Poll(t.Context(), h.publisher("x")); n != 0 || err != nil {
 		t.Fatalf("first Poll = %d, %v", n, err)
 	}
-	var ids []string
-	for _, e := range taskIDs(t, acc) {
-		ids = append(ids, e)
-	}
+	ids := taskIDs(t, acc)
 	var once sync.Once
 	imapsource.SetBeforeClaim(func() {
 		once.Do(func() {
