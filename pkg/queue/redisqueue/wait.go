@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/plba/plba/pkg/contracts"
 	"github.com/plba/plba/pkg/queue/driver"
@@ -52,6 +53,12 @@ func (d *Driver) newWaiter(ctx context.Context) (*waiter, error) {
 	o := *node.Options()
 	o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = 1, 0, 1, 1
 	o.OnConnect = nil
+	// NewClient deep-copies MaintNotificationsConfig, which the caller's
+	// client rewrites (under its own lock) when a connection's handshake
+	// finds the server without maintenance notifications (Redis 7.0): a
+	// data race. One blocking connection needs none of them.
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	o.PushNotificationProcessor = nil
 	priv := redis.NewClient(&o)
 	conn := priv.Conn()
 	id, err := conn.ClientID(ctx).Result()
