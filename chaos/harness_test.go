@@ -27,6 +27,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-message/mail"
@@ -35,6 +38,7 @@ import (
 
 	"github.com/plba/plba/apps/mailorderbot/demodata"
 	"github.com/plba/plba/apps/mailorderbot/domain"
+	"github.com/plba/plba/apps/mailorderbot/store/dynamostore"
 	"github.com/plba/plba/internal/syncio"
 	"github.com/plba/plba/internal/testsvc"
 	"github.com/plba/plba/pkg/source/imapsource/imaptest"
@@ -433,3 +437,37 @@ func rewrite(t *testing.T, file string, repl map[string]string, extra string) st
 // indentRest returns the lines of a "platform:\n  ..." block after its
 // first line.
 func indentRest(extra string) string { return strings.TrimPrefix(extra, "platform:\n") }
+
+// dynamoLost counts the mails of mb without a stored
+// outcome in the DynamoDB table (the two-process scenarios' store): every
+// seeded Message-ID must have an order item. It returns -1 when the table
+// cannot be read.
+func dynamoLost(t *testing.T, ctx context.Context, endpoint, table string, mb *mailbox) int {
+	t.Helper()
+	c, err := dynamostore.NewClient(ctx, dynamostore.ClientConfig{Endpoint: "http://" + endpoint})
+	if err != nil {
+		t.Logf("dynamodb client: %v", err)
+		return -1
+	}
+	have := map[string]bool{}
+	p := dynamodb.NewScanPaginator(c, &dynamodb.ScanInput{TableName: &table, ProjectionExpression: aws.String("pk")})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Logf("scan %s: %v", table, err)
+			return -1
+		}
+		for _, it := range out.Items {
+			if s, ok := it["pk"].(*types.AttributeValueMemberS); ok {
+				have[s.Value] = true
+			}
+		}
+	}
+	lost := 0
+	for id := range mb.want {
+		if !have[id] {
+			lost++
+		}
+	}
+	return lost
+}

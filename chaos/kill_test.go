@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -52,7 +54,20 @@ func killAndRestart(t *testing.T, name string, sig syscall.Signal) {
 	account(t, ctx, mb, db, r, &f)
 	_, total := r.duplicates()
 	_, markedAfter := mb.flags(t, ctx)
-	f.extra = fmt.Sprintf("marked_at_kills=%v marks_left=%d replies=%d unconfirmed_replies=%d", markedAtKill, markedAfter, total, unconfirmed(t, db))
+	unconf := unconfirmed(t, db)
+	// An operator sees them without `orders show`: `orders list` warns.
+	warned := 0
+	out, err := exec.Command(plbaBinary(t), "orders", "list", "--config", cfg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("plba orders list: %v\n%s", err, out)
+	}
+	if i := strings.Index(string(out), "warning: "); i >= 0 {
+		_, _ = fmt.Sscanf(string(out[i:]), "warning: %d", &warned)
+	}
+	if warned != unconf {
+		t.Errorf("plba orders list warns of %d unconfirmed replies, the outbox holds %d:\n%s", warned, unconf, out)
+	}
+	f.extra = fmt.Sprintf("marked_at_kills=%v marks_left=%d replies=%d unconfirmed_replies=%d orders_list_warns=%d", markedAtKill, markedAfter, total, unconf, warned)
 	f.marksLeft = markedAfter
 	report(t, f)
 }

@@ -66,7 +66,7 @@ type ResolveRequest struct {
 // review queue through every control door (the local API and its status
 // page, the Lambda control function, `plba action`).
 func (m *Module) Actions() []contracts.ActionSpec {
-	return []contracts.ActionSpec{
+	return append([]contracts.ActionSpec{
 		{Name: "orders.list", Summary: "latest stored orders (status, lines, total, reasons); status=, limit=",
 			Handle: typed(func(ctx context.Context, r OrdersRequest) (OrdersResult, error) { return m.listOrders(ctx, r) })},
 		{Name: "orders.review", Summary: "orders waiting for a person's review, newest first; limit=",
@@ -78,7 +78,7 @@ func (m *Module) Actions() []contracts.ActionSpec {
 			Handle: typed(func(ctx context.Context, r ResolveRequest) (OrderRow, error) { return m.resolve(ctx, r, true) })},
 		{Name: "orders.reject", Summary: "reject an order in review; key=, reason= (told to the customer)", Mutating: true,
 			Handle: typed(func(ctx context.Context, r ResolveRequest) (OrderRow, error) { return m.resolve(ctx, r, false) })},
-	}
+	}, m.replyActions()...)
 }
 
 // Panels implements contracts.PanelProvider: the status page shows the
@@ -114,6 +114,19 @@ func (m *Module) Panels() []contracts.Panel {
 					Input: &contracts.PanelInput{Param: "reason", Label: "Reason (told to the customer)", Required: true}},
 			},
 			Empty: "Nothing to review.",
+		},
+		{
+			ID: "mailorderbot.unconfirmed", Title: "Unconfirmed replies",
+			Description: "Replies whose send a crash interrupted; never repeated by themselves. Resend only after checking the customer has not got one.",
+			Action:      "orders.unconfirmed", Rows: "replies", Key: "key",
+			Columns: []contracts.PanelColumn{
+				{Field: "attempted_at", Label: "Attempted", Format: contracts.PanelTime},
+				{Field: "key", Label: "Message"},
+			},
+			RowActions: []contracts.PanelRowAction{
+				{Label: "Resend", Action: "orders.resend", FromRow: map[string]string{"key": "key"}},
+			},
+			Empty: "No unconfirmed replies.",
 		},
 	}
 }

@@ -93,7 +93,7 @@ func TestOrderActions(t *testing.T) {
 	for _, p := range panels.Panels {
 		ids = append(ids, p.ID+"="+p.Action)
 	}
-	if !slices.Equal(ids, []string{"mailorderbot.orders=orders.list", "mailorderbot.review=orders.review"}) {
+	if !slices.Equal(ids, []string{"mailorderbot.orders=orders.list", "mailorderbot.review=orders.review", "mailorderbot.unconfirmed=orders.unconfirmed"}) {
 		t.Fatalf("panels %v", ids)
 	}
 

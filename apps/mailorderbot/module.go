@@ -164,6 +164,10 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	}
 	m.store = st
 	r.OnStop(func(context.Context) error { return st.Close() })
+	// Replies a crash left unconfirmed show in health and status.
+	if err := r.AddHealth(newOutboxHealth(st)); err != nil {
+		return err
+	}
 	// Other modules of the deployment (a reminder, a report) share the
 	// store through the service container: runtime.Get[store.OrderStore].
 	if err := r.Services().Provide(StoreService, st); err != nil {

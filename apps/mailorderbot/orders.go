@@ -6,10 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/store"
@@ -23,7 +25,7 @@ import (
 func (m *Module) Commands() []contracts.Command {
 	return []contracts.Command{{
 		Name:    "orders",
-		Summary: "list, show or resolve stored orders: orders list|show|review",
+		Summary: "list, show or resolve stored orders: orders list|show|review|unconfirmed|resend",
 		// Listing orders needs the store section only; the demo defaults
 		// stand in for an IMAP section the file may not have.
 		Demo: true,
@@ -33,7 +35,7 @@ func (m *Module) Commands() []contracts.Command {
 
 func (m *Module) ordersCmd(ctx context.Context, env contracts.CommandEnv, args []string) int {
 	out, errw := env.Stdout(), env.Stderr()
-	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "review") {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "review" && args[0] != "unconfirmed" && args[0] != "resend") {
 		fmt.Fprint(errw, `Usage:
   orders list [--status accepted|rejected|ignored|review] [--limit N] [--page P] [--json] [--config FILE]... [--set key=value]...
       stored outcomes, newest first (JSON lines with --json)
@@ -43,6 +45,12 @@ func (m *Module) ordersCmd(ctx context.Context, env contracts.CommandEnv, args [
       resolve an order in review: --accept with the lines a person confirmed (default: the lines
       read from the mail), --reject with the reason the customer is told; the confirmation or
       rejection is stored and then sent (when smtp is configured; else it stays in the outbox)
+  orders unconfirmed [--config FILE]... [--set key=value]...
+      replies whose send a crash interrupted: the customer may or may not have them, and they
+      are not sent again by themselves
+  orders resend KEY [--config FILE]... [--set key=value]...
+      put an unconfirmed reply back in the outbox, once you decided the customer lacks it: the
+      running bot sends it within 30 s (or at its next start)
 
 The store is the one apps.mailorderbot.store configures (default: SQLite var/orders.db).
 `)
@@ -64,7 +72,8 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	rest := args[1:]
 	var key string
-	if (sub == "show" || sub == "review") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	keyed := sub == "show" || sub == "review" || sub == "resend"
+	if keyed && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		key, rest = rest[0], rest[1:]
 	}
 	if err := fs.Parse(rest); err != nil {
@@ -73,7 +82,7 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 		}
 		return contracts.ExitUsage
 	}
-	if (sub == "show" || sub == "review") && key == "" {
+	if keyed && key == "" {
 		if fs.NArg() != 1 {
 			fmt.Fprintf(errw, "plba orders %s: give exactly one message KEY\n", sub)
 			return contracts.ExitUsage
@@ -108,6 +117,28 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 	defer s.Close()
 	if sub == "review" {
 		return m.reviewCmd(ctx, env, bot, s, domain.MessageKey(key), ReviewDecision{Accept: *accept, Lines: lines.lines, Reason: *reason})
+	}
+	if sub == "unconfirmed" {
+		res, err := listUnconfirmed(ctx, s)
+		if err != nil {
+			return env.Fail(err)
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY\tATTEMPTED\tSTORED")
+		for _, r := range res.Replies {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Key, r.AttemptedAt.UTC().Format(time.RFC3339), r.CreatedAt.UTC().Format(time.RFC3339))
+		}
+		_ = tw.Flush()
+		fmt.Fprintf(out, "%s unconfirmed reply(ies)\n", countText(len(res.Replies), res.More))
+		return contracts.ExitOK
+	}
+	if sub == "resend" {
+		if err := resend(ctx, s, domain.MessageKey(key)); err != nil {
+			fmt.Fprintf(errw, "plba orders resend: %v\n", err)
+			return contracts.ExitFailure
+		}
+		fmt.Fprintf(out, "reply %s is back in the outbox; the running bot sends it within 30 s (or at its next start)\n", key)
+		return contracts.ExitOK
 	}
 	if sub == "show" {
 		o, err := s.Get(ctx, domain.MessageKey(key))
@@ -146,6 +177,7 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 		return env.Fail(err)
 	}
 	orders = orders[min(skip, len(orders)):]
+	defer warnUnconfirmed(ctx, s, errw)
 	if *asJSON {
 		enc := json.NewEncoder(out)
 		for _, o := range orders {
@@ -225,4 +257,15 @@ func (m *Module) reviewCmd(ctx context.Context, env contracts.CommandEnv, bot Co
 	}
 	fmt.Fprintf(out, "%s: %s (%d line(s)%s); reply %s\n", key, o.Status, len(o.Lines), total, sent)
 	return contracts.ExitOK
+}
+
+// warnUnconfirmed tells the person listing orders that replies wait for a
+// decision (on stderr, after the listing).
+func warnUnconfirmed(ctx context.Context, s store.OrderStore, w io.Writer) {
+	n, more, err := countUnconfirmed(ctx, s)
+	if err != nil || n == 0 {
+		return
+	}
+	fmt.Fprintf(w, "warning: %s reply(ies) unconfirmed: a send was interrupted and is not repeated by itself; "+
+		"see `plba orders unconfirmed`, resend with `plba orders resend KEY`\n", countText(n, more))
 }

@@ -140,3 +140,28 @@ type DeadLetterSource interface {
 	// many.
 	PurgeMarked(ctx context.Context) (int, error)
 }
+
+// TaskHolder is implemented by durable queues that can say which tasks
+// they still hold — ready, in flight, delayed for a retry, or in their
+// dead-letter store — by task ID. A source that marks what it published
+// (a [MarkKeeper]) uses it to tell a mark whose task is waiting from one
+// whose publisher died between marking and publishing: with such a queue
+// the second kind is published again within seconds instead of after the
+// source's stale period. Redis can answer; SQS cannot (it has no lookup
+// by ID), and the in-memory queue needs no answer (its tasks die with the
+// process, see MarkKeeper).
+type TaskHolder interface {
+	// TellsHeld reports whether HeldTasks can answer on this backend.
+	TellsHeld() bool
+	// HeldTasks reports, for each of ids, whether the queue holds a task
+	// with that ID. It fails (wrapping errors.ErrUnsupported) when
+	// TellsHeld is false.
+	HeldTasks(ctx context.Context, ids []string) ([]bool, error)
+}
+
+// HeldAware is implemented by mark keepers that recover faster with a
+// [TaskHolder]. The deployment calls UseTaskHolder before the first poll
+// when the source's queue tells what it holds.
+type HeldAware interface {
+	UseTaskHolder(h TaskHolder)
+}

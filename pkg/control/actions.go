@@ -303,6 +303,7 @@ func (b *builtin) actions() []Action {
 		Typed("restart", "restart a worker as a fresh instance", Mutate, b.restart),
 		Typed("outcomes", "recent task outcomes per queue", Read, b.outcomes),
 		Typed("metrics", "every metric now: task counters, routine durations, queue gauges", Read, b.metrics),
+		Typed("runtime", "Go runtime figures of this process: goroutines, live heap, GC cycles", Read, runtimeFigures),
 	}
 }
 

@@ -1,6 +1,7 @@
 package control_test
 
 import (
+	goruntime "runtime"
 	// The runtime's default queues are the registered "memory" backend.
 	_ "github.com/plba/plba/pkg/queue/memqueue"
 
@@ -548,3 +549,20 @@ func waitDeadLetter(t *testing.T, m *runtime.Manager) {
 }
 
 func slogJSON(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+// The runtime action reports this process's goroutines and heap without a
+// token (a read), for soak tests and operators.
+func TestRuntimeFigures(t *testing.T) {
+	e := newEnv(t, nil)
+	goruntime.GC() // a finished GC cycle sets the live heap
+	var f control.RuntimeFigures
+	if err := e.svc.Do(context.Background(), control.Call{Action: "runtime"}).Decode(&f); err != nil {
+		t.Fatal(err)
+	}
+	if f.Goroutines < 2 || f.HeapLiveBytes == 0 || f.HeapObjectsBytes == 0 || f.TotalBytes < f.HeapObjectsBytes || f.GCCycles == 0 || f.GoVersion == "" {
+		t.Fatalf("runtime figures %+v", f)
+	}
+	if code, body := e.do(t, req{method: "GET", path: "/api/v1/runtime"}); code != 200 || !strings.Contains(body, `"goroutines"`) {
+		t.Fatalf("GET /api/v1/runtime without a token: %d %s", code, body)
+	}
+}

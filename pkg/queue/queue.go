@@ -97,6 +97,7 @@ type Queue struct {
 	d    driver.Queue
 	one  driver.Single      // nil when the driver has no one-message fast path
 	dlq  driver.DeadLetters // nil when the driver has none
+	hold driver.Holder      // nil when the driver cannot tell what it holds
 	lim  driver.Limits
 	opts Options
 	inst string
@@ -136,6 +137,7 @@ var (
 	_ contracts.DeadLetterQueue = (*Queue)(nil)
 	_ contracts.AttemptLimiter  = (*Queue)(nil)
 	_ contracts.DurableQueue    = (*Queue)(nil)
+	_ contracts.TaskHolder      = (*Queue)(nil)
 )
 
 const closedBit = int64(1) << 62
@@ -161,6 +163,7 @@ func New(d driver.Queue, opts Options) *Queue {
 	}
 	q.dlq, _ = d.(driver.DeadLetters)
 	q.one, _ = d.(driver.Single)
+	q.hold, _ = d.(driver.Holder)
 	if lim.ReadAhead > 0 {
 		q.buf = make(chan readAhead, lim.ReadAhead)
 	}
@@ -179,6 +182,34 @@ func (q *Queue) MaxAttempts() int { return q.opts.MaxAttempts }
 // Durable implements contracts.DurableQueue: whether the backend keeps
 // tasks beyond the process.
 func (q *Queue) Durable() bool { return q.lim.Durable }
+
+// TellsHeld implements contracts.TaskHolder: whether the driver can tell
+// which tasks it holds (driver.Holder).
+func (q *Queue) TellsHeld() bool { return q.hold != nil }
+
+// HeldTasks implements contracts.TaskHolder: for each id, whether the
+// backend holds a task with it (ready, in flight, delayed or dead). It
+// fails with an error wrapping errors.ErrUnsupported when the driver cannot
+// tell, and with contracts.ErrQueueClosed after Close.
+func (q *Queue) HeldTasks(ctx context.Context, ids []string) ([]bool, error) {
+	if q.closed.Load() {
+		return nil, q.closedErr("held tasks")
+	}
+	if q.hold == nil {
+		return nil, q.errorf("held tasks: %w", errors.ErrUnsupported)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	held, err := q.hold.Holds(ctx, ids)
+	if err != nil {
+		return nil, q.errorf("held tasks: %w", err)
+	}
+	if len(held) != len(ids) {
+		return nil, q.errorf("held tasks: driver answered %d of %d", len(held), len(ids))
+	}
+	return held, nil
+}
 
 // ReadAhead is the consumer capacity: how many tasks the queue fetches
 // ahead of its consumers (0: none, hand-off without a round trip). A source

@@ -123,6 +123,14 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 		if mk, ok := s.Source.(contracts.MarkKeeper); ok {
 			mk.QueueOutlivesProcess(durable(q))
 		}
+		if ha, ok := s.Source.(contracts.HeldAware); ok && durable(q) {
+			// A durable queue that tells what it holds lets the source
+			// publish again, within seconds, a message whose publisher died
+			// between marking and publishing it (docs/faults.md).
+			if th, ok := q.(contracts.TaskHolder); ok && th.TellsHeld() {
+				ha.UseTaskHolder(th)
+			}
+		}
 		var pub contracts.Publisher = q
 		if ra := bounds[s.Queue]; ra != nil {
 			pub = ra

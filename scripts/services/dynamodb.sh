@@ -38,7 +38,7 @@ start)
 	fi
 	installed || install
 	rm -f "$pidfile"
-	nohup node "$pkg/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$port" \
+	nohup node "$pkg/serve.js" --host 127.0.0.1 --port "$port" \
 		>"$dir/dynamodb.log" 2>&1 </dev/null &
 	echo $! >"$pidfile"
 	if ! wait_port 127.0.0.1 "$port" 30; then

@@ -241,6 +241,11 @@ func (h *Handler) finish(ctx context.Context, out Outcome) {
 func (h *Handler) send(ctx context.Context, r domain.Reply) bool {
 	err := reply.Deliver(ctx, h.d.Store, h.d.Sender, r, h.d.Now())
 	switch {
+	case errors.Is(err, store.ErrAttempted):
+		// A second run of the same message (two cycles published it) or
+		// the outbox claimed the send first: it sends, we do not.
+		h.d.Logger.DebugContext(ctx, "reply claimed by another sender", "key", r.Key)
+		return false
 	case errors.Is(err, reply.ErrNotMarked):
 		h.d.Logger.WarnContext(ctx, "reply sent but not marked sent; it stays unconfirmed and is not sent again", "key", r.Key, "err", err)
 		return true

@@ -254,9 +254,14 @@ type fakeSender struct {
 	mu   sync.Mutex
 	sent []domain.MessageKey
 	fail bool
+	// before, when set, runs at the start of every Send.
+	before func()
 }
 
 func (f *fakeSender) Send(_ context.Context, r domain.Reply) error {
+	if f.before != nil {
+		f.before()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail {
@@ -480,5 +485,76 @@ func TestGenerated200(t *testing.T) {
 	}
 	if created.Load() != 200 {
 		t.Fatalf("%d orders created over two rounds, want 200", created.Load())
+	}
+}
+
+// meetingStore makes the first two MarkAttempt calls meet before either
+// runs, so two senders of one reply race for real.
+type meetingStore struct {
+	store.OrderStore
+	mu      sync.Mutex
+	n       int
+	arrived chan struct{} // closed when the second caller arrived
+}
+
+func (m *meetingStore) MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error {
+	m.mu.Lock()
+	m.n++
+	if m.n == 2 {
+		close(m.arrived)
+	}
+	m.mu.Unlock()
+	select {
+	case <-m.arrived:
+	case <-time.After(5 * time.Second): // bounded, in case no second sender comes
+	}
+	return m.OrderStore.MarkAttempt(ctx, key, at)
+}
+
+// Two runs of one message at once (two cycles published it): the one that
+// stored the order and the duplicate both find the reply sendable and both
+// try to send; the attempt is a claim, so exactly one reply goes out.
+func TestTwoRunsSendOneReply(t *testing.T) {
+	fs := &fakeSender{}
+	// A send waits (up to 500 ms) for a second one, so that a second sender
+	// that got past its attempt would send before the first marks it sent.
+	var mu sync.Mutex
+	calls, both := 0, make(chan struct{})
+	fs.before = func() {
+		mu.Lock()
+		if calls++; calls == 2 {
+			close(both)
+		}
+		mu.Unlock()
+		select {
+		case <-both:
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	var ms *meetingStore
+	r := newRig(t, func(d *handler.Deps) {
+		d.Sender = fs
+		ms = &meetingStore{OrderStore: d.Store, arrived: make(chan struct{})}
+		d.Store = ms
+	})
+	ctx := context.Background()
+	msg := fixture(t, "bad_sku.eml")
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if err := r.h.Run(ctx, task(msg, "")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	sent := 0
+	for range 2 {
+		if (<-r.outcomes).ReplySent {
+			sent++
+		}
+	}
+	if len(fs.sent) != 1 || sent != 1 {
+		t.Fatalf("sent %v (ReplySent %d times); want exactly one reply", fs.sent, sent)
 	}
 }

@@ -206,6 +206,9 @@ func Flush(ctx context.Context, st store.OrderStore, s Sender, limit int) (int, 
 	var rejected []error
 	for _, r := range pending {
 		if err := Deliver(ctx, st, s, r, time.Now()); err != nil {
+			if errors.Is(err, store.ErrAttempted) {
+				continue // another sender (the routine) holds it
+			}
 			if errors.Is(err, ErrRejected) {
 				rejected = append(rejected, err)
 				continue
@@ -221,8 +224,9 @@ func Flush(ctx context.Context, st store.OrderStore, s Sender, limit int) (int, 
 // recording that failed: it stays unconfirmed and is not sent again.
 var ErrNotMarked = errors.New("reply: sent, but not marked sent")
 
-// Deliver sends r at most once across crashes: the attempt is recorded
-// first, so a process that dies during the send leaves the reply
+// Deliver sends r at most once across crashes and concurrent senders: the
+// attempt is recorded first, as a claim (store.ErrAttempted when another
+// sender holds it: nothing is sent), so a process that dies during the send leaves the reply
 // unconfirmed (domain.Reply.Unconfirmed) instead of sending it again on
 // redelivery; a send that fails clears the attempt, so the outbox retries
 // it; a send that succeeds is marked sent.

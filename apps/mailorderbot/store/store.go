@@ -52,6 +52,12 @@ import (
 // when there is no reply for the key.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrAttempted is returned by MarkAttempt when a send of the reply is
+// already recorded as attempted and not confirmed: another sender (a second
+// run of the same message, the outbox) holds it, or a crash interrupted it.
+// The caller does not send.
+var ErrAttempted = errors.New("store: reply send already attempted")
+
 // ErrInvalid is returned for orders a store refuses (empty key, unknown status).
 var ErrInvalid = errors.New("store: invalid order")
 
@@ -86,12 +92,20 @@ type OrderStore interface {
 	// attempted: see domain.Reply.Unconfirmed), oldest first (limit 0
 	// means 100).
 	PendingReplies(ctx context.Context, limit int) ([]domain.Reply, error)
+	// UnconfirmedReplies returns up to limit replies whose send a crash
+	// interrupted (attempted, never marked sent: domain.Reply.Unconfirmed),
+	// oldest first (limit 0 means 100). Nothing sends them by itself; a
+	// person looks, and ClearAttempt puts one back in the outbox.
+	UnconfirmedReplies(ctx context.Context, limit int) ([]domain.Reply, error)
 	// MarkSent records that the reply for key was sent at the given time.
 	// Marking a sent reply again keeps the first time.
 	MarkSent(ctx context.Context, key domain.MessageKey, at time.Time) error
 	// MarkAttempt records, before a send, that the reply for key is being
 	// sent (a crash leaves it unconfirmed); ClearAttempt undoes it after a
-	// send that failed, so the outbox tries again.
+	// send that failed, so the outbox tries again. MarkAttempt is a claim:
+	// it fails with ErrAttempted when an attempt is recorded already (two
+	// senders never both send), with ErrNotFound when there is no unsent
+	// reply.
 	MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error
 	ClearAttempt(ctx context.Context, key domain.MessageKey) error
 	// Resolve replaces the order stored under order.Key, which must be in

@@ -318,6 +318,13 @@ func (c *cli) status(ctx context.Context, cl Client, pos []string, f *common, ou
 		fmt.Fprintf(tw, "config\t%s\n", st.ConfigVersion)
 	}
 	fmt.Fprintf(tw, "health\t%s (live %t, ready %t)\n", st.Health.Status, st.Health.Live, st.Health.Ready)
+	// Components that are not up say why (e.g. replies a crash left
+	// unconfirmed), so status alone tells an operator where to look.
+	for _, c := range st.Health.Components {
+		if c.State != contracts.HealthUp {
+			fmt.Fprintf(tw, "  %s\t%s: %s\n", c.Name, c.State, c.Message)
+		}
+	}
 	_ = tw.Flush()
 	if st.Workers != nil {
 		fmt.Fprintln(out)

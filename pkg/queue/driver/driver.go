@@ -178,3 +178,12 @@ type DeadLetters interface {
 	DeadLetters(ctx context.Context, limit int) ([]contracts.DeadLetter, error)
 	Redrive(ctx context.Context, limit int) (int, error)
 }
+
+// Holder is implemented by drivers that can tell which tasks they hold
+// (ready, in flight, delayed or dead-lettered) by task ID; the portable type
+// then implements contracts.TaskHolder with it. Holds returns one answer per
+// id, in order. A task published several times under one ID is held while
+// any copy is.
+type Holder interface {
+	Holds(ctx context.Context, ids []string) ([]bool, error)
+}

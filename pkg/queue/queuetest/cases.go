@@ -630,3 +630,78 @@ func testHandBack(t *testing.T, h Harness) {
 		}
 	}
 }
+
+// testHeldTasks: a queue that tells what it holds (contracts.TaskHolder)
+// answers by task ID for ready, in-flight, delayed and dead-lettered tasks,
+// and forgets a task once it is acked. Backends that cannot tell (SQS, the
+// in-memory queue) skip it.
+func testHeldTasks(t *testing.T, h Harness) {
+	q := open(t, h, Options{MaxAttempts: 5})
+	th, ok := q.(contracts.TaskHolder)
+	if !ok || !th.TellsHeld() {
+		if ok {
+			if _, err := th.HeldTasks(ctxT(t, h), []string{"x"}); !errors.Is(err, errors.ErrUnsupported) {
+				t.Fatalf("HeldTasks on a backend that cannot tell: %v, want errors.ErrUnsupported", err)
+			}
+		}
+		t.Skip("backend cannot tell which tasks it holds (no contracts.TaskHolder)")
+	}
+	ctx := ctxT(t, h)
+	ids := []string{"task-0", "task-1", "task-2", "task-3", "task-never"}
+	check := func(what string, want ...bool) {
+		t.Helper()
+		got, err := th.HeldTasks(ctx, ids)
+		if err != nil {
+			t.Fatalf("HeldTasks (%s): %v", what, err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("HeldTasks (%s) = %v, want %v (ids %v)", what, got, want, ids)
+		}
+	}
+	check("empty queue", false, false, false, false, false)
+	for i := range 4 {
+		if err := q.Publish(ctx, task(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("all ready", true, true, true, true, false)
+	got := map[string]contracts.Delivery{}
+	for range 4 {
+		d := mustConsume(t, h, q)
+		got[d.Task.ID] = d
+	}
+	check("all in flight", true, true, true, true, false)
+	if err := q.Ack(ctx, got["task-0"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Nack(ctx, got["task-1"], 100*h.DelayUnit); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.DeadLetter(ctx, got["task-2"], errors.New("bad")); err != nil {
+		t.Fatal(err)
+	}
+	check("acked, delayed, dead, in flight", false, true, true, true, false)
+	if err := q.Ack(ctx, got["task-3"]); err != nil {
+		t.Fatal(err)
+	}
+	check("task-3 acked", false, true, true, false, false)
+
+	// A second copy under the same ID: held until both are acked.
+	if err := q.Publish(ctx, task(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Publish(ctx, task(0)); err != nil {
+		t.Fatal(err)
+	}
+	d := mustConsume(t, h, q)
+	if d.Task.ID != "task-0" {
+		t.Fatalf("consumed %s, want task-0 (task-1 is delayed)", d.Task.ID)
+	}
+	if err := q.Ack(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	check("one of two copies acked", true, true, true, false, false)
+	if got, err := th.HeldTasks(ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("HeldTasks(nil) = %v, %v; want empty", got, err)
+	}
+}

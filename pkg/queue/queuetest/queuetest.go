@@ -117,6 +117,7 @@ func Run(t *testing.T, h Harness) {
 		{"TooLarge", testTooLarge},
 		{"BatchReceive", testBatch},
 		{"HandBackAtClose", testHandBack},
+		{"HeldTasks", testHeldTasks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

@@ -17,8 +17,10 @@
 //	plba:{NAME}:inflight  ZSET   delivered message ids, scored by lease deadline (ms)
 //	plba:{NAME}:delayed   ZSET   nacked message ids, scored by due time (ms)
 //	plba:{NAME}:dead      LIST   dead-lettered message ids, oldest first
-//	plba:{NAME}:m:ID      HASH   one message: body (the envelope), attempt,
+//	plba:{NAME}:m:ID      HASH   one message: body (the envelope), attempt, tid (task id),
 //	                             token (while in flight), reason and dead_at (when dead)
+//	plba:{NAME}:ids       HASH   task id -> copies held (ready, in flight, delayed or
+//	                             dead); an ack removes the copy (HeldTasks)
 //	plba:{NAME}:counters  HASH   published, acked, nacked, dead_lettered (HINCRBY)
 //	plba:{NAME}:seq       STRING message id sequence (INCR)
 //	plba:{NAME}:signal    LIST   wake-up tokens for a waiting receiver (at most 16)
@@ -50,6 +52,13 @@
 //     delayed tasks and expired leases back to ready. A task claimed past
 //     MaxAttempts is dead-lettered by the portable type ("lease expired on
 //     attempt N").
+//   - HeldTasks ([contracts.TaskHolder]): one script answers, by task id,
+//     whether the queue holds a copy (ready, in flight, delayed or dead),
+//     from the ids hash the send and ack scripts keep. The IMAP source uses
+//     it to publish again a message whose publisher was killed between
+//     marking it and publishing it. Tasks stored by a version without the
+//     hash are not found: drain the queue before upgrading processes that
+//     share it.
 //   - Stats: one script reads the gauges (exact at one instant) and the
 //     counters, which every process using the queue shares.
 //   - DeadLetters / Redrive list and move dead letters (oldest first);

@@ -24,7 +24,7 @@ import (
 type Driver struct {
 	opts  Options
 	rdb   redis.UniversalClient
-	keys  []string // ready, inflight, delayed, dead, counters, seq, signal
+	keys  []string // ready, inflight, delayed, dead, counters, seq, signal, ids
 	mpref string   // message hash prefix
 	inst  string   // random per Driver: receipt tokens are inst.seq.i
 	seq   atomic.Uint64
@@ -51,6 +51,7 @@ type Driver struct {
 var (
 	_ driver.Queue       = (*Driver)(nil)
 	_ driver.DeadLetters = (*Driver)(nil)
+	_ driver.Holder      = (*Driver)(nil)
 )
 
 // receipt identifies one delivery: the message and the token its claim
@@ -69,6 +70,7 @@ const (
 	keyCounters = "counters"
 	keySeq      = "seq"
 	keySignal   = "signal"
+	keyIDs      = "ids"
 	keyMessage  = "m:"
 )
 
@@ -106,7 +108,7 @@ func NewDriver(opts Options) (*Driver, error) {
 		moverDone: make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 	}
-	for _, k := range []string{keyReady, keyInFlight, keyDelayed, keyDead, keyCounters, keySeq, keySignal} {
+	for _, k := range []string{keyReady, keyInFlight, keyDelayed, keyDead, keyCounters, keySeq, keySignal, keyIDs} {
 		d.keys = append(d.keys, kp+k)
 	}
 	d.settles = &combiner{max: opts.BatchSize, run: d.settleBatch}
@@ -189,7 +191,7 @@ func (d *Driver) Send(ctx context.Context, batch []*driver.Message) error {
 func (d *Driver) sendBatch(ctx context.Context, batch []*driver.Message) ([]error, error) {
 	var errs []error
 	ok := make([]*driver.Message, 0, len(batch))
-	args := make([]any, 0, len(batch)+2)
+	args := make([]any, 0, 2*len(batch)+2)
 	args = append(args, d.mpref, d.opts.Capacity)
 	for i, m := range batch {
 		body, err := driver.Encode(m.Task)
@@ -204,7 +206,7 @@ func (d *Driver) sendBatch(ctx context.Context, batch []*driver.Message) ([]erro
 			continue
 		}
 		ok = append(ok, m)
-		args = append(args, body)
+		args = append(args, m.Task.ID, body)
 	}
 	if len(ok) == 0 {
 		return errs, nil
@@ -418,6 +420,36 @@ func (d *Driver) Redrive(ctx context.Context, limit int) (int, error) {
 		}
 	}
 	return moved, nil
+}
+
+// holdsChunk bounds the ids of one HeldTasks script.
+const holdsChunk = 1000
+
+// Holds implements driver.Holder: for each task id, whether a copy is
+// ready, in flight, delayed or dead-lettered (the ids hash, kept by the
+// send, ack and purge paths). Tasks stored by a version without the hash
+// are not found.
+func (d *Driver) Holds(ctx context.Context, ids []string) ([]bool, error) {
+	out := make([]bool, 0, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), holdsChunk)
+		args := make([]any, 0, n)
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		res, err := d.run(ctx, heldScript, args...).Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("held tasks: %w", err)
+		}
+		if len(res) != n {
+			return nil, fmt.Errorf("held tasks: %d answers for %d ids", len(res), n)
+		}
+		for _, c := range res {
+			out = append(out, c > 0)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }
 
 // Stats reports the queue's gauges, exact at one instant (one script), and

@@ -12,7 +12,7 @@ import "github.com/redis/go-redis/v9"
 // Time is Redis server time (TIME), so lease deadlines and delays mean the
 // same to every process whatever its own clock says.
 const prelude = `
-local ready, inflight, delayed, dead, counters, seq, signal = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local ready, inflight, delayed, dead, counters, seq, signal, ids = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local mprefix = ARGV[1]
 local function now_ms()
   local t = redis.call('TIME')
@@ -66,16 +66,20 @@ local function owned(mid, token)
 end
 `
 
-// ARGV: 2 capacity, 3.. bodies. Stores as many as fit under capacity, in
-// order, and returns how many.
+// ARGV: 2 capacity, 3.. pairs task id, body. Stores as many as fit under
+// capacity, in order, and returns how many. The task id is counted in the
+// ids hash (task id -> copies held) until the copy is acked, so HeldTasks
+// can answer by id; a dead letter stays counted (the queue still holds it).
 var sendScript = redis.NewScript(prelude + `
 local cap = tonumber(ARGV[2])
-local n = #ARGV - 2
+local n = (#ARGV - 2) / 2
 if cap > 0 then n = math.min(n, cap - held()) end
 if n <= 0 then return 0 end
-for i = 3, n + 2 do
+for i = 1, n do
+  local tid, b = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
   local mid = tostring(redis.call('INCR', seq))
-  redis.call('HSET', mprefix .. mid, 'body', ARGV[i], 'attempt', 0)
+  redis.call('HSET', mprefix .. mid, 'body', b, 'attempt', 0, 'tid', tid)
+  redis.call('HINCRBY', ids, tid, 1)
   redis.call('LPUSH', ready, mid)
 end
 signal_ready(n)
@@ -131,6 +135,10 @@ for i = 3, #ARGV, 5 do
     local key = mprefix .. mid
     redis.call('ZREM', inflight, mid)
     if op == 'a' then
+      local tid = redis.call('HGET', key, 'tid')
+      if tid then
+        if redis.call('HINCRBY', ids, tid, -1) <= 0 then redis.call('HDEL', ids, tid) end
+      end
       redis.call('DEL', key)
       redis.call('HINCRBY', counters, 'acked', 1)
     elseif op == 'n' then
@@ -264,6 +272,15 @@ while n < limit do
 end
 if n > 0 then signal_ready(n) end
 return n
+`)
+
+// ARGV: 2.. task ids. Returns one count each: the copies the queue holds
+// under that id (ready, in flight, delayed or dead).
+var heldScript = redis.NewScript(prelude + `
+local out = {}
+local v = redis.call('HMGET', ids, unpack(ARGV, 2))
+for i = 1, #ARGV - 1 do out[i] = tonumber(v[i]) or 0 end
+return out
 `)
 
 // Returns {ready, in flight, delayed, dead, published, acked, nacked, dead_lettered}.

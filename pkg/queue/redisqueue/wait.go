@@ -53,12 +53,12 @@ func (d *Driver) newWaiter(ctx context.Context) (*waiter, error) {
 	o := *node.Options()
 	o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = 1, 0, 1, 1
 	o.OnConnect = nil
-	// The shared client's initConn writes MaintNotificationsConfig.Mode
-	// (under a lock of its own) when the server lacks RESP3 push support;
-	// NewClient would clone that struct through the shared pointer and race
-	// with it. The private blocking connection needs no maintenance
-	// notifications, so it gets a config of its own.
+	// NewClient deep-copies MaintNotificationsConfig, which the caller's
+	// client rewrites (under its own lock) when a connection's handshake
+	// finds the server without maintenance notifications (Redis 7.0): a
+	// data race. One blocking connection needs none of them.
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	o.PushNotificationProcessor = nil
 	priv := redis.NewClient(&o)
 	conn := priv.Conn()
 	id, err := conn.ClientID(ctx).Result()

@@ -71,6 +71,14 @@ type Config struct {
 	// published again; after 2*StaleAfter at the latest it is published
 	// anew. It must exceed the queue's total retry time. Default 30m.
 	StaleAfter time.Duration `koanf:"stale_after"`
+	// RecoverAfter is how long a mark must stay unchanged, with the queue
+	// holding no task for it, before it is taken as lost (its publisher
+	// stopped between marking and publishing) and the message published
+	// again. It applies only with a queue that tells which tasks it holds
+	// (Redis) and a server with CONDSTORE; otherwise StaleAfter rules. A
+	// cycle publishes its batch within RecoverAfter/2 of marking it.
+	// Default 10s.
+	RecoverAfter time.Duration `koanf:"recover_after"`
 	// OnDeadLetter is "flag" (leave unseen, set \Flagged and
 	// DeadLetterKeyword) or "move:<folder>". Default flag.
 	OnDeadLetter string `koanf:"on_dead_letter"`
@@ -114,6 +122,7 @@ func DefaultConfig() Config {
 		PollInterval:      30 * time.Second,
 		InFlightKeyword:   "$Queued",
 		StaleAfter:        30 * time.Minute,
+		RecoverAfter:      10 * time.Second,
 		OnDeadLetter:      DeadLetterFlag,
 		DeadLetterKeyword: "$DeadLetter",
 		BatchSize:         500,
@@ -152,6 +161,7 @@ func (c Config) withDefaults() Config {
 	set(&c.DeadLetterKeyword, d.DeadLetterKeyword)
 	setD(&c.PollInterval, d.PollInterval)
 	setD(&c.StaleAfter, d.StaleAfter)
+	setD(&c.RecoverAfter, d.RecoverAfter)
 	setD(&c.IdleRestart, d.IdleRestart)
 	// A shorter watchdog than the default check makes the check moot.
 	setD(&c.IdleCheck, min(d.IdleCheck, c.IdleRestart))
@@ -214,6 +224,11 @@ func (c Config) Validate() error {
 		if d < 0 {
 			bad(key, "negative duration %s", d)
 		}
+	}
+	if c.RecoverAfter < 0 {
+		bad("recover_after", "negative duration %s", c.RecoverAfter)
+	} else if c.RecoverAfter >= c.StaleAfter {
+		bad("recover_after", "%s must be below stale_after %s", c.RecoverAfter, c.StaleAfter)
 	}
 	if c.BackoffMax < c.BackoffMin {
 		bad("backoff_max", "%s is below backoff_min %s", c.BackoffMax, c.BackoffMin)

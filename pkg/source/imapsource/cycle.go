@@ -144,6 +144,9 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	if err := s.clearOrphans(ctx, cn, mailbox, uv); err != nil {
 		return res, err
 	}
+	if err := s.recoverLost(ctx, cn, mailbox, uv); err != nil {
+		return res, err
+	}
 	limit := s.cfg.BatchSize
 	if bp, ok := pub.(contracts.Backpressure); ok {
 		room := bp.Room()
@@ -231,22 +234,27 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	// Mark before publishing: once a task is in the queue a consumer may
 	// settle it at any moment, and a mark stored after that would undo the
 	// settlement's unmark.
+	markStart := time.Now()
 	if err := s.markInflight(ctx, cn, mailbox, uv, msgs, g, now); err != nil {
 		return res, err
 	}
+	// With the recovery of lost marks, publishing must end within a window
+	// that another process waits out before it takes a mark as lost.
+	pctx, endWindow := s.publishWindow(ctx, markStart)
+	defer endWindow()
 
 	var failed, tooLarge []imap.UID
 	var pubErrs []error
 	for i, m := range msgs {
-		if ctx.Err() != nil {
+		if pctx.Err() != nil {
 			for _, r := range msgs[i:] {
 				failed = append(failed, r.UID)
 			}
-			pubErrs = append(pubErrs, ctx.Err())
+			pubErrs = append(pubErrs, context.Cause(pctx))
 			break
 		}
 		task := s.task(mailbox, uv, m, body)
-		if err := pub.Publish(ctx, task); err != nil {
+		if err := pub.Publish(pctx, task); err != nil {
 			if errors.Is(err, contracts.ErrTooLarge) {
 				s.log.Error("imap: message too large for the queue; dead-lettering it",
 					"uid", m.UID, "size", len(task.Payload), "err", err)
@@ -264,7 +272,10 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CommandTimeout)
 	defer cancel()
 	var imapErr error
-	if len(failed) > 0 {
+	// With the recovery of lost marks, a failed publish stays marked: a
+	// late unmark could clear the mark of a process that recovered the
+	// message meanwhile. The recovery publishes it after RecoverAfter.
+	if len(failed) > 0 && !s.recovers() {
 		if err := s.unmarkInflight(uctx, cn, mailbox, uv, failed); err != nil {
 			// Stale recovery republishes them after StaleAfter at most.
 			imapErr = err

@@ -116,6 +116,10 @@ type Source struct {
 	ownsMarks      bool
 	orphansCleared bool
 	outstanding    map[msgKey]struct{}
+
+	// recov recovers marks whose task a durable queue does not hold
+	// (recover.go).
+	recov recovery
 }
 
 // QueueOutlivesProcess implements contracts.MarkKeeper (see there): with a
@@ -547,6 +551,7 @@ func (s *Source) Close() error {
 	}
 	clear(s.conns)
 	s.mu.Unlock()
+	s.stopRecovery()
 	for _, cn := range conns {
 		cn.close()
 	}
@@ -609,6 +614,9 @@ func (s *Source) Health(ctx context.Context) contracts.Health {
 		"published":   strconv.FormatInt(h.published, 10),
 		"settled":     strconv.FormatInt(h.settled, 10),
 		"uidvalidity": strconv.FormatUint(uint64(h.uidValidity), 10),
+	}
+	if n := s.recoveredMarks(); n > 0 {
+		d["recovered_marks"] = strconv.FormatInt(n, 10)
 	}
 	if h.unsettledCount > 0 {
 		d["unsettled"] = strconv.FormatInt(h.unsettledCount, 10)

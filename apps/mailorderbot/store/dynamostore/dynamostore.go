@@ -7,13 +7,15 @@
 // item holds the order (attribute "doc", JSON), its status "st" and creation
 // time "ca" (number, Unix nanoseconds), and — when the order has a reply —
 // the outbox entry: "rfrom", "rto", "rraw", "rca", "rsent", and "op" =
-// "pending" until the reply is sent.
+// "pending" until the reply is sent ("attempted" while a send is recorded
+// as attempted and not confirmed; removed once sent).
 //
 // Two global secondary indexes, projection ALL:
 //
 //   - "by_status": partition "st", sort "ca" — List.
 //   - "outbox_pending": partition "op", sort "rca" — sparse (only unsent
-//     replies carry "op") — PendingReplies.
+//     replies carry "op") — PendingReplies ("pending") and
+//     UnconfirmedReplies ("attempted").
 //
 // [TableSchema] returns exactly this definition; the CDK stack must create
 // the same table.
@@ -61,7 +63,12 @@ const (
 	IndexOutboxPending = "outbox_pending"
 )
 
-const pendingMark = "pending"
+// Values of "op", the outbox index's partition: a reply waiting for the
+// outbox, and one whose send was attempted and never confirmed.
+const (
+	pendingMark   = "pending"
+	attemptedMark = "attempted"
+)
 
 // MaxRawBytes is the largest raw message PutRaw keeps (DynamoDB items are
 // at most 400 KB, the order and reply included).
@@ -440,17 +447,30 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]domain.Order, error
 // PendingReplies implements [store.OrderStore]. The index is eventually
 // consistent: a reply saved a moment ago may show up a moment later.
 func (s *Store) PendingReplies(ctx context.Context, limit int) ([]domain.Reply, error) {
+	return s.outbox(ctx, "pending", pendingMark, limit)
+}
+
+// UnconfirmedReplies implements [store.OrderStore]: the "attempted"
+// partition of the outbox index (MarkAttempt moves a reply there). Replies
+// attempted by a version before it left the index altogether and are not
+// listed.
+func (s *Store) UnconfirmedReplies(ctx context.Context, limit int) ([]domain.Reply, error) {
+	return s.outbox(ctx, "unconfirmed", attemptedMark, limit)
+}
+
+// outbox lists the outbox index's partition op = mark, oldest first.
+func (s *Store) outbox(ctx context.Context, what, mark string, limit int) ([]domain.Reply, error) {
 	limit = store.Limit(limit)
 	items, err := s.query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(IndexOutboxPending),
 		KeyConditionExpression:    aws.String("op = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(pendingMark)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(mark)},
 		ScanIndexForward:          aws.Bool(true),
 		Limit:                     aws.Int32(int32(min(limit, 1000))),
 	}, limit)
 	if err != nil {
-		return nil, fmt.Errorf("dynamostore: pending replies: %w", err)
+		return nil, fmt.Errorf("dynamostore: %s replies: %w", what, err)
 	}
 	out := make([]domain.Reply, 0, len(items))
 	for _, it := range items {
@@ -486,10 +506,35 @@ func (s *Store) MarkSent(ctx context.Context, key domain.MessageKey, at time.Tim
 	return nil
 }
 
-// MarkAttempt implements [store.OrderStore]: the reply leaves the pending
-// index (the outbox no longer sends it by itself) and records the attempt.
+// MarkAttempt implements [store.OrderStore]: the reply moves from the
+// pending partition of the outbox index to the attempted one (the outbox no
+// longer sends it by itself; UnconfirmedReplies lists it until MarkSent
+// removes it from the index) and records the attempt.
 func (s *Store) MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error {
-	return s.updateAttempt(ctx, key, "SET rtry = :t REMOVE op", map[string]types.AttributeValue{":t": num(at.UnixNano())})
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       keyOf(key),
+		UpdateExpression:          aws.String("SET rtry = :t, op = :a"),
+		ConditionExpression:       aws.String("attribute_exists(rraw) AND attribute_not_exists(rsent) AND attribute_not_exists(rtry)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": num(at.UnixNano()), ":a": str(attemptedMark)},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		if err != nil {
+			return fmt.Errorf("dynamostore: reply attempt %s: %w", key, err)
+		}
+		return nil
+	}
+	// Which condition failed: a second read (consistent) tells.
+	r, rerr := s.Reply(ctx, key)
+	switch {
+	case rerr == nil && r.Unconfirmed():
+		return fmt.Errorf("dynamostore: reply attempt %s: %w", key, store.ErrAttempted)
+	case rerr == nil || errors.Is(rerr, store.ErrNotFound):
+		return fmt.Errorf("dynamostore: reply attempt %s: %w", key, store.ErrNotFound)
+	default:
+		return fmt.Errorf("dynamostore: reply attempt %s: %w", key, rerr)
+	}
 }
 
 // ClearAttempt implements [store.OrderStore]: back on the pending index.

@@ -491,7 +491,23 @@ func scanReply(sc interface{ Scan(...any) error }) (domain.Reply, error) {
 
 // MarkAttempt implements [store.OrderStore].
 func (s *Store) MarkAttempt(ctx context.Context, key domain.MessageKey, at time.Time) error {
-	return s.setAttempt(ctx, key, sql.NullInt64{Int64: at.UnixNano(), Valid: true})
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempted_at = ? WHERE key = ? AND sent_at IS NULL AND attempted_at IS NULL`,
+		at.UnixNano(), string(key))
+	if err != nil {
+		return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var attempted bool
+	err = s.db.QueryRowContext(ctx, `SELECT attempted_at IS NOT NULL FROM outbox WHERE key = ? AND sent_at IS NULL`, string(key)).Scan(&attempted)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || (err == nil && !attempted):
+		return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, err)
+	}
+	return fmt.Errorf("sqlitestore: reply attempt %s: %w", key, store.ErrAttempted)
 }
 
 // ClearAttempt implements [store.OrderStore].
@@ -524,22 +540,32 @@ func (s *Store) Reply(ctx context.Context, key domain.MessageKey) (domain.Reply,
 
 // PendingReplies implements [store.OrderStore].
 func (s *Store) PendingReplies(ctx context.Context, limit int) ([]domain.Reply, error) {
+	return s.replies(ctx, "pending", `attempted_at IS NULL`, limit)
+}
+
+// UnconfirmedReplies implements [store.OrderStore].
+func (s *Store) UnconfirmedReplies(ctx context.Context, limit int) ([]domain.Reply, error) {
+	return s.replies(ctx, "unconfirmed", `attempted_at IS NOT NULL`, limit)
+}
+
+// replies lists unsent replies matching attempted, oldest first.
+func (s *Store) replies(ctx context.Context, what, attempted string, limit int) ([]domain.Reply, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT `+replyCols+` FROM outbox WHERE sent_at IS NULL AND attempted_at IS NULL ORDER BY created_at, key LIMIT ?`, store.Limit(limit))
+		`SELECT `+replyCols+` FROM outbox WHERE sent_at IS NULL AND `+attempted+` ORDER BY created_at, key LIMIT ?`, store.Limit(limit))
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: pending replies: %w", err)
+		return nil, fmt.Errorf("sqlitestore: %s replies: %w", what, err)
 	}
 	defer rows.Close()
 	var out []domain.Reply
 	for rows.Next() {
 		r, err := scanReply(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: pending replies: %w", err)
+			return nil, fmt.Errorf("sqlitestore: %s replies: %w", what, err)
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlitestore: pending replies: %w", err)
+		return nil, fmt.Errorf("sqlitestore: %s replies: %w", what, err)
 	}
 	return out, nil
 }

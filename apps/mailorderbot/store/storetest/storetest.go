@@ -277,8 +277,18 @@ func Run(t *testing.T, newStore NewStore) {
 		if p, err := s.PendingReplies(ctx, 0); err != nil || len(p) != 1 || p[0].Key != "try-1" {
 			t.Fatalf("PendingReplies = %v, %v; want only try-1 (try-0 is unconfirmed)", replyKeys(p), err)
 		}
+		// MarkAttempt is a claim: a second sender gets ErrAttempted.
+		if err := s.MarkAttempt(ctx, "try-0", at); !errors.Is(err, store.ErrAttempted) {
+			t.Fatalf("second MarkAttempt: %v, want ErrAttempted", err)
+		}
+		if u, err := s.UnconfirmedReplies(ctx, 0); err != nil || len(u) != 1 || u[0].Key != "try-0" || !u[0].Unconfirmed() {
+			t.Fatalf("UnconfirmedReplies = %v, %v; want try-0", replyKeys(u), err)
+		}
 		if err := s.ClearAttempt(ctx, "try-0"); err != nil {
 			t.Fatal(err)
+		}
+		if u, err := s.UnconfirmedReplies(ctx, 0); err != nil || len(u) != 0 {
+			t.Fatalf("UnconfirmedReplies after ClearAttempt = %v, %v; want none", replyKeys(u), err)
 		}
 		if r, err := s.Reply(ctx, "try-0"); err != nil || !r.Sendable() {
 			t.Fatalf("after ClearAttempt: %+v, %v; want sendable", r, err)
@@ -286,8 +296,16 @@ func Run(t *testing.T, newStore NewStore) {
 		if p, err := s.PendingReplies(ctx, 0); err != nil || len(p) != 2 {
 			t.Fatalf("PendingReplies after ClearAttempt = %v, %v; want both", replyKeys(p), err)
 		}
+		// The normal send: attempt, then sent — neither pending nor
+		// unconfirmed afterwards.
+		if err := s.MarkAttempt(ctx, "try-1", at); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.MarkSent(ctx, "try-1", at); err != nil {
 			t.Fatal(err)
+		}
+		if u, err := s.UnconfirmedReplies(ctx, 0); err != nil || len(u) != 0 {
+			t.Fatalf("UnconfirmedReplies after a confirmed send = %v, %v; want none", replyKeys(u), err)
 		}
 		if err := s.MarkAttempt(ctx, "try-1", at); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("MarkAttempt of a sent reply: %v, want ErrNotFound", err)
