@@ -350,8 +350,11 @@ func (s *Source) claimInflight(ctx context.Context, cn *conn, msgs []*imapclient
 		_, lost := slices.BinarySearch(refused, m.UID)
 		return lost
 	})
+	lost := len(msgs) - len(claimed)
 	s.mu.Lock()
-	s.claimsLost += int64(len(msgs) - len(claimed))
+	s.claimsLost += int64(lost)
 	s.mu.Unlock()
+	s.log.Debug("imap: the server refused in-flight marks (another process marked those messages first); not publishing them",
+		"count", lost)
 	return claimed, nil
 }

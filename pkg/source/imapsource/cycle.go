@@ -243,9 +243,16 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	// settle it at any moment, and a mark stored after that would undo the
 	// settlement's unmark.
 	markStart := time.Now()
+	fetchedN := len(msgs)
 	msgs, err = s.markInflight(ctx, cn, mailbox, uv, msgs, g, now, claim)
 	if err != nil {
 		return res, err
+	}
+	if len(msgs) < fetchedN {
+		// The server refused some marks: usually another process marked
+		// them, but a person's flag change in between refuses too, and no
+		// new mail would wake us for those; look again soon.
+		res.more = true
 	}
 	// With the recovery of lost marks, publishing must end within a window
 	// that another process waits out before it takes a mark as lost.
