@@ -209,11 +209,13 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	// fetch error, retried by the next cycle, never a task that would
 	// settle an order nobody saw.
 	var noBody []imap.UID
+	othersMarked := false
 	msgs = slices.DeleteFunc(msgs, func(m *imapclient.FetchMessageBuffer) bool {
 		if _, asked := slices.BinarySearch(batch, m.UID); !asked {
 			return true
 		}
 		if claim && !s.stillCandidate(m.Flags, g) {
+			othersMarked = true
 			return true // another process marked or settled it since our SEARCH
 		}
 		if len(m.FindBodySection(body)) == 0 {
@@ -222,6 +224,12 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 		}
 		return false
 	})
+	if othersMarked {
+		// Another process marked messages this cycle saw unmarked, after
+		// our last look for lost marks: if it dies before publishing them
+		// and no mail arrives, only the recovery's wake-up brings a cycle.
+		s.wakeForRecovery(cn)
+	}
 	var fetchErr error
 	if len(noBody) > 0 {
 		fetchErr = fmt.Errorf("imap: fetch: %w: uids %v (retried next cycle)", ErrNoBody, noBody)
@@ -253,6 +261,9 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 		// them, but a person's flag change in between refuses too, and no
 		// new mail would wake us for those; look again soon.
 		res.more = true
+	}
+	if len(msgs) < fetchedN {
+		s.wakeForRecovery(cn) // as for othersMarked above
 	}
 	// With the recovery of lost marks, publishing must end within a window
 	// that another process waits out before it takes a mark as lost.

@@ -264,6 +264,14 @@ func (s *Source) wakeAfter(cn *conn, marks bool, interval time.Duration) {
 	})
 }
 
+// wakeForRecovery arms the wake-up of the recovery (if it is on), so that
+// marks another process set since the last look are looked at.
+func (s *Source) wakeForRecovery(cn *conn) {
+	if s.recovers() {
+		s.wakeAfter(cn, true, s.cfg.RecoverAfter/2)
+	}
+}
+
 // recoveredMarks is how many lost marks this source removed.
 func (s *Source) recoveredMarks() int64 {
 	s.recov.mu.Lock()
