@@ -57,6 +57,9 @@ type conn struct {
 	// asked for once (nsKnown) when a folder is first needed.
 	nsPrefix string
 	nsKnown  bool
+	// watch reads the server's tagged MODIFIED codes (claim.go); nil on
+	// a STARTTLS connection.
+	watch *modWatch
 }
 
 // dial connects, upgrades to TLS as configured and logs in.
@@ -94,7 +97,8 @@ func (s *Source) dial(ctx context.Context) (*conn, error) {
 			_ = raw.Close()
 			return nil, fmt.Errorf("imap: TLS handshake with %s: %w", s.cfg.Addr, tlsErr(ctx, err))
 		}
-		cn.c = imapclient.New(tc, opts)
+		cn.watch = newModWatch()
+		cn.c = imapclient.New(watchedConn{tc, cn.watch}, opts)
 	case TLSStartTLS:
 		c, err := imapclient.NewStartTLS(raw, opts)
 		if err != nil {
@@ -102,7 +106,8 @@ func (s *Source) dial(ctx context.Context) (*conn, error) {
 		}
 		cn.c = c
 	default:
-		cn.c = imapclient.New(raw, opts)
+		cn.watch = newModWatch()
+		cn.c = imapclient.New(watchedConn{raw, cn.watch}, opts)
 	}
 	if err := cn.c.WaitGreeting(); err != nil {
 		_ = cn.c.Close()

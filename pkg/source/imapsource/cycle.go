@@ -186,6 +186,10 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 		return res, nil
 	}
 
+	claim, err := s.canClaim(ctx, cn)
+	if err != nil {
+		return res, err
+	}
 	set := imap.UIDSetNum(batch...)
 	body := &imap.FetchItemBodySection{Peek: true}
 	var msgs []*imapclient.FetchMessageBuffer
@@ -193,6 +197,7 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 		var err error
 		msgs, err = cn.c.Fetch(set, &imap.FetchOptions{
 			UID: true, Flags: true, Envelope: true, BodySection: []*imap.FetchItemBodySection{body},
+			ModSeq: claim, // the conditional mark's UNCHANGEDSINCE (claim.go)
 		}).Collect()
 		return err
 	}); err != nil {
@@ -204,9 +209,14 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	// fetch error, retried by the next cycle, never a task that would
 	// settle an order nobody saw.
 	var noBody []imap.UID
+	othersMarked := false
 	msgs = slices.DeleteFunc(msgs, func(m *imapclient.FetchMessageBuffer) bool {
 		if _, asked := slices.BinarySearch(batch, m.UID); !asked {
 			return true
+		}
+		if claim && !s.stillCandidate(m.Flags, g) {
+			othersMarked = true
+			return true // another process marked or settled it since our SEARCH
 		}
 		if len(m.FindBodySection(body)) == 0 {
 			noBody = append(noBody, m.UID)
@@ -214,6 +224,12 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 		}
 		return false
 	})
+	if othersMarked {
+		// Another process marked messages this cycle saw unmarked, after
+		// our last look for lost marks: if it dies before publishing them
+		// and no mail arrives, only the recovery's wake-up brings a cycle.
+		s.wakeForRecovery(cn)
+	}
 	var fetchErr error
 	if len(noBody) > 0 {
 		fetchErr = fmt.Errorf("imap: fetch: %w: uids %v (retried next cycle)", ErrNoBody, noBody)
@@ -235,8 +251,19 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	// settle it at any moment, and a mark stored after that would undo the
 	// settlement's unmark.
 	markStart := time.Now()
-	if err := s.markInflight(ctx, cn, mailbox, uv, msgs, g, now); err != nil {
+	fetchedN := len(msgs)
+	msgs, err = s.markInflight(ctx, cn, mailbox, uv, msgs, g, now, claim)
+	if err != nil {
 		return res, err
+	}
+	if len(msgs) < fetchedN {
+		// The server refused some marks: usually another process marked
+		// them, but a person's flag change in between refuses too, and no
+		// new mail would wake us for those; look again soon.
+		res.more = true
+	}
+	if len(msgs) < fetchedN {
+		s.wakeForRecovery(cn) // as for othersMarked above
 	}
 	// With the recovery of lost marks, publishing must end within a window
 	// that another process waits out before it takes a mark as lost.
@@ -301,15 +328,38 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 
 // markInflight records that the messages are being queued: on the server
 // ($Queued plus the current generation keyword, other generation keywords
-// removed) or, without keyword support, in process.
-func (s *Source) markInflight(ctx context.Context, cn *conn, mailbox string, uv uint32, msgs []*imapclient.FetchMessageBuffer, g int, now time.Time) error {
+// removed) or, without keyword support, in process. It returns the
+// messages marked by this call: with claim (claim.go) the server may have
+// refused some to another process.
+func (s *Source) markInflight(ctx context.Context, cn *conn, mailbox string, uv uint32, msgs []*imapclient.FetchMessageBuffer, g int, now time.Time, claim bool) ([]*imapclient.FetchMessageBuffer, error) {
 	if !cn.keywords {
 		s.mu.Lock()
 		for _, m := range msgs {
 			s.inflight[msgKey{mailbox, uv, uint32(m.UID)}] = now
 		}
 		s.mu.Unlock()
-		return nil
+		return msgs, nil
+	}
+	if claim && maxModSeq(msgs) > 0 {
+		if beforeMark != nil {
+			beforeMark()
+		}
+		var err error
+		msgs, err = s.claimInflight(ctx, cn, msgs, g)
+		if afterMark != nil {
+			afterMark()
+		}
+		if err != nil {
+			return nil, err
+		}
+		if s.ownsMarks {
+			s.mu.Lock()
+			for _, m := range msgs {
+				s.outstanding[msgKey{mailbox, uv, uint32(m.UID)}] = struct{}{}
+			}
+			s.mu.Unlock()
+		}
+		return msgs, nil
 	}
 	var old []imap.Flag
 	for i := range generations {
@@ -336,7 +386,7 @@ func (s *Source) markInflight(ctx context.Context, cn *conn, mailbox string, uv 
 			}
 		}
 	}
-	return cn.do(ctx, "store in-flight mark", func() error {
+	return msgs, cn.do(ctx, "store in-flight mark", func() error {
 		// Pipelined: both are on the wire before we wait.
 		var del *imapclient.FetchCommand
 		if len(stale) > 0 {

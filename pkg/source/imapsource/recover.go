@@ -120,25 +120,17 @@ func (s *Source) recoverLost(ctx context.Context, cn *conn, mailbox string, uv u
 	if holder == nil || !cn.keywords {
 		return nil // no queue to ask, or marks kept in process (no keywords)
 	}
-	if condstore == 0 {
-		var has bool
-		if err := cn.do(ctx, "capability", func() error {
-			has = cn.c.Caps().Has(imap.CapCondStore)
-			return nil
-		}); err != nil {
-			return err
-		}
-		condstore = 1
-		if !has {
-			condstore = -1
-			s.log.Warn("imap: server lacks CONDSTORE; marks lost by a killed process wait for stale_after",
-				"stale_after", s.cfg.StaleAfter)
-		}
+	has, err := s.condStore(ctx, cn)
+	if err != nil {
+		return err
+	}
+	if condstore == 0 && !has {
+		s.log.Warn("imap: server lacks CONDSTORE; marks lost by a killed process wait for stale_after",
+			"stale_after", s.cfg.StaleAfter)
 	}
 	interval := s.cfg.RecoverAfter / 2
 	r.mu.Lock()
-	r.condstore = condstore
-	r.active = condstore > 0
+	r.active = has
 	// A look woken by the timer comes a little before the interval is
 	// over by the clock of this check; a tenth of slack keeps it.
 	due := time.Since(r.lastLook) >= interval-interval/10
@@ -270,6 +262,14 @@ func (s *Source) wakeAfter(cn *conn, marks bool, interval time.Duration) {
 		default:
 		}
 	})
+}
+
+// wakeForRecovery arms the wake-up of the recovery (if it is on), so that
+// marks another process set since the last look are looked at.
+func (s *Source) wakeForRecovery(cn *conn) {
+	if s.recovers() {
+		s.wakeAfter(cn, true, s.cfg.RecoverAfter/2)
+	}
 }
 
 // recoveredMarks is how many lost marks this source removed.

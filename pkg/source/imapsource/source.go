@@ -116,6 +116,9 @@ type Source struct {
 	ownsMarks      bool
 	orphansCleared bool
 	outstanding    map[msgKey]struct{}
+	// claimsLost counts messages whose conditional mark the server
+	// refused: another process marked them first (claim.go).
+	claimsLost int64
 
 	// recov recovers marks whose task a durable queue does not hold
 	// (recover.go).
