@@ -466,8 +466,17 @@ func TestRunReconnectsAfterServerDrop(t *testing.T) {
 		}
 	}
 	// Recovered: the error is gone from health, the recovery logged once.
+	// The tasks are published inside the cycle, before it records its
+	// success in health; there is no event for that from outside, so health
+	// is read again until the cycle has recorded it, within a bound.
+	recovered := func(h contracts.Health) bool {
+		return h.Details["reconnects"] != "0" && h.Details["last_error"] == "" && h.State == contracts.HealthUp
+	}
 	h := src.Health(t.Context())
-	if h.Details["reconnects"] == "0" || h.Details["last_error"] != "" || h.State != contracts.HealthUp {
+	for deadline := time.Now().Add(5 * time.Second); !recovered(h) && time.Now().Before(deadline); h = src.Health(t.Context()) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !recovered(h) {
 		t.Errorf("health after reconnect = %v %v", h.State, h.Details)
 	}
 	if n := strings.Count(logs.String(), "recovered after failures"); n != 1 {
