@@ -41,6 +41,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -98,7 +99,11 @@ type series struct {
 // Meter records measurements in memory and writes them as EMF documents
 // on Flush. It is safe for concurrent use.
 type Meter struct {
-	noop.Meter // what is not implemented here is a no-op
+	// noop.Meter gives the metric.Meter methods the OTel API may add
+	// later; every instrument kind of today's API is a method below, and
+	// the kinds EMF has no use for (up-down and observable counters) say so
+	// with ErrUnsupported instead of dropping measurements in silence.
+	noop.Meter
 
 	w         io.Writer
 	namespace string
@@ -216,6 +221,50 @@ func (m *Meter) Int64ObservableGauge(name string, opts ...metric.Int64Observable
 // Float64ObservableGauge implements metric.Meter: read at each Flush.
 func (m *Meter) Float64ObservableGauge(name string, opts ...metric.Float64ObservableGaugeOption) (metric.Float64ObservableGauge, error) {
 	return float64ObsGauge{inst: inst{m, name, metric.NewFloat64ObservableGaugeConfig(opts...).Unit(), kindLast}}, nil
+}
+
+// ErrUnsupported: the Meter has no such instrument kind; the instrument
+// returned with it records nothing.
+var ErrUnsupported = errors.New("emf: instrument kind not supported")
+
+func unsupported(kind, name string) error {
+	return fmt.Errorf("%w: %s %q", ErrUnsupported, kind, name)
+}
+
+// Int64UpDownCounter implements metric.Meter: not supported.
+func (m *Meter) Int64UpDownCounter(name string, opts ...metric.Int64UpDownCounterOption) (metric.Int64UpDownCounter, error) {
+	i, _ := m.Meter.Int64UpDownCounter(name, opts...)
+	return i, unsupported("Int64UpDownCounter", name)
+}
+
+// Float64UpDownCounter implements metric.Meter: not supported.
+func (m *Meter) Float64UpDownCounter(name string, opts ...metric.Float64UpDownCounterOption) (metric.Float64UpDownCounter, error) {
+	i, _ := m.Meter.Float64UpDownCounter(name, opts...)
+	return i, unsupported("Float64UpDownCounter", name)
+}
+
+// Int64ObservableCounter implements metric.Meter: not supported.
+func (m *Meter) Int64ObservableCounter(name string, opts ...metric.Int64ObservableCounterOption) (metric.Int64ObservableCounter, error) {
+	i, _ := m.Meter.Int64ObservableCounter(name, opts...)
+	return i, unsupported("Int64ObservableCounter", name)
+}
+
+// Float64ObservableCounter implements metric.Meter: not supported.
+func (m *Meter) Float64ObservableCounter(name string, opts ...metric.Float64ObservableCounterOption) (metric.Float64ObservableCounter, error) {
+	i, _ := m.Meter.Float64ObservableCounter(name, opts...)
+	return i, unsupported("Float64ObservableCounter", name)
+}
+
+// Int64ObservableUpDownCounter implements metric.Meter: not supported.
+func (m *Meter) Int64ObservableUpDownCounter(name string, opts ...metric.Int64ObservableUpDownCounterOption) (metric.Int64ObservableUpDownCounter, error) {
+	i, _ := m.Meter.Int64ObservableUpDownCounter(name, opts...)
+	return i, unsupported("Int64ObservableUpDownCounter", name)
+}
+
+// Float64ObservableUpDownCounter implements metric.Meter: not supported.
+func (m *Meter) Float64ObservableUpDownCounter(name string, opts ...metric.Float64ObservableUpDownCounterOption) (metric.Float64ObservableUpDownCounter, error) {
+	i, _ := m.Meter.Float64ObservableUpDownCounter(name, opts...)
+	return i, unsupported("Float64ObservableUpDownCounter", name)
 }
 
 // RegisterCallback implements metric.Meter: f runs at each Flush.

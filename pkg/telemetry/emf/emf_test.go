@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -207,4 +209,17 @@ func TestObservableGaugeAtFlush(t *testing.T) {
 	if out.Len() != 0 {
 		t.Fatalf("unregistered callback still observed: %s", out.String())
 	}
+}
+
+// Kinds EMF does not write say so instead of dropping measurements.
+func TestUnsupportedKindsSaySo(t *testing.T) {
+	m := emf.New(io.Discard, emf.Options{})
+	if _, err := m.Int64ObservableCounter("x"); !errors.Is(err, emf.ErrUnsupported) {
+		t.Fatalf("Int64ObservableCounter: %v", err)
+	}
+	c, err := m.Float64UpDownCounter("y")
+	if !errors.Is(err, emf.ErrUnsupported) || c == nil {
+		t.Fatalf("Float64UpDownCounter: %v, %v", c, err)
+	}
+	c.Add(t.Context(), 1) // the no-op instrument records nothing and does not panic
 }
