@@ -90,6 +90,13 @@ type Instance struct {
 // the shared one runs, as the sign that the services are set up).
 func StartPrivate(t testing.TB) *Instance {
 	t.Helper()
+	return startPrivate(t)
+}
+
+// startPrivate starts a private instance with extra script settings
+// (NAME=value) beside its directory and ports.
+func startPrivate(t testing.TB, extra ...string) *Instance {
+	t.Helper()
 	testsvc.Require(t, testsvc.Dovecot)
 	root := testsvc.Root(t)
 	base := filepath.Join(root, "var", "services", "dovecot-private")
@@ -113,6 +120,7 @@ func StartPrivate(t testing.TB) *Instance {
 			"PLBA_DOVECOT_PORT="+strconv.Itoa(port),
 			"PLBA_DOVECOT_TLS_PORT="+strconv.Itoa(tlsPort)),
 	}
+	in.env = append(in.env, extra...)
 	t.Cleanup(func() {
 		in.run(t, "stop")
 		_ = os.RemoveAll(dir)
