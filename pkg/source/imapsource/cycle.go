@@ -259,11 +259,10 @@ func (s *Source) cycleResult(ctx context.Context, cn *conn, pub contracts.Publis
 	if len(msgs) < fetchedN {
 		// The server refused some marks: usually another process marked
 		// them, but a person's flag change in between refuses too, and no
-		// new mail would wake us for those; look again soon.
+		// new mail would wake us for those; look again soon, and let the
+		// recovery look at the other process's marks (as for othersMarked).
 		res.more = true
-	}
-	if len(msgs) < fetchedN {
-		s.wakeForRecovery(cn) // as for othersMarked above
+		s.wakeForRecovery(cn)
 	}
 	// With the recovery of lost marks, publishing must end within a window
 	// that another process waits out before it takes a mark as lost.
@@ -352,13 +351,7 @@ func (s *Source) markInflight(ctx context.Context, cn *conn, mailbox string, uv 
 		if err != nil {
 			return nil, err
 		}
-		if s.ownsMarks {
-			s.mu.Lock()
-			for _, m := range msgs {
-				s.outstanding[msgKey{mailbox, uv, uint32(m.UID)}] = struct{}{}
-			}
-			s.mu.Unlock()
-		}
+		s.trackOutstanding(mailbox, uv, msgs)
 		return msgs, nil
 	}
 	var old []imap.Flag
@@ -370,13 +363,7 @@ func (s *Source) markInflight(ctx context.Context, cn *conn, mailbox string, uv 
 	// Only recovered (stale) messages carry an old generation keyword; on
 	// maildir every flag change renames a file, so touch only those.
 	var all, stale []imap.UID
-	s.mu.Lock()
-	for _, m := range msgs {
-		if s.ownsMarks {
-			s.outstanding[msgKey{mailbox, uv, uint32(m.UID)}] = struct{}{}
-		}
-	}
-	s.mu.Unlock()
+	s.trackOutstanding(mailbox, uv, msgs)
 	for _, m := range msgs {
 		all = append(all, m.UID)
 		for _, f := range old {
@@ -435,15 +422,24 @@ func (s *Source) settled(mailbox string, uv uint32, uids ...imap.UID) {
 // belongs to a process that is gone (its task died with it), so the marks
 // are removed and this cycle publishes the messages again. One SEARCH and,
 // if anything matched, one STORE.
-func (s *Source) clearOrphans(ctx context.Context, cn *conn, mailbox string, uv uint32) error {
-	s.mu.Lock()
-	todo := s.ownsMarks && !s.orphansCleared
-	s.mu.Unlock()
-	if !todo || !cn.keywords {
-		return nil
+// trackOutstanding records msgs as marked by this process when it owns
+// its marks (in-memory queue), so a graceful stop can release them.
+func (s *Source) trackOutstanding(mailbox string, uv uint32, msgs []*imapclient.FetchMessageBuffer) {
+	if !s.ownsMarks {
+		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range msgs {
+		s.outstanding[msgKey{mailbox, uv, uint32(m.UID)}] = struct{}{}
+	}
+}
+
+// searchMarks lists the messages carrying an in-flight mark that are
+// neither \Seen nor dead-lettered.
+func (s *Source) searchMarks(ctx context.Context, cn *conn, what string) ([]imap.UID, error) {
 	var uids []imap.UID
-	if err := cn.do(ctx, "search orphaned marks", func() error {
+	err := cn.do(ctx, what, func() error {
 		data, err := cn.c.UIDSearch(&imap.SearchCriteria{
 			Flag:    []imap.Flag{imap.Flag(s.cfg.InFlightKeyword)},
 			NotFlag: []imap.Flag{imap.FlagSeen, imap.Flag(s.cfg.DeadLetterKeyword)},
@@ -452,7 +448,19 @@ func (s *Source) clearOrphans(ctx context.Context, cn *conn, mailbox string, uv 
 			uids = data.AllUIDs()
 		}
 		return err
-	}); err != nil {
+	})
+	return uids, err
+}
+
+func (s *Source) clearOrphans(ctx context.Context, cn *conn, mailbox string, uv uint32) error {
+	s.mu.Lock()
+	todo := s.ownsMarks && !s.orphansCleared
+	s.mu.Unlock()
+	if !todo || !cn.keywords {
+		return nil
+	}
+	uids, err := s.searchMarks(ctx, cn, "search orphaned marks")
+	if err != nil {
 		return err
 	}
 	if len(uids) > 0 {

@@ -67,6 +67,10 @@ type recovery struct {
 	lastLook time.Time
 	suspects map[msgKey]suspect
 	timer    *time.Timer
+	// wake is the events channel of the connection the source cycles on
+	// now; the timer signals it when it fires, so a timer armed before a
+	// reconnect wakes the new session, not the dead one.
+	wake chan struct{}
 	// recovered counts marks removed by this process (health, tests).
 	recovered int64
 }
@@ -116,6 +120,7 @@ func (s *Source) recoverLost(ctx context.Context, cn *conn, mailbox string, uv u
 	r.mu.Lock()
 	holder, condstore := r.holder, r.condstore
 	r.active = false
+	r.wake = cn.events
 	r.mu.Unlock()
 	if holder == nil || !cn.keywords {
 		return nil // no queue to ask, or marks kept in process (no keywords)
@@ -141,17 +146,8 @@ func (s *Source) recoverLost(ctx context.Context, cn *conn, mailbox string, uv u
 	r.lastLook = time.Now()
 	r.mu.Unlock()
 
-	var marked []imap.UID
-	if err := cn.do(ctx, "search in-flight marks", func() error {
-		data, err := cn.c.UIDSearch(&imap.SearchCriteria{
-			Flag:    []imap.Flag{imap.Flag(s.cfg.InFlightKeyword)},
-			NotFlag: []imap.Flag{imap.FlagSeen, imap.Flag(s.cfg.DeadLetterKeyword)},
-		}, nil).Wait()
-		if err == nil {
-			marked = data.AllUIDs()
-		}
-		return err
-	}); err != nil {
+	marked, err := s.searchMarks(ctx, cn, "search in-flight marks")
+	if err != nil {
 		return err
 	}
 	s.wakeAfter(cn, len(marked) > 0, interval)
@@ -255,8 +251,11 @@ func (s *Source) wakeAfter(cn *conn, marks bool, interval time.Duration) {
 	if !marks {
 		return
 	}
-	events := cn.events
+	r.wake = cn.events
 	r.timer = time.AfterFunc(interval, func() {
+		r.mu.Lock()
+		events := r.wake
+		r.mu.Unlock()
 		select {
 		case events <- struct{}{}:
 		default:
