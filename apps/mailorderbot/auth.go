@@ -22,8 +22,7 @@ func (m *Module) authTargets(ctx context.Context, env contracts.CommandEnv) ([]m
 	if err := cc.Decode(ConfigPath, &cfg); err != nil {
 		return nil, err
 	}
-	mailauth.BindStore(cc, ConfigPath+".imap.auth", &cfg.IMAP.Auth)
-	mailauth.BindStore(cc, ConfigPath+".smtp.auth", &cfg.SMTP.Auth)
+	cfg.bindTokenStores(cc)
 	quiet := slog.New(slog.DiscardHandler)
 	imapCfg := cfg.IMAP
 	targets := []mailauth.Target{{

@@ -176,7 +176,7 @@ func (c Config) Validate() error {
 			bad("smtp", "%v", err)
 		}
 	}
-	if (c.IMAP.Addr != "" || c.IMAP.UsesPreset()) && len(c.Mailboxes) == 0 {
+	if c.readsMail() && len(c.Mailboxes) == 0 {
 		if err := c.IMAP.Validate(); err != nil {
 			errs = append(errs, under("imap", err)...)
 		}
@@ -223,6 +223,24 @@ func joined(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// readsMail reports whether the configuration names a mailbox to read
+// (the demo serves its own, and a config for commands may name none).
+func (c Config) readsMail() bool {
+	return c.IMAP.Addr != "" || c.IMAP.UsesPreset() || len(c.Mailboxes) > 0
+}
+
+// bindTokenStores points every OAuth section whose refresh token is a
+// reference (${ssm:...}, ${file:...}) at that reference, so a rotated
+// token is written back there: imap, smtp and each mailbox.
+func (c *Config) bindTokenStores(cc contracts.Config) {
+	mailauth.BindStore(cc, ConfigPath+".imap.auth", &c.IMAP.Auth)
+	mailauth.BindStore(cc, ConfigPath+".smtp.auth", &c.SMTP.Auth)
+	for name, mb := range c.Mailboxes {
+		mailauth.BindStore(cc, ConfigPath+".mailboxes."+name+".auth", &mb.Auth)
+		c.Mailboxes[name] = mb
+	}
 }
 
 // Mailbox is one mailbox the bot reads: a source of its own.

@@ -166,3 +166,30 @@ func TestMailboxesValidate(t *testing.T) {
 		t.Errorf("single mailbox Sources = %+v", got)
 	}
 }
+
+// A mailbox that sets one OAuth key keeps the rest of imap's auth section
+// (inheritance goes into nested sections), and a preset alone is checked:
+// a provider means xoauth2, which needs a client id and a refresh token.
+func TestMailboxAuthInheritsAndPresetValidates(t *testing.T) {
+	base := mailorderbot.DefaultConfig()
+	base.IMAP.Username = "orders@example.com"
+	base.IMAP.Auth.OAuth2.Provider = "gmail"
+	if err := base.Validate(); err == nil || !strings.Contains(err.Error(), "client_id") {
+		t.Errorf("preset without client_id: Validate = %v", err)
+	}
+	base.IMAP.Auth.OAuth2.ClientID = "client"
+	base.IMAP.Auth.OAuth2.RefreshToken = contracts.Secret("rt")
+	base.Mailboxes = map[string]imapsource.Config{"fr": {Username: "fr@example.com"}}
+	base.Mailboxes["fr"] = func(c imapsource.Config) imapsource.Config {
+		c.Auth.OAuth2.TokenStore = "file:/tmp/fr-token"
+		return c
+	}(base.Mailboxes["fr"])
+	got := base.Sources()
+	if len(got) != 1 {
+		t.Fatalf("Sources = %+v", got)
+	}
+	a := got[0].IMAP.Auth
+	if a.OAuth2.Provider != "gmail" || a.OAuth2.ClientID != "client" || a.OAuth2.TokenStore != "file:/tmp/fr-token" {
+		t.Errorf("mailbox auth = %+v", a.OAuth2)
+	}
+}

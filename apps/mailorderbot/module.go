@@ -147,8 +147,7 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	}
 	// A refresh token given as a reference (${ssm:...}) is written back
 	// there when the provider rotates it.
-	mailauth.BindStore(r.Config(), ConfigPath+".imap.auth", &m.cfg.IMAP.Auth)
-	mailauth.BindStore(r.Config(), ConfigPath+".smtp.auth", &m.cfg.SMTP.Auth)
+	m.cfg.bindTokenStores(r.Config())
 	log := r.Logger()
 	m.log = log
 	if m.opts.Demo {
@@ -245,7 +244,7 @@ func (m *Module) CheckConnections(ctx context.Context, c contracts.Config) error
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if m.opts.Demo || cfg.IMAP.Addr == "" && len(cfg.Mailboxes) == 0 {
+	if m.opts.Demo || !cfg.readsMail() {
 		return nil // the demo serves its own mailbox
 	}
 	if m.opts.Parts.Check == nil {

@@ -36,8 +36,10 @@ func (c Config) withAuthDefaults() Config {
 }
 
 // UsesPreset reports whether the login is OAuth 2.0 with a provider preset.
+// Defaults are applied first: a provider alone means xoauth2.
 func (c Config) UsesPreset() bool {
-	return c.Auth.OAuth2.Provider != "" && c.Auth.UsesOAuth2()
+	a := c.Auth.WithDefaults(mailauth.MechLogin)
+	return a.OAuth2.Provider != "" && a.UsesOAuth2()
 }
 
 // login authenticates a new connection: LOGIN with the password, or

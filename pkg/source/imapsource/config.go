@@ -244,14 +244,23 @@ func (c Config) Validate() error {
 // common IMAP settings (another folder, another account). A boolean set to
 // true in base cannot be turned off this way.
 func (c Config) Inherit(base Config) Config {
-	cv := reflect.ValueOf(&c).Elem()
-	bv := reflect.ValueOf(base)
-	for i := range cv.NumField() {
-		if f := cv.Field(i); f.IsZero() {
-			f.Set(bv.Field(i))
+	inherit(reflect.ValueOf(&c).Elem(), reflect.ValueOf(base))
+	return c
+}
+
+// inherit sets every zero field of c to base's, field by field inside
+// structs (auth.oauth2.token_store set on a mailbox keeps imap's
+// provider and client id).
+func inherit(c, base reflect.Value) {
+	for i := range c.NumField() {
+		f := c.Field(i)
+		switch {
+		case f.Kind() == reflect.Struct && !f.IsZero():
+			inherit(f, base.Field(i))
+		case f.IsZero():
+			f.Set(base.Field(i))
 		}
 	}
-	return c
 }
 
 // SourceMode maps Mode to the runtime's source mode.
