@@ -27,6 +27,7 @@ import (
 
 	"github.com/plba/plba/apps/mailorderbot/domain"
 	"github.com/plba/plba/apps/mailorderbot/reply"
+	"github.com/plba/plba/apps/mailorderbot/store"
 	"github.com/plba/plba/apps/mailorderbot/store/sqlitestore"
 	"github.com/plba/plba/apps/mailorderbot/store/storetest"
 	"github.com/plba/plba/pkg/contracts"
@@ -335,4 +336,38 @@ func ExampleCompose() {
 	// Please send a corrected order. Order lines look like "ABC-123 x 2".
 	//
 	// Reference: 42@example.com
+}
+
+// A reply another sender sent after this one listed it (the outbox flush
+// reads pending replies while routines send them) is skipped as claimed:
+// Deliver says store.ErrAttempted, sends nothing, and the flush goes on
+// with the rest instead of ending with an error.
+func TestDeliverSentMeanwhileIsClaimed(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "o.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	o := storetest.Order("meanwhile", domain.StatusAccepted, 1)
+	o.ReplyTo = []string{"a@example.com"}
+	r, _ := reply.Compose(o, "orders@shop.example", now)
+	if _, err := st.Save(ctx, o, r); err != nil {
+		t.Fatal(err)
+	}
+	// The other sender: claimed and sent.
+	if err := st.MarkAttempt(ctx, r.Key, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkSent(ctx, r.Key, now); err != nil {
+		t.Fatal(err)
+	}
+	srv := startSMTP(t, nil)
+	s, _ := reply.NewSMTPSender(reply.SMTPConfig{Addr: srv.addr, TLS: reply.TLSNone, Username: "bot", Password: "s3cret-pw"})
+	if err := reply.Deliver(ctx, st, s, *r, now); !errors.Is(err, store.ErrAttempted) {
+		t.Fatalf("Deliver of a reply sent meanwhile = %v, want store.ErrAttempted", err)
+	}
+	if n := len(srv.deliveries()); n != 0 {
+		t.Fatalf("server got %d messages, want 0", n)
+	}
 }

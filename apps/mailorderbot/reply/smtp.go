@@ -226,12 +226,19 @@ var ErrNotMarked = errors.New("reply: sent, but not marked sent")
 
 // Deliver sends r at most once across crashes and concurrent senders: the
 // attempt is recorded first, as a claim (store.ErrAttempted when another
-// sender holds it: nothing is sent), so a process that dies during the send leaves the reply
+// sender holds it or has sent it meanwhile: nothing is sent), so a process
+// that dies during the send leaves the reply
 // unconfirmed (domain.Reply.Unconfirmed) instead of sending it again on
 // redelivery; a send that fails clears the attempt, so the outbox retries
 // it; a send that succeeds is marked sent.
 func Deliver(ctx context.Context, st store.OrderStore, s Sender, r domain.Reply, now time.Time) error {
 	if err := st.MarkAttempt(ctx, r.Key, now); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			// No pending reply any more: the sender that held the claim has
+			// sent it since this one read it (the outbox flush lists
+			// replies while routines send them). The same as a held claim.
+			return fmt.Errorf("reply %s: sent by another sender: %w", r.Key, store.ErrAttempted)
+		}
 		return fmt.Errorf("reply %s: record the attempt: %w", r.Key, err)
 	}
 	if err := s.Send(ctx, r); err != nil {
