@@ -46,7 +46,8 @@ type OrderRow struct {
 // OrdersResult answers orders.list and orders.review.
 type OrdersResult struct {
 	Orders []OrderRow `json:"orders"`
-	// Count is how many orders the status selects in all.
+	// Count is how many orders the status selects in all; 0 when the
+	// request said no_count.
 	Count int `json:"count"`
 }
 
@@ -54,6 +55,10 @@ type OrdersResult struct {
 type OrdersRequest struct {
 	Status string `json:"status,omitempty"`
 	Limit  int    `json:"limit,omitempty"`
+	// NoCount skips the count of every matching order: the status page
+	// polls its panels every few seconds and shows none, and on DynamoDB a
+	// count reads the whole status index.
+	NoCount bool `json:"no_count,omitempty"`
 }
 
 // ResolveRequest resolves one order in review.
@@ -87,7 +92,7 @@ func (m *Module) Panels() []contracts.Panel {
 	return []contracts.Panel{
 		{
 			ID: "mailorderbot.orders", Title: "Latest orders", Description: "The newest stored outcomes of order e-mails.",
-			Action: "orders.list", Params: map[string]any{"limit": defaultActionLimit}, Rows: "orders", Key: "key",
+			Action: "orders.list", Params: map[string]any{"limit": defaultActionLimit, "no_count": true}, Rows: "orders", Key: "key",
 			Columns: []contracts.PanelColumn{
 				{Field: "created_at", Label: "Stored", Format: contracts.PanelTime},
 				{Field: "key", Label: "Message"},
@@ -100,7 +105,7 @@ func (m *Module) Panels() []contracts.Panel {
 		},
 		{
 			ID: "mailorderbot.review", Title: "Review queue", Description: "Orders the bot could not decide; accepting keeps the lines read from the mail.",
-			Action: "orders.review", Params: map[string]any{"limit": defaultActionLimit}, Rows: "orders", Key: "key",
+			Action: "orders.review", Params: map[string]any{"limit": defaultActionLimit, "no_count": true}, Rows: "orders", Key: "key",
 			Columns: []contracts.PanelColumn{
 				{Field: "created_at", Label: "Stored", Format: contracts.PanelTime},
 				{Field: "key", Label: "Message"},
@@ -177,11 +182,12 @@ func (m *Module) listOrders(ctx context.Context, r OrdersRequest) (OrdersResult,
 	if err != nil {
 		return OrdersResult{}, fmt.Errorf("orders: list: %w", err)
 	}
-	n, err := st.Count(ctx, store.Filter{Status: status})
-	if err != nil {
-		return OrdersResult{}, fmt.Errorf("orders: count: %w", err)
+	res := OrdersResult{Orders: make([]OrderRow, 0, len(orders))}
+	if !r.NoCount {
+		if res.Count, err = st.Count(ctx, store.Filter{Status: status}); err != nil {
+			return OrdersResult{}, fmt.Errorf("orders: count: %w", err)
+		}
 	}
-	res := OrdersResult{Orders: make([]OrderRow, 0, len(orders)), Count: n}
 	for _, o := range orders {
 		res.Orders = append(res.Orders, row(o))
 	}

@@ -139,6 +139,12 @@ func TestOrderActions(t *testing.T) {
 	if err := call(t, svc, "orders.list", nil, false).Decode(&all); err != nil || all.Count != 2 || all.Orders[1].Status != "accepted" {
 		t.Fatalf("orders.list: %v %+v", err, all)
 	}
+	// The status page's panels ask for no count (a DynamoDB count reads
+	// the whole status index on every poll).
+	var page mailorderbot.OrdersResult
+	if err := call(t, svc, "orders.list", map[string]any{"no_count": true}, false).Decode(&page); err != nil || page.Count != 0 || len(page.Orders) != 2 {
+		t.Fatalf("orders.list no_count: %v %+v", err, page)
+	}
 }
 
 // A binary without the review part (the Lambda control function) lists
