@@ -40,23 +40,18 @@ type levels struct {
 // NewLogging returns loggers writing to w as cfg says. Records logged with
 // a context carry the trace and task fields of [ContextHandler].
 func NewLogging(w io.Writer, cfg LogConfig) (*Logging, error) {
-	lv, err := parseLevels(cfg)
-	if err != nil {
-		return nil, err
-	}
-	l := &Logging{cfg: lv, comps: map[string]*slog.LevelVar{}}
 	// The base handler lets everything through; component handlers filter.
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	var h slog.Handler
 	switch cfg.Format {
 	case "", "text":
-		l.base = slog.NewTextHandler(w, opts)
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		l.base = slog.NewJSONHandler(w, opts)
+		h = slog.NewJSONHandler(w, opts)
 	default:
 		return nil, fmt.Errorf("platform.log.format: %q is not text or json", cfg.Format)
 	}
-	l.base = ContextHandler(l.base)
-	return l, nil
+	return NewLoggingHandler(h, cfg)
 }
 
 // NewLoggingHandler is NewLogging over a handler the caller made (the
