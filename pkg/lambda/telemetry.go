@@ -88,12 +88,7 @@ func (m *lambdaMetrics) executor(build func(contracts.RoutineSpec) *routine.Exec
 	}
 	return func(spec contracts.RoutineSpec) *routine.Executor {
 		e := build(spec)
-		obs := m.tasks.Observer(spec.Queue)
-		if prev := e.Observer; prev != nil {
-			e.Observer = func(t contracts.Task, r routine.Result) { prev(t, r); obs(t, r) }
-		} else {
-			e.Observer = obs
-		}
+		e.Observer = routine.Observers(e.Observer, m.tasks.Observer(spec.Queue))
 		return e
 	}
 }

@@ -125,6 +125,29 @@ func Chain(r contracts.Routine, mw ...contracts.RoutineMiddleware) contracts.Rou
 // Observer hears about every run; it must be quick and must not block.
 type Observer func(task contracts.Task, r Result)
 
+// Observers combines observers into one that calls each in order; nil ones
+// are skipped, none gives nil and one is returned as it is, so a feature
+// that is off costs nothing per task.
+func Observers(obs ...Observer) Observer {
+	var set []Observer
+	for _, o := range obs {
+		if o != nil {
+			set = append(set, o)
+		}
+	}
+	switch len(set) {
+	case 0:
+		return nil
+	case 1:
+		return set[0]
+	}
+	return func(t contracts.Task, r Result) {
+		for _, o := range set {
+			o(t, r)
+		}
+	}
+}
+
 // Executor runs tasks through one routine. Configure it, then do not change
 // it: Execute is safe for concurrent use.
 type Executor struct {

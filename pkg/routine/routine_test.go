@@ -184,3 +184,17 @@ func TestExponentialBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestObservers(t *testing.T) {
+	if routine.Observers(nil, nil) != nil {
+		t.Fatal("no observers should give nil (nothing to call per task)")
+	}
+	var calls []string
+	a := func(contracts.Task, routine.Result) { calls = append(calls, "a") }
+	b := func(contracts.Task, routine.Result) { calls = append(calls, "b") }
+	routine.Observers(nil, a)(contracts.Task{}, routine.Result{})
+	routine.Observers(a, nil, b)(contracts.Task{}, routine.Result{})
+	if strings.Join(calls, "") != "aab" {
+		t.Fatalf("calls %v, want a, then a and b in order", calls)
+	}
+}

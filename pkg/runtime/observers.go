@@ -13,26 +13,13 @@ import (
 // nothing per task.
 func QueueObservers(fs ...func(queue string) routine.Observer) func(queue string) routine.Observer {
 	return func(queue string) routine.Observer {
-		var obs []routine.Observer
+		obs := make([]routine.Observer, 0, len(fs))
 		for _, f := range fs {
-			if f == nil {
-				continue
-			}
-			if o := f(queue); o != nil {
-				obs = append(obs, o)
+			if f != nil {
+				obs = append(obs, f(queue))
 			}
 		}
-		switch len(obs) {
-		case 0:
-			return nil
-		case 1:
-			return obs[0]
-		}
-		return func(t contracts.Task, r routine.Result) {
-			for _, o := range obs {
-				o(t, r)
-			}
-		}
+		return routine.Observers(obs...)
 	}
 }
 

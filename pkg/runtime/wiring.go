@@ -84,13 +84,7 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 			ra := newReadAhead(q, func() int { return m.opts.ReadAhead*size.total() + workers.DefaultSettleAhead })
 			bounds[qname] = ra
 			for _, e := range execs {
-				obs := e.Observer
-				e.Observer = func(t contracts.Task, r routine.Result) {
-					if obs != nil {
-						obs(t, r)
-					}
-					ra.finished()
-				}
+				e.Observer = routine.Observers(e.Observer, func(contracts.Task, routine.Result) { ra.finished() })
 			}
 		}
 		if err := m.sup.Add(WorkerDefinition{Name: poolName, Role: RolePool, New: func() (contracts.Worker, error) {
@@ -150,19 +144,9 @@ func (m *Manager) start(ctx context.Context, modules []contracts.ApplicationModu
 
 // observer combines Observer and the queue's QueueObserver.
 func (m *Manager) observer(queue string) routine.Observer {
-	all := m.opts.Observer
-	if m.opts.QueueObserver == nil {
-		return all
+	var per routine.Observer
+	if m.opts.QueueObserver != nil {
+		per = m.opts.QueueObserver(queue)
 	}
-	per := m.opts.QueueObserver(queue)
-	switch {
-	case per == nil:
-		return all
-	case all == nil:
-		return per
-	}
-	return func(t contracts.Task, r routine.Result) {
-		all(t, r)
-		per(t, r)
-	}
+	return routine.Observers(m.opts.Observer, per)
 }
