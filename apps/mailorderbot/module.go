@@ -27,6 +27,10 @@ const Queue = "orders"
 // store.OrderStore in the service container.
 const StoreService = "mailorderbot.store"
 
+// outboxEvery is how often a running bot sends what waits in the outbox
+// (the Lambda poller does it once per invocation).
+const outboxEvery = 30 * time.Second
+
 // Options change how the module runs; configuration stays in Config.
 type Options struct {
 	// Demo serves an embedded IMAP mailbox with sample e-mails and points
@@ -204,8 +208,8 @@ func (m *Module) Register(ctx context.Context, r contracts.Registry) error {
 	}
 	if sender != nil {
 		// Replies whose send failed stay in the outbox; retry them every
-		// 30 s locally, once per poller invocation on Lambda.
-		flush := workers.Every("outbox", 30*time.Second, func(ctx context.Context) error {
+		// outboxEvery locally, once per poller invocation on Lambda.
+		flush := workers.Every("outbox", outboxEvery, func(ctx context.Context) error {
 			_, err := reply.Flush(ctx, st, sender, 100)
 			return err
 		}, func(err error) { log.Warn("outbox flush failed", "err", err) })

@@ -137,7 +137,7 @@ The store is the one apps.mailorderbot.store configures (default: SQLite var/ord
 			fmt.Fprintf(errw, "plba orders resend: %v\n", err)
 			return contracts.ExitFailure
 		}
-		fmt.Fprintf(out, "reply %s is back in the outbox; the running bot sends it within 30 s (or at its next start)\n", key)
+		fmt.Fprintf(out, "reply %s is back in the outbox; the running bot sends it within %v (or at its next start)\n", key, outboxEvery)
 		return contracts.ExitOK
 	}
 	if sub == "show" {

@@ -28,14 +28,8 @@ const unconfirmedCap = 100
 // countUnconfirmed returns how many replies are unconfirmed, at most
 // unconfirmedCap (more reports whether there are more).
 func countUnconfirmed(ctx context.Context, st store.OrderStore) (n int, more bool, err error) {
-	rs, err := st.UnconfirmedReplies(ctx, unconfirmedCap+1)
-	if err != nil {
-		return 0, false, err
-	}
-	if len(rs) > unconfirmedCap {
-		return unconfirmedCap, true, nil
-	}
-	return len(rs), false, nil
+	res, err := listUnconfirmed(ctx, st)
+	return len(res.Replies), res.More, err
 }
 
 func countText(n int, more bool) string {
@@ -133,7 +127,7 @@ func listUnconfirmed(ctx context.Context, st store.OrderStore) (UnconfirmedResul
 var ErrNotUnconfirmed = errors.New("reply is not unconfirmed")
 
 // resend puts an unconfirmed reply back in the outbox: the running bot's
-// outbox sends it (every 30 s; at its next start when none runs). Only a
+// outbox sends it (every outboxEvery; at its next start when none runs). Only a
 // person calls it, after deciding the customer has not got the reply.
 func resend(ctx context.Context, st store.OrderStore, key domain.MessageKey) error {
 	r, err := st.Reply(ctx, key)
