@@ -34,6 +34,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
+	"github.com/redis/go-redis/v9"
 	_ "modernc.org/sqlite"
 
 	"github.com/plba/plba/apps/mailorderbot/demodata"
@@ -470,4 +471,18 @@ func dynamoLost(t *testing.T, ctx context.Context, endpoint, table string, mb *m
 		}
 	}
 	return lost
+}
+
+// redisPublished sums the "published" counters the Redis queues under
+// prefix keep (every copy a process published, recoveries included).
+func redisPublished(ctx context.Context, redisAddr, prefix string) int {
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rdb.Close()
+	published := 0
+	keys, _ := rdb.Keys(ctx, prefix+":{*}:counters").Result()
+	for _, k := range keys {
+		p, _ := rdb.HGet(ctx, k, "published").Int()
+		published += p
+	}
+	return published
 }

@@ -82,22 +82,16 @@ func TestChaosTwoProcessesRedis(t *testing.T) {
 	seen, marked := mb.flags(t, ctx)
 	f.stranded = n - seen
 	f.marksLeft = marked
-	f.duplicated, _ = r.duplicates()
-	_, total := r.duplicates()
+	var total int
+	f.duplicated, total = r.duplicates()
 	if f.lost = dynamoLost(t, ctx, dynamo, fmt.Sprintf("chaos-%d", stamp), mb); f.lost < 0 {
 		t.Error("the store could not be read: lost unknown")
 	}
 	// Copies published beyond one per mail: the recovery's republishes of
-	// marks with no task, and two cycles that searched at the same instant
-	// (the marks do not arbitrate those; the outbox keeps replies single).
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
-	defer rdb.Close()
-	published := 0
-	keys, _ := rdb.Keys(ctx, fmt.Sprintf("chaos-%d:{*}:counters", stamp)).Result()
-	for _, k := range keys {
-		p, _ := rdb.HGet(ctx, k, "published").Int()
-		published += p
-	}
+	// marks with no task, and two cycles whose conditional marks the server
+	// let both win (Dovecot's concurrent-STORE window; docs/faults.md);
+	// the outbox keeps replies single.
+	published := redisPublished(ctx, redisAddr, fmt.Sprintf("chaos-%d", stamp))
 	recovered := lines(b.stderr.String(), "in-flight mark has no task in the queue")
 	f.extra = fmt.Sprintf("seen_at_kill=%d replies=%d published=%d recover_logs=%d", seenAtKill, total, published, recovered)
 	if f.stranded > 0 || f.marksLeft > 0 {
@@ -106,6 +100,8 @@ func TestChaosTwoProcessesRedis(t *testing.T) {
 			st = st[len(st)-6000:]
 		}
 		t.Logf("survivor's log (end):\n%s", st)
+		rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+		defer rdb.Close()
 		for _, k := range []string{"ready", "inflight", "delayed", "dead"} {
 			ks, _ := rdb.Keys(ctx, fmt.Sprintf("chaos-%d:{*}:%s", stamp, k)).Result()
 			for _, kk := range ks {

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/plba/plba/apps/mailorderbot/demodata"
 	"github.com/plba/plba/internal/testsvc"
 	"github.com/plba/plba/pkg/control"
@@ -151,21 +149,14 @@ func TestChaosSoak(t *testing.T) {
 	f.tasks = mb.n
 	f.stranded = mb.n - seen
 	f.marksLeft = marked
-	f.duplicated, _ = r.duplicates()
-	_, total := r.duplicates()
+	var total int
+	f.duplicated, total = r.duplicates()
 	if f.lost = dynamoLost(t, ctx, dynamo, fmt.Sprintf("soak-%d", stamp), mb); f.lost < 0 {
 		t.Error("the store could not be read: lost unknown")
 	}
 	other.kill(t, syscall.SIGTERM)
 	long.kill(t, syscall.SIGTERM)
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
-	defer rdb.Close()
-	published := 0
-	keys, _ := rdb.Keys(ctx, fmt.Sprintf("soak-%d:{*}:counters", stamp)).Result()
-	for _, k := range keys {
-		p, _ := rdb.HGet(ctx, k, "published").Int()
-		published += p
-	}
+	published := redisPublished(ctx, redisAddr, fmt.Sprintf("soak-%d", stamp))
 	mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
 	f.extra = fmt.Sprintf("duration=%s restarts=%d (kill9 %d, sigterm %d) replies=%d published=%d goroutines=%d->%d heap_live=%.1f->%.1fMiB (tolerance +%d goroutines, x%.1f+%dMiB)",
 		dur, restarts, kills, restarts-kills, total, published, startFigs.Goroutines, endFigs.Goroutines,

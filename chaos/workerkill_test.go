@@ -109,8 +109,8 @@ func TestChaosWorkerKilledMidBatch(t *testing.T) {
 	if seen == n {
 		f.lost = n - stored
 	}
-	f.duplicated, _ = r.duplicates()
-	_, total := r.duplicates()
+	var total int
+	f.duplicated, total = r.duplicates()
 	f.extra = fmt.Sprintf("stored=%d replies=%d replies_before_kill=%d", stored, total, before)
 	report(t, f)
 }
