@@ -176,16 +176,16 @@ func (c Config) Validate() error {
 			bad("smtp", "%v", err)
 		}
 	}
-	if c.readsMail() && len(c.Mailboxes) == 0 {
-		if err := c.IMAP.Validate(); err != nil {
-			errs = append(errs, under("imap", err)...)
+	if len(c.Mailboxes) == 0 {
+		if c.readsMail() {
+			if err := c.IMAP.Validate(); err != nil {
+				errs = append(errs, under("imap", err)...)
+			}
 		}
+		return errors.Join(errs...)
 	}
 	seen := map[string]string{}
 	for _, mb := range c.Sources() {
-		if len(c.Mailboxes) == 0 {
-			break
-		}
 		key := "mailboxes." + mb.Name
 		if !validSourceName(mb.Name) {
 			bad(key, "the name must be letters, digits, '-', '_' or '.'")

@@ -64,9 +64,6 @@ func (o OAuth2Config) openStore(ctx context.Context) (Store, error) {
 // oauthbearer).
 func (l *Login) Mechanism() string { return l.mech }
 
-// Tokens returns the account's token source (nil for password logins).
-func (l *Login) Tokens() *TokenSource { return l.tokens }
-
 // Authenticate runs auth (which sends AUTHENTICATE or AUTH with the SASL
 // client it is given and waits for the result). For password mechanisms
 // it runs once with PLAIN. For bearer mechanisms it fetches a token

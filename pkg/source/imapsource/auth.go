@@ -80,14 +80,3 @@ func isAuthFailed(err error) bool {
 	}
 	return ie.Code == imap.ResponseCodeAuthenticationFailed || (ie.Type == imap.StatusResponseTypeNo && ie.Code == "")
 }
-
-// TokenSource returns the source's OAuth token source once it has
-// connected with a bearer mechanism (nil before, or for password logins).
-func (s *Source) TokenSource() *mailauth.TokenSource {
-	s.auth.mu.Lock()
-	defer s.auth.mu.Unlock()
-	if s.auth.login == nil {
-		return nil
-	}
-	return s.auth.login.Tokens()
-}
