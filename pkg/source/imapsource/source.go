@@ -606,6 +606,7 @@ func (s *Source) Health(ctx context.Context) contracts.Health {
 	h := s.health
 	closed := s.closed
 	connected := len(s.conns) > 0
+	claimsLost := s.claimsLost
 	s.mu.Unlock()
 	d := map[string]string{
 		"addr":        s.cfg.Addr,
@@ -620,6 +621,10 @@ func (s *Source) Health(ctx context.Context) contracts.Health {
 	}
 	if n := s.recoveredMarks(); n > 0 {
 		d["recovered_marks"] = strconv.FormatInt(n, 10)
+	}
+	if claimsLost > 0 {
+		// Messages another process marked first (conditional mark).
+		d["claims_lost"] = strconv.FormatInt(claimsLost, 10)
 	}
 	if h.unsettledCount > 0 {
 		d["unsettled"] = strconv.FormatInt(h.unsettledCount, 10)
