@@ -552,14 +552,26 @@ func testClose(t *testing.T, h Harness) {
 func waitStats(t *testing.T, h Harness, q contracts.TaskQueue, ok func(contracts.QueueStats) bool, what string) {
 	t.Helper()
 	var last contracts.QueueStats
-	waitFor(t, h, func() bool {
+	cond := func() bool {
 		s, err := q.Stats(context.Background())
 		if err != nil {
 			t.Fatalf("Stats: %v", err)
 		}
 		last = s
 		return ok(s)
-	}, what+fmt.Sprintf(" (last stats %+v)", last))
+	}
+	// A queue that reads ahead hands a claimed batch to its buffer just
+	// after the backend counts it in flight; for that moment its gauges
+	// are not yet what they settle to, so they are waited for like an
+	// approximate backend's.
+	if ra, ok := q.(ReadAheader); ok && ra.ReadAhead() > 0 {
+		h.ApproximateStats = true
+	}
+	if !cond() && !h.ApproximateStats {
+		// The message is built after the look, so it shows what was seen.
+		t.Fatalf("want %s, got %+v", what, last)
+	}
+	waitFor(t, h, cond, what)
 	if !ok(last) {
 		t.Fatalf("stats: want %s, got %+v", what, last)
 	}
